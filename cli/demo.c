@@ -1,0 +1,91 @@
+/* demo.c - `hone demo`, the main job: runs each module's demo step in
+ * order, times it, and fails if any step fails. */
+#include "cli.h"
+
+#include <string.h>
+
+static const struct step {
+    const char *name;
+    const char *summary;
+    int (*run)(void);
+} steps[] = {
+#define HONE_DEMO_STEP(name, summary) {#name, summary, cli_demo_##name},
+#include "demo_steps.def"
+#undef HONE_DEMO_STEP
+};
+#define N_STEPS (sizeof steps / sizeof steps[0])
+
+void cli_demo_usage(FILE *out) {
+    fprintf(out,
+            "usage: hone demo [--list] [STEP...]\n"
+            "\n"
+            "Runs the main job: each step exercises one module of hone on real work and\n"
+            "reports what it did. Without STEP, every step runs in order. The exit status\n"
+            "is 1 if any step failed, naming the step and why.\n"
+            "\n"
+            "  --list     list the steps and exit\n"
+            "  -h, --help show this help\n");
+}
+
+static const struct step *find_step(const char *name) {
+    for (size_t i = 0; i < N_STEPS; i++)
+        if (!strcmp(steps[i].name, name)) return &steps[i];
+    return NULL;
+}
+
+int cli_demo_main(int argc, char **argv) {
+    static const struct option longopts[] = {{"list", no_argument, NULL, 'l'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    int list = 0, c;
+    optind = 0;
+    while ((c = cli_getopt("demo", argc, argv, "lh", longopts)) != -1) {
+        switch (c) {
+        case 'l': list = 1; break;
+        case 'h': cli_demo_usage(stdout); return CLI_OK;
+        default: return CLI_USAGE;
+        }
+    }
+    if (list) {
+        for (size_t i = 0; i < N_STEPS; i++) printf("%-10s %s\n", steps[i].name, steps[i].summary);
+        return CLI_OK;
+    }
+    const struct step *chosen[N_STEPS * 4];
+    size_t n = 0;
+    if (optind == argc) {
+        for (size_t i = 0; i < N_STEPS; i++) chosen[n++] = &steps[i];
+    }
+    for (int i = optind; i < argc; i++) {
+        const struct step *s = find_step(argv[i]);
+        if (!s) {
+            const char *names[N_STEPS];
+            for (size_t k = 0; k < N_STEPS; k++) names[k] = steps[k].name;
+            const char *near = hone_nearest_name(argv[i], names, N_STEPS);
+            if (near)
+                cli_cmd_error("demo", "no step named '%s'; did you mean '%s'? (see 'hone demo --list')",
+                              argv[i], near);
+            else
+                cli_cmd_error("demo", "no step named '%s' (see 'hone demo --list')", argv[i]);
+            return CLI_USAGE;
+        }
+        if (n < N_STEPS * 4) chosen[n++] = s;
+    }
+    int failed = 0;
+    for (size_t i = 0; i < n; i++) {
+        printf("== %s: %s\n", chosen[i]->name, chosen[i]->summary);
+        fflush(stdout);
+        uint64_t t0 = hone_monotonic_ns();
+        int rc = chosen[i]->run();
+        double ms = (double)(hone_monotonic_ns() - t0) / 1e6;
+        fflush(stdout);
+        if (rc) {
+            failed++;
+            printf("== %s: FAILED after %.1f ms\n\n", chosen[i]->name, ms);
+            cli_cmd_error("demo", "step '%s' failed", chosen[i]->name);
+        } else {
+            printf("== %s: ok in %.1f ms\n\n", chosen[i]->name, ms);
+        }
+    }
+    printf("demo: %zu step(s), %zu passed, %d failed\n", n, n - (size_t)failed, failed);
+    return failed ? CLI_FAIL : CLI_OK;
+}

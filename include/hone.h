@@ -1,0 +1,8 @@
+/* hone.h - the umbrella header: includes every module's public header.
+ * Each module's contract lives in include/hone/<module>.h. */
+#ifndef HONE_H
+#define HONE_H
+
+#include "hone/core.h"
+
+#endif /* HONE_H */

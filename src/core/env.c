@@ -1,0 +1,330 @@
+/* env.c - value parsers shared by environment variables and CLI flags, the
+ * table of HONE_* variables, and "did you mean" suggestions. */
+#include "hone/core.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+extern char **environ;
+
+static int is_blank(const char *s) { return !s || !*s; }
+
+int hone_parse_u64(const char *what, const char *s, uint64_t min, uint64_t max, uint64_t *out,
+                   hone_error *err) {
+    char *end;
+    const char *p = s ? s : "";
+    while (isspace((unsigned char)*p)) p++;
+    if (*p == '-' || *p == '+' || !isdigit((unsigned char)*p)) goto bad;
+    errno = 0;
+    unsigned long long v = strtoull(p, &end, 0);
+    if (errno == ERANGE) goto bad;
+    while (isspace((unsigned char)*end)) end++;
+    if (*end || v < min || v > max) goto bad;
+    *out = v;
+    return HONE_OK;
+bad:
+    return hone_error_set(err, HONE_EINVAL, "%s=%s: expected an integer from %llu to %llu", what,
+                          s ? s : "", (unsigned long long)min, (unsigned long long)max);
+}
+
+int hone_parse_i64(const char *what, const char *s, int64_t min, int64_t max, int64_t *out,
+                   hone_error *err) {
+    char *end;
+    const char *p = s ? s : "";
+    while (isspace((unsigned char)*p)) p++;
+    const char *digits = (*p == '-' || *p == '+') ? p + 1 : p;
+    if (!isdigit((unsigned char)*digits)) goto bad;
+    errno = 0;
+    long long v = strtoll(p, &end, 0);
+    if (errno == ERANGE) goto bad;
+    while (isspace((unsigned char)*end)) end++;
+    if (*end || v < min || v > max) goto bad;
+    *out = v;
+    return HONE_OK;
+bad:
+    return hone_error_set(err, HONE_EINVAL, "%s=%s: expected an integer from %lld to %lld", what,
+                          s ? s : "", (long long)min, (long long)max);
+}
+
+int hone_parse_double(const char *what, const char *s, double min, double max, double *out,
+                      hone_error *err) {
+    char *end;
+    if (is_blank(s)) goto bad;
+    errno = 0;
+    double v = strtod(s, &end);
+    while (isspace((unsigned char)*end)) end++;
+    if (end == s || *end || errno == ERANGE || !isfinite(v) || v < min || v > max) goto bad;
+    *out = v;
+    return HONE_OK;
+bad:
+    return hone_error_set(err, HONE_EINVAL, "%s=%s: expected a number from %g to %g", what,
+                          s ? s : "", min, max);
+}
+
+int hone_parse_bool(const char *what, const char *s, int *out, hone_error *err) {
+    static const char *const yes[] = {"1", "true", "yes", "on"};
+    static const char *const no[] = {"0", "false", "no", "off"};
+    for (size_t i = 0; s && i < 4; i++) {
+        if (!strcasecmp(s, yes[i])) return *out = 1, HONE_OK;
+        if (!strcasecmp(s, no[i])) return *out = 0, HONE_OK;
+    }
+    return hone_error_set(err, HONE_EINVAL,
+                          "%s=%s: expected one of 1, 0, true, false, yes, no, on, off", what,
+                          s ? s : "");
+}
+
+int hone_parse_enum(const char *what, const char *s, const char *const *choices, int *out,
+                    hone_error *err) {
+    char list[256];
+    size_t len = 0;
+    list[0] = '\0';
+    for (int i = 0; choices[i]; i++) {
+        if (s && !strcmp(s, choices[i])) return *out = i, HONE_OK;
+        int n = snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "", choices[i]);
+        if (n > 0 && (size_t)n < sizeof list - len) len += (size_t)n;
+    }
+    return hone_error_set(err, HONE_EINVAL, "%s=%s: expected one of %s", what, s ? s : "", list);
+}
+
+int hone_parse_size(const char *what, const char *s, uint64_t min, uint64_t max, uint64_t *out,
+                    hone_error *err) {
+    char *end;
+    const char *p = s ? s : "";
+    if (!isdigit((unsigned char)*p)) goto bad;
+    errno = 0;
+    unsigned long long v = strtoull(p, &end, 10);
+    if (errno == ERANGE) goto bad;
+    uint64_t mul = 1;
+    switch (*end) {
+    case 'k': case 'K': mul = 1ull << 10; end++; break;
+    case 'M': mul = 1ull << 20; end++; break;
+    case 'G': mul = 1ull << 30; end++; break;
+    case 'T': mul = 1ull << 40; end++; break;
+    default: break;
+    }
+    if (mul > 1 && *end == 'i') end++;
+    if (*end == 'B') end++;
+    if (*end) goto bad;
+    if (v > UINT64_MAX / mul) goto bad;
+    v *= mul;
+    if (v < min || v > max) goto bad;
+    *out = v;
+    return HONE_OK;
+bad:
+    return hone_error_set(err, HONE_EINVAL,
+                          "%s=%s: expected a size like 64M (suffix k, M, G or T) from %llu to "
+                          "%llu bytes",
+                          what, s ? s : "", (unsigned long long)min, (unsigned long long)max);
+}
+
+int hone_parse_duration(const char *what, const char *s, uint64_t default_unit_ns, uint64_t *out,
+                        hone_error *err) {
+    static const struct {
+        const char *unit;
+        double ns;
+    } units[] = {{"ns", 1}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
+    char *end;
+    if (is_blank(s) || !(isdigit((unsigned char)*s) || *s == '.')) goto bad;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno == ERANGE || !isfinite(v) || v < 0) goto bad;
+    double mul = (double)default_unit_ns;
+    if (*end) {
+        size_t i;
+        for (i = 0; i < sizeof units / sizeof units[0]; i++)
+            if (!strcmp(end, units[i].unit)) break;
+        if (i == sizeof units / sizeof units[0]) goto bad;
+        mul = units[i].ns;
+    }
+    if (v * mul >= 18446744073709551615.0) goto bad;
+    *out = (uint64_t)(v * mul + 0.5);
+    return HONE_OK;
+bad:
+    return hone_error_set(err, HONE_EINVAL,
+                          "%s=%s: expected a duration like 250ms (units ns, us, ms, s, m, h)",
+                          what, s ? s : "");
+}
+
+int hone_env_u64(const char *name, uint64_t min, uint64_t max, uint64_t def, uint64_t *out,
+                 hone_error *err) {
+    const char *v = getenv(name);
+    *out = def;
+    return is_blank(v) ? HONE_OK : hone_parse_u64(name, v, min, max, out, err);
+}
+
+int hone_env_bool(const char *name, int def, int *out, hone_error *err) {
+    const char *v = getenv(name);
+    *out = def;
+    return is_blank(v) ? HONE_OK : hone_parse_bool(name, v, out, err);
+}
+
+int hone_env_enum(const char *name, const char *const *choices, int def, int *out,
+                  hone_error *err) {
+    const char *v = getenv(name);
+    *out = def;
+    return is_blank(v) ? HONE_OK : hone_parse_enum(name, v, choices, out, err);
+}
+
+int hone_env_duration(const char *name, uint64_t default_unit_ns, uint64_t def, uint64_t *out,
+                      hone_error *err) {
+    const char *v = getenv(name);
+    *out = def;
+    return is_blank(v) ? HONE_OK : hone_parse_duration(name, v, default_unit_ns, out, err);
+}
+
+/* The table, expanded from env_vars.def. */
+enum env_kind { K_ENUM, K_BOOL, K_U64, K_DURATION, K_CPUMASK, K_PATH };
+
+static const struct env_row {
+    const char *name;
+    enum env_kind kind;
+    uint64_t min, max;
+    const char *choices;
+    const char *help;
+} env_rows[] = {
+#define HONE_ENV(name, kind, min, max, choices, help) {#name, K_##kind, min, max, choices, help},
+#include "env_vars.def"
+#undef HONE_ENV
+};
+#define N_ENV (sizeof env_rows / sizeof env_rows[0])
+
+static hone_env_var env_public[N_ENV + 1];
+static char env_expected[N_ENV][160];
+
+static void describe(const struct env_row *r, char *buf, size_t n) {
+    switch (r->kind) {
+    case K_ENUM: snprintf(buf, n, "one of %s", r->choices); break;
+    case K_BOOL: snprintf(buf, n, "1 or 0 (also true/false, yes/no, on/off)"); break;
+    case K_U64:
+        snprintf(buf, n, "an integer from %llu to %llu", (unsigned long long)r->min,
+                 (unsigned long long)r->max);
+        break;
+    case K_DURATION: snprintf(buf, n, "a duration like 250ms"); break;
+    case K_CPUMASK: snprintf(buf, n, "a comma list of sse4.1, avx2, avx512, sha, aes, bmi2, tsc, all"); break;
+    case K_PATH: snprintf(buf, n, "a file path"); break;
+    }
+}
+
+static pthread_once_t env_once = PTHREAD_ONCE_INIT;
+
+static void env_public_init(void) {
+    for (size_t i = 0; i < N_ENV; i++) {
+        describe(&env_rows[i], env_expected[i], sizeof env_expected[i]);
+        env_public[i].name = env_rows[i].name;
+        env_public[i].expected = env_expected[i];
+        env_public[i].help = env_rows[i].help;
+    }
+}
+
+const hone_env_var *hone_env_vars(void) {
+    pthread_once(&env_once, env_public_init);
+    return env_public;
+}
+
+static int validate_row(const struct env_row *r, const char *v, hone_error *err) {
+    switch (r->kind) {
+    case K_ENUM: {
+        const char *choices[16];
+        char copy[160];
+        int n = 0, idx;
+        snprintf(copy, sizeof copy, "%s", r->choices);
+        for (char *save, *t = strtok_r(copy, ",", &save); t && n < 15; t = strtok_r(NULL, ",", &save))
+            choices[n++] = t;
+        choices[n] = NULL;
+        return hone_parse_enum(r->name, v, choices, &idx, err);
+    }
+    case K_BOOL: {
+        int b;
+        return hone_parse_bool(r->name, v, &b, err);
+    }
+    case K_U64: {
+        uint64_t u;
+        return hone_parse_u64(r->name, v, r->min, r->max, &u, err);
+    }
+    case K_DURATION: {
+        uint64_t d;
+        return hone_parse_duration(r->name, v, 1000000u, &d, err);
+    }
+    case K_CPUMASK: {
+        uint32_t m;
+        return hone_cpu_parse_mask(v, &m, err);
+    }
+    case K_PATH: return HONE_OK;
+    }
+    return HONE_OK;
+}
+
+int hone_env_validate(hone_error *err) {
+    const char *names[N_ENV];
+    for (size_t i = 0; i < N_ENV; i++) names[i] = env_rows[i].name;
+    /* Bad values of known variables first: they change behaviour, while an
+     * unknown name is only a likely typo. */
+    for (size_t i = 0; i < N_ENV; i++) {
+        const char *v = getenv(env_rows[i].name);
+        if (is_blank(v)) continue;
+        int rc = validate_row(&env_rows[i], v, err);
+        if (rc) return rc;
+    }
+    for (char **e = environ; e && *e; e++) {
+        if (strncmp(*e, "HONE_", 5) != 0) continue;
+        const char *eq = strchr(*e, '=');
+        if (!eq) continue;
+        char name[128];
+        snprintf(name, sizeof name, "%.*s", (int)(eq - *e), *e);
+        size_t i;
+        for (i = 0; i < N_ENV; i++)
+            if (!strcmp(env_rows[i].name, name)) break;
+        if (i < N_ENV) continue;
+        const char *near = hone_nearest_name(name, names, N_ENV);
+        if (near)
+            return hone_error_set(err, HONE_ENOTFOUND,
+                                  "%s: unknown environment variable; did you mean %s?", name, near);
+        return hone_error_set(err, HONE_ENOTFOUND,
+                              "%s: unknown environment variable (see ENVIRONMENT in hone(1))", name);
+    }
+    return HONE_OK;
+}
+
+static size_t edit_distance(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64) return SIZE_MAX;
+    size_t row[65];
+    for (size_t j = 0; j <= lb; j++) row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t cost = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
+            size_t best = diag + cost;
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+const char *hone_nearest_name(const char *word, const char *const *candidates, size_t n) {
+    const char *best = NULL;
+    size_t best_d = SIZE_MAX;
+    size_t len = word ? strlen(word) : 0;
+    if (!len) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!candidates[i]) continue;
+        size_t d = edit_distance(word, candidates[i]);
+        /* A prefix ("bench" for "benchmark") is a good guess too. */
+        if (d != 0 && strlen(candidates[i]) > len && !strncmp(candidates[i], word, len) && len >= 3)
+            d = 1;
+        if (d < best_d) best_d = d, best = candidates[i];
+    }
+    size_t limit = len / 3 > 2 ? len / 3 : 2;
+    return best_d <= limit ? best : NULL;
+}
