@@ -57,7 +57,7 @@ typedef struct bench_ctx {
     size_t shell_n;
     int interleave;
     const char *baseline_file;
-    double baseline_ratio_unused;
+    void *baseline; /* the parsed --baseline file (json_t *) until compared */
 } bench_ctx;
 
 /* bench_report.c */
@@ -66,10 +66,15 @@ typedef struct bench_ctx {
 int bench_export_json(const bench_ctx *c, const char *path);
 int bench_export_csv(const bench_ctx *c, const char *path);
 int bench_export_markdown(const bench_ctx *c, const char *path);
-/* Reads a JSON export (hyperfine's or hone's) and compares each command
- * found in it by name with this run. Returns 0, or 1 after printing why the
- * file could not be used. */
-int bench_load_baseline(bench_ctx *c, const char *path);
+/* Reads a JSON export (hyperfine's or hone's) into c->baseline, before any
+ * run, so that a bad file costs no benchmark time. Returns 0, or 2 after
+ * printing why the file cannot be used. */
+int bench_baseline_read(bench_ctx *c, const char *path);
+/* Compares each command found by name in c->baseline with this run and
+ * releases the file. Returns 0, or 2 for a command without usable times. */
+int bench_baseline_compare(bench_ctx *c, const char *path);
+/* Releases c->baseline if it was not compared (the run failed). */
+void bench_baseline_drop(bench_ctx *c);
 /* Formats seconds in the chosen unit ("12.3 ms"); returns buf. */
 const char *bench_fmt_time(const bench_ctx *c, double s, double ref, char *buf, size_t n);
 /* The unit used for values around `ref` seconds, and its scale. */

@@ -221,7 +221,7 @@ int bench_export_markdown(const bench_ctx *c, const char *path) {
     return close_out(f, path, "--export-markdown");
 }
 
-int bench_load_baseline(bench_ctx *c, const char *path) {
+int bench_baseline_read(bench_ctx *c, const char *path) {
     json_error_t je;
     json_t *root = json_load_file(path, 0, &je);
     if (!root) {
@@ -229,13 +229,20 @@ int bench_load_baseline(bench_ctx *c, const char *path) {
                            "hyperfine)", path, je.text, je.line);
         return CLI_USAGE;
     }
-    json_t *results = json_object_get(root, "results");
-    if (!json_is_array(results)) {
+    if (!json_is_array(json_object_get(root, "results"))) {
         json_decref(root);
         cli_cmd_error(CMD, "--baseline=%s: no \"results\" array (expected a JSON export of hone "
                            "bench or hyperfine)", path);
         return CLI_USAGE;
     }
+    c->baseline = root;
+    return CLI_OK;
+}
+
+int bench_baseline_compare(bench_ctx *c, const char *path) {
+    json_t *root = c->baseline;
+    c->baseline = NULL;
+    json_t *results = json_object_get(root, "results");
     int rc = CLI_OK, matched = 0;
     for (size_t i = 0; i < c->ncmds && rc == CLI_OK; i++) {
         bench_cmd *b = &c->cmds[i];
@@ -280,4 +287,9 @@ int bench_load_baseline(bench_ctx *c, const char *path) {
         fprintf(stderr, "hone bench: warning: --baseline=%s has no command named like one of "
                         "this run's, nothing compared\n", path);
     return rc;
+}
+
+void bench_baseline_drop(bench_ctx *c) {
+    json_decref(c->baseline);
+    c->baseline = NULL;
 }
