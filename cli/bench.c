@@ -1072,7 +1072,10 @@ static int bench_main(int argc, char **argv, opts *o) {
         char *slash = strrchr(dir, '/');
         if (slash) *(slash == dir ? slash + 1 : slash) = '\0';
         else snprintf(dir, sizeof dir, ".");
-        if (access(dir, W_OK) != 0) {
+        /* An existing file (or /dev/stdout) needs to be writable itself;
+         * a new one needs a writable directory. */
+        if (access(exports[i], F_OK) == 0 ? access(exports[i], W_OK) != 0
+                                           : access(dir, W_OK) != 0) {
             cli_cmd_error(CMD, "%s=%s: directory '%s' is not writable (%s)", xnames[i], exports[i],
                           dir, strerror(errno));
             rc = CLI_USAGE;
