@@ -31,6 +31,9 @@ static int push_word(char ***argv, int *argc, size_t *cap, hone_buf *w, const ho
         if (!na) return HONE_ENOMEM;
         *argv = na;
         *cap = nc;
+        /* Keep the array NULL-terminated at every moment, so that a failure
+         * below leaves something hone_bench_argv_free can walk. */
+        na[*argc] = NULL;
     }
     char *s = hone_strndup(a, w->data ? w->data : "", w->len);
     if (!s) return HONE_ENOMEM;
