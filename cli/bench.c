@@ -639,7 +639,9 @@ static int run_all(bench_ctx *c, runner *rn, const opts *o) {
         }
         /* The first timed run sizes the run count. */
         if (one_run(rn, c, b, 1)) return CLI_FAIL;
-        b->target = runs_for(o, b->t[0]);
+        /* Sized on the raw time, shell included: after the subtraction a
+         * trivial command may measure 0, which would ask for endless runs. */
+        b->target = runs_for(o, b->t[0] + c->shell_wall);
         if (!c->interleave) {
             pg.label = "measuring ";
             pg.total = b->target;
