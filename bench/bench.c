@@ -69,10 +69,19 @@ static double round_mean(const char *tool, const char *cmd, const char *runs, co
     return m;
 }
 
-/* Alternating rounds of hone and hyperfine; fills the grand means. */
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Alternating rounds of hone and hyperfine; fills the grand means and the
+ * median of the per-round ratios (robust to a round that other processes
+ * disturbed). Many short rounds rather than few long ones, so that the
+ * machine's drift is sampled evenly by both tools. */
 static int compare(const char *hone, const char *cmd, int rounds, const char *runs,
-                   const char *warmup, double *h_mean, double *hf_mean) {
-    double h = 0, f = 0;
+                   const char *warmup, double *h_mean, double *hf_mean, double *med_ratio) {
+    double h = 0, f = 0, ratios[64];
+    if (rounds > 64) rounds = 64;
     for (int i = 0; i < rounds; i++) {
         /* Alternate which tool goes first, so neither always follows the
          * other's cache effects. */
@@ -87,9 +96,13 @@ static int compare(const char *hone, const char *cmd, int rounds, const char *ru
         if (isnan(a) || isnan(b)) return -1;
         h += a;
         f += b;
+        ratios[i] = a / b;
     }
     *h_mean = h / rounds;
     *hf_mean = f / rounds;
+    qsort(ratios, (size_t)rounds, sizeof ratios[0], cmp_double);
+    *med_ratio = rounds % 2 ? ratios[rounds / 2]
+                            : (ratios[rounds / 2 - 1] + ratios[rounds / 2]) / 2;
     return 0;
 }
 
@@ -133,20 +146,23 @@ int main(int argc, char **argv) {
     }
 
     int status = 0;
-    double h, f;
-    if (compare(hone, "true", 6, "300", "20", &h, &f) == 0) {
+    double h, f, med;
+    if (compare(hone, "true", 20, "100", "5", &h, &f, &med) == 0) {
         printf("bench.true.hone_mean\t%.4f\tms\n", h * 1e3);
         printf("bench.true.hyperfine_mean\t%.4f\tms\n", f * 1e3);
         printf("bench.overhead.ratio\t%.3f\tvs hyperfine -N true (hone mean / hyperfine mean)\n",
                h / f);
+        printf("bench.overhead.round_median\t%.3f\tmedian of 20 per-round ratios\n", med);
     } else {
         status = 1;
     }
-    if (compare(hone, "sleep 0.01", 4, "30", "3", &h, &f) == 0) {
+    if (compare(hone, "sleep 0.01", 10, "12", "2", &h, &f, &med) == 0) {
         printf("bench.sleep.hone_mean\t%.4f\tms\n", h * 1e3);
         printf("bench.sleep.hyperfine_mean\t%.4f\tms\n", f * 1e3);
         printf("bench.sleep.agreement\t%.4f\t|hone - hyperfine| / hyperfine on sleep 0.01\n",
                fabs(h - f) / f);
+        printf("bench.sleep.round_median_ratio\t%.4f\tmedian of 10 per-round hone/hyperfine\n",
+               med);
     } else {
         status = 1;
     }
