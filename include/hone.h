@@ -4,5 +4,7 @@
 #define HONE_H
 
 #include "hone/core.h"
+#include "hone/exec.h"
+#include "hone/mem.h"
 
 #endif /* HONE_H */
