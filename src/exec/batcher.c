@@ -124,12 +124,9 @@ static void *flusher(void *p) {
         b->head = (b->head + n) % b->cap;
         b->count -= n;
         pthread_cond_broadcast(&b->not_full);
-        pthread_mutex_unlock(&b->mu);
-
+        /* Counted as the batch is handed over, so a handler that signals
+         * someone already finds its batch in the stats. */
         uint64_t start = b_now(b);
-        b->handler(b->ctx, b->out, n);
-
-        pthread_mutex_lock(&b->mu);
         for (size_t i = 0; i < n; i++)
             hone__hist_add(&b->hist, start > b->out_added[i] ? start - b->out_added[i] : 0);
         b->st.items += n;
@@ -137,6 +134,11 @@ static void *flusher(void *p) {
         if (why == 1) b->st.full_flushes++;
         else if (why == 2) b->st.timeout_flushes++;
         else b->st.close_flushes++;
+        pthread_mutex_unlock(&b->mu);
+
+        b->handler(b->ctx, b->out, n);
+
+        pthread_mutex_lock(&b->mu);
     }
     pthread_mutex_unlock(&b->mu);
     return NULL;
