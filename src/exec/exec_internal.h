@@ -23,6 +23,7 @@ struct hone_task {
     atomic_int state;              /* hone_future_state */
     atomic_int cancel;             /* cancellation requested */
     atomic_int refs;               /* queue/worker + future handle + group */
+    atomic_int waited;             /* a thread blocks on this job's future */
     int result;                    /* valid once state is DONE */
     atomic_int cbflag;             /* see pool.c: callback hand-off */
     void (*cb)(hone_future *f, void *arg);
@@ -46,7 +47,10 @@ int hone__exec_job_cancel(hone_task *job);
  * is a worker of `pool`. Returns HONE_OK, or HONE_ETIMEDOUT when the pool
  * clock reaches deadline (HONE__NO_DEADLINE: never). pred must be cheap
  * and may be called with the pool's wait lock held. */
-int hone__exec_wait(hone_pool *pool, int (*pred)(void *ctx), void *ctx, uint64_t deadline);
+/* `watch`, when not NULL, is the one job whose settling makes pred true:
+ * only its settling (rather than any hooked job's) wakes this waiter. */
+int hone__exec_wait(hone_pool *pool, int (*pred)(void *ctx), void *ctx, uint64_t deadline,
+                    hone_task *watch);
 uint64_t hone__exec_now(const hone_pool *pool);
 const hone_allocator *hone__exec_alloc(const hone_pool *pool);
 /* Nonzero when the pool has a custom clock (waits then poll it). */

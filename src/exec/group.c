@@ -240,7 +240,7 @@ int hone_group_wait(hone_group *g) {
          * starting later gets its deadline watched. */
         if (next == HONE__NO_DEADLINE && g->opts.task_timeout_ns)
             next = now + (g->opts.task_timeout_ns < 1000000u ? g->opts.task_timeout_ns : 1000000u);
-        hone__exec_wait(g->pool, group_done, g, next);
+        hone__exec_wait(g->pool, group_done, g, next, NULL);
     }
     pthread_mutex_lock(&g->mu);
     int rc = HONE_OK;
@@ -294,7 +294,7 @@ void hone_group_free(hone_group *g) {
     g->decided = g->decided ? g->decided : 2; /* stop starting new tasks */
     cancel_rest(g);
     pthread_mutex_unlock(&g->mu);
-    hone__exec_wait(g->pool, group_joined, g, HONE__NO_DEADLINE);
+    hone__exec_wait(g->pool, group_joined, g, HONE__NO_DEADLINE, NULL);
     for (size_t i = 0; i < g->n; i++) {
         gslot *s = g->slots[i];
         if (!s->pushed) hone__exec_job_unref(s->job); /* the queue's, never used */

@@ -86,7 +86,7 @@ int hone_parallel_for(hone_pool *pool, size_t begin, size_t end, size_t grain, h
     p.helpers = (unsigned)want;
     for (size_t i = 0; i < want; i++) hone__exec_job_push(pool, jobs[i]);
     pfor_chunks(&p);
-    hone__exec_wait(pool, pfor_joined, &p, HONE__NO_DEADLINE);
+    hone__exec_wait(pool, pfor_joined, &p, HONE__NO_DEADLINE, NULL);
     return atomic_load(&p.err);
 }
 

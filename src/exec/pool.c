@@ -1,6 +1,7 @@
 /* pool.c - the work-stealing thread pool, its futures, and the waiting
  * protocol (helping waits) that groups and parallel loops build on. */
 #include "exec_internal.h"
+#include "hone/mem.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -34,6 +35,10 @@ struct hone_pool {
     void *clock_ctx;
     unsigned nworkers;
     worker *workers;
+    /* Jobs come from an object pool: per-thread caches make a submission
+     * cost no allocator call, and its slabs stay mapped, so a burst of
+     * tasks does not page-fault fresh memory every time. */
+    hone_objpool *jobs;
     jqueue injector;
 
     atomic_size_t queued;      /* jobs in some queue */
@@ -41,6 +46,7 @@ struct hone_pool {
     atomic_size_t settled;     /* settle counter: the waiters' fence */
     atomic_int sleepers;       /* idle workers blocked on sleep_cv */
     atomic_int waiters;        /* threads blocked on wait_cv */
+    atomic_int helpers;        /* of those, workers that would run new tasks */
     atomic_int stopping;       /* 0, 1 drain, 2 cancel */
     atomic_int cancel_all;
     int shut_down;             /* shutdown finished (joined) */
@@ -52,6 +58,9 @@ struct hone_pool {
 };
 
 static _Thread_local worker *tls_worker;
+
+/* Queued tasks per worker beyond which a worker's submission runs inline. */
+#define THROTTLE 64
 
 /* ---------------------------------------------------------------- */
 /* Queues                                                            */
@@ -108,7 +117,7 @@ const hone_allocator *hone__exec_alloc(const hone_pool *pool) { return pool->all
 int hone__exec_custom_clock(const hone_pool *pool) { return pool->clock != NULL; }
 
 hone_task *hone__exec_job_new(hone_pool *pool, hone_task_fn fn, void *arg) {
-    hone_task *j = hone_malloc(pool->alloc, sizeof *j);
+    hone_task *j = hone_objpool_get(pool->jobs);
     if (!j) return NULL;
     j->fn = fn;
     j->arg = arg;
@@ -117,6 +126,7 @@ hone_task *hone__exec_job_new(hone_pool *pool, hone_task_fn fn, void *arg) {
     atomic_init(&j->state, HONE_FUTURE_QUEUED);
     atomic_init(&j->cancel, 0);
     atomic_init(&j->refs, 1);
+    atomic_init(&j->waited, 0);
     j->result = 0;
     atomic_init(&j->cbflag, 0);
     j->cb = NULL;
@@ -129,7 +139,7 @@ hone_task *hone__exec_job_new(hone_pool *pool, hone_task_fn fn, void *arg) {
 void hone__exec_job_ref(hone_task *job) { atomic_fetch_add(&job->refs, 1); }
 
 void hone__exec_job_unref(hone_task *job) {
-    if (atomic_fetch_sub(&job->refs, 1) == 1) hone_free(job->pool->alloc, job);
+    if (atomic_fetch_sub(&job->refs, 1) == 1) hone_objpool_put(job->pool->jobs, job);
 }
 
 static void wake_waiters(hone_pool *pool) {
@@ -153,17 +163,26 @@ static void outstanding_dec(hone_pool *pool) {
  * 3 settled. The settler swaps in 3 and runs an installed callback; an
  * installer that loses the race (its 1->2 step fails because the settler
  * got there first) runs the callback itself. Either way it runs once. */
-static void settle(hone_task *j, int state) {
+static void settle_job(hone_task *j, int state, int counted) {
     hone_pool *pool = j->pool;
     atomic_store(&j->state, state);
     if (j->hook) j->hook(j, j->hctx);
     if (atomic_exchange(&j->cbflag, 3) == 2) j->cb((hone_future *)j, j->cb_arg);
-    /* The RMW on `settled` orders the publication above before the read of
-     * `waiters` (see hone__exec_wait for the other half). */
-    atomic_fetch_add(&pool->settled, 1);
-    wake_waiters(pool);
-    outstanding_dec(pool);
+    /* Only a settlement someone waits for wakes anyone: a job whose future
+     * is being waited on, or a hooked job (group, loop) whose waiters test
+     * an aggregate. The seq_cst store of `state` (or the RMW on `settled`)
+     * before the load of `waited`/`waiters` pairs with the waiter's
+     * registration before its check; see hone__exec_wait. */
+    if (j->hook) {
+        atomic_fetch_add(&pool->settled, 1);
+        wake_waiters(pool);
+    } else if (atomic_load(&j->waited)) {
+        wake_waiters(pool);
+    }
+    if (counted) outstanding_dec(pool);
 }
+
+static void settle(hone_task *j, int state) { settle_job(j, state, 1); }
 
 static void run_job(hone_task *j) {
     int expected = HONE_FUTURE_QUEUED;
@@ -253,10 +272,11 @@ int hone__exec_job_push(hone_pool *pool, hone_task *j) {
      * that sees the count early just looks again. */
     atomic_fetch_add(&pool->queued, 1);
     jq_push_tail(self ? &self->q : &pool->injector, j);
-    if (atomic_load(&pool->sleepers) > 0 || atomic_load(&pool->waiters) > 0) {
+    int sl = atomic_load(&pool->sleepers), hw = atomic_load(&pool->helpers);
+    if (sl > 0 || hw > 0) {
         pthread_mutex_lock(&pool->mu);
-        pthread_cond_signal(&pool->sleep_cv);
-        pthread_cond_broadcast(&pool->wait_cv);
+        if (sl) pthread_cond_signal(&pool->sleep_cv);
+        if (hw) pthread_cond_broadcast(&pool->wait_cv);
         pthread_mutex_unlock(&pool->mu);
     }
     return HONE_OK;
@@ -293,7 +313,8 @@ static void timed_wait(pthread_cond_t *cv, pthread_mutex_t *mu, uint64_t ns) {
  * broadcasts under the lock the waiter holds until it sleeps. Submissions
  * follow the same pattern with `queued`, so a helping worker never sleeps
  * past work it could run. */
-int hone__exec_wait(hone_pool *pool, int (*pred)(void *ctx), void *ctx, uint64_t deadline) {
+int hone__exec_wait(hone_pool *pool, int (*pred)(void *ctx), void *ctx, uint64_t deadline,
+                    hone_task *watch) {
     worker *self = tls_worker && tls_worker->pool == pool ? tls_worker : NULL;
     for (;;) {
         if (pred(ctx)) return HONE_OK;
@@ -308,6 +329,8 @@ int hone__exec_wait(hone_pool *pool, int (*pred)(void *ctx), void *ctx, uint64_t
         }
         pthread_mutex_lock(&pool->mu);
         atomic_fetch_add(&pool->waiters, 1);
+        if (self) atomic_fetch_add(&pool->helpers, 1);
+        if (watch) atomic_store(&watch->waited, 1);
         (void)atomic_load(&pool->settled);
         int ready = pred(ctx) || (self && atomic_load(&pool->queued) > 0);
         if (!ready) {
@@ -320,6 +343,7 @@ int hone__exec_wait(hone_pool *pool, int (*pred)(void *ctx), void *ctx, uint64_t
             }
         }
         atomic_fetch_sub(&pool->waiters, 1);
+        if (self) atomic_fetch_sub(&pool->helpers, 1);
         pthread_mutex_unlock(&pool->mu);
     }
 }
@@ -337,6 +361,7 @@ static void pool_destroy(hone_pool *pool) {
         while ((j = jq_pop_head(q)) != NULL) hone__exec_job_unref(j);
     }
     for (unsigned i = 0; i < pool->nworkers; i++) pthread_mutex_destroy(&pool->workers[i].q.mu);
+    hone_objpool_free(pool->jobs);
     pthread_mutex_destroy(&pool->injector.mu);
     pthread_mutex_destroy(&pool->mu);
     pthread_mutex_destroy(&pool->shutdown_mu);
@@ -375,6 +400,12 @@ int hone_pool_new(hone_pool **out, const hone_pool_opts *opts, hone_error *err) 
     pool->clock_ctx = o.clock_ctx;
     pool->workers = hone_calloc(o.alloc, n, sizeof *pool->workers);
     if (!pool->workers) {
+        hone_free(o.alloc, pool);
+        return hone_error_set(err, HONE_ENOMEM, "hone_pool_new: out of memory");
+    }
+    hone_objpool_opts jo = {.obj_size = sizeof(hone_task), .slab_objects = 512, .alloc = o.alloc};
+    if (hone_objpool_new(&pool->jobs, &jo)) {
+        hone_free(o.alloc, pool->workers);
         hone_free(o.alloc, pool);
         return hone_error_set(err, HONE_ENOMEM, "hone_pool_new: out of memory");
     }
@@ -435,6 +466,23 @@ int hone_pool_submit(hone_pool *pool, hone_task_fn fn, void *arg, hone_future **
     hone_task *j = hone__exec_job_new(pool, fn, arg);
     if (!j) return HONE_ENOMEM;
     if (out) atomic_store_explicit(&j->refs, 2, memory_order_relaxed);
+    worker *self = tls_worker;
+    if (self && self->pool == pool &&
+        atomic_load_explicit(&pool->queued, memory_order_relaxed) > THROTTLE * pool->nworkers &&
+        !atomic_load_explicit(&pool->stopping, memory_order_relaxed)) {
+        /* Enough queued to keep every worker busy: run it here and now, as
+         * OpenMP does past its own threshold. Queues stay short and a burst
+         * of tiny tasks costs a call each instead of a queue round trip. */
+        /* Nobody else has seen the job yet, so it needs no claim; and it
+         * is not counted in `outstanding`, since the submitting task (which
+         * is) outlives it. */
+        atomic_store_explicit(&j->state, HONE_FUTURE_RUNNING, memory_order_relaxed);
+        j->result = fn(arg, j);
+        settle_job(j, HONE_FUTURE_DONE, 0);
+        hone__exec_job_unref(j);
+        if (out) *out = (hone_future *)j;
+        return HONE_OK;
+    }
     int rc = hone__exec_job_push(pool, j);
     if (rc) {
         if (out) hone__exec_job_unref(j);
@@ -467,7 +515,7 @@ static int job_result(const hone_task *j) {
 int hone_future_wait(hone_future *f) {
     if (!f) return HONE_EINVAL;
     hone_task *j = (hone_task *)f;
-    hone__exec_wait(j->pool, job_settled, j, HONE__NO_DEADLINE);
+    hone__exec_wait(j->pool, job_settled, j, HONE__NO_DEADLINE, j);
     return job_result(j);
 }
 
@@ -475,7 +523,7 @@ int hone_future_wait_until(hone_future *f, uint64_t deadline_ns) {
     if (!f) return HONE_EINVAL;
     hone_task *j = (hone_task *)f;
     if (deadline_ns == HONE__NO_DEADLINE) deadline_ns--;
-    if (hone__exec_wait(j->pool, job_settled, j, deadline_ns)) return HONE_ETIMEDOUT;
+    if (hone__exec_wait(j->pool, job_settled, j, deadline_ns, j)) return HONE_ETIMEDOUT;
     return job_result(j);
 }
 
