@@ -163,13 +163,12 @@ static void bench_pfor(hone_pool *p) {
         hs = s.total;
     }
     for (int r = 0; r < REPS * 2; r++) {
-        double x;
 #ifdef _OPENMP
         double acc = 0;
         double t0 = now_s();
 #pragma omp parallel for reduction(+ : acc) schedule(static)
         for (long i = 0; i < (long)N; i++) acc += v[i];
-        x = now_s() - t0;
+        double x = now_s() - t0;
         if (x < o) o = x;
         os = acc;
 #endif

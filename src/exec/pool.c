@@ -163,7 +163,7 @@ static void outstanding_dec(hone_pool *pool) {
  * 3 settled. The settler swaps in 3 and runs an installed callback; an
  * installer that loses the race (its 1->2 step fails because the settler
  * got there first) runs the callback itself. Either way it runs once. */
-static void settle_job(hone_task *j, int state, int counted) {
+static void settle(hone_task *j, int state) {
     hone_pool *pool = j->pool;
     atomic_store(&j->state, state);
     if (j->hook) j->hook(j, j->hctx);
@@ -179,10 +179,8 @@ static void settle_job(hone_task *j, int state, int counted) {
     } else if (atomic_load(&j->waited)) {
         wake_waiters(pool);
     }
-    if (counted) outstanding_dec(pool);
+    outstanding_dec(pool);
 }
-
-static void settle(hone_task *j, int state) { settle_job(j, state, 1); }
 
 static void run_job(hone_task *j) {
     int expected = HONE_FUTURE_QUEUED;
@@ -473,13 +471,20 @@ int hone_pool_submit(hone_pool *pool, hone_task_fn fn, void *arg, hone_future **
         /* Enough queued to keep every worker busy: run it here and now, as
          * OpenMP does past its own threshold. Queues stay short and a burst
          * of tiny tasks costs a call each instead of a queue round trip. */
-        /* Nobody else has seen the job yet, so it needs no claim; and it
-         * is not counted in `outstanding`, since the submitting task (which
-         * is) outlives it. */
+        /* Nobody else can see the job yet: no claim, no waiter, no
+         * callback and no hook are possible, so it settles with plain
+         * stores, and the handle's publication to other threads (by the
+         * caller) orders them. It is not counted in `outstanding`, since
+         * the submitting task (which is) outlives it. */
         atomic_store_explicit(&j->state, HONE_FUTURE_RUNNING, memory_order_relaxed);
         j->result = fn(arg, j);
-        settle_job(j, HONE_FUTURE_DONE, 0);
-        hone__exec_job_unref(j);
+        atomic_store_explicit(&j->state, HONE_FUTURE_DONE, memory_order_relaxed);
+        atomic_store_explicit(&j->cbflag, 3, memory_order_relaxed);
+        if (!out) {
+            hone_objpool_put(pool->jobs, j);
+            return HONE_OK;
+        }
+        atomic_store_explicit(&j->refs, 1, memory_order_relaxed);
         if (out) *out = (hone_future *)j;
         return HONE_OK;
     }
