@@ -126,6 +126,8 @@ static void bench_tasks(hone_pool *p) {
     double on = o / N * 1e9;
     printf("exec.task.omp\t%.1f\tns/task\n", on);
     printf("exec.task.ratio\t%.3f\tvs OpenMP task/taskwait\n", hn / on);
+#else
+    (void)o;
 #endif
     printf("exec.task.pthread\t%.1f\tns/task\n", tn);
     printf("exec.task.pthread.ratio\t%.4f\tvs pthread_create+join\n", hn / tn);
