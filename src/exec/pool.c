@@ -160,14 +160,19 @@ static void outstanding_dec(hone_pool *pool) {
 }
 
 /* The callback hand-off. cbflag: 0 none, 1 being installed, 2 installed,
- * 3 settled. The settler swaps in 3 and runs an installed callback; an
- * installer that loses the race (its 1->2 step fails because the settler
- * got there first) runs the callback itself. Either way it runs once. */
+ * 3 settled without a callback, 4 settled and its callback taken. The
+ * settler moves 0/1 to 3, or 2 to 4 and runs the callback; an installer
+ * whose 1->2 step fails (the settler got there first) or that finds 3
+ * claims it with 3->4 and runs the callback itself. Exactly one callback
+ * ever runs, once. */
 static void settle(hone_task *j, int state) {
     hone_pool *pool = j->pool;
     atomic_store(&j->state, state);
     if (j->hook) j->hook(j, j->hctx);
-    if (atomic_exchange(&j->cbflag, 3) == 2) j->cb((hone_future *)j, j->cb_arg);
+    int cur = atomic_load(&j->cbflag);
+    while (!atomic_compare_exchange_weak(&j->cbflag, &cur, cur == 2 ? 4 : 3)) {
+    }
+    if (cur == 2) j->cb((hone_future *)j, j->cb_arg);
     /* Only a settlement someone waits for wakes anyone: a job whose future
      * is being waited on, or a hooked job (group, loop) whose waiters test
      * an aggregate. The seq_cst store of `state` (or the RMW on `settled`)
@@ -554,14 +559,20 @@ int hone_future_on_done(hone_future *f, void (*cb)(hone_future *f, void *arg), v
     hone_task *j = (hone_task *)f;
     int expected = 0;
     if (!atomic_compare_exchange_strong(&j->cbflag, &expected, 1)) {
-        if (expected != 3) return HONE_EEXIST;
-        cb(f, arg); /* already settled */
+        /* Settled without a callback: claim the slot and run it here. */
+        if (expected != 3 || !atomic_compare_exchange_strong(&j->cbflag, &expected, 4))
+            return HONE_EEXIST;
+        cb(f, arg);
         return HONE_OK;
     }
     j->cb = cb;
     j->cb_arg = arg;
     expected = 1;
-    if (!atomic_compare_exchange_strong(&j->cbflag, &expected, 2)) cb(f, arg);
+    if (!atomic_compare_exchange_strong(&j->cbflag, &expected, 2)) {
+        /* The settler passed while we installed (1 -> 3). */
+        expected = 3;
+        if (atomic_compare_exchange_strong(&j->cbflag, &expected, 4)) cb(f, arg);
+    }
     return HONE_OK;
 }
 

@@ -337,6 +337,9 @@ static void completion_callback(void **state) {
     assert_int_equal(hone_future_on_done(f, on_done, &c2), HONE_OK);
     assert_int_equal(atomic_load(&c2.calls), 1);
     assert_true(pthread_equal(c2.thread, pthread_self()));
+    /* Still one callback per future, settled or not. */
+    assert_int_equal(hone_future_on_done(f, on_done, &c2), HONE_EEXIST);
+    assert_int_equal(atomic_load(&c2.calls), 1);
     hone_future_free(f);
 
     /* Cancelled while queued: runs on the cancelling thread. */
