@@ -86,7 +86,11 @@ HONE_API void hone_pool_free(hone_pool *pool);
 /* Submits fn(arg). If out is not NULL, *out receives a future the caller
  * must release with hone_future_free(); with out NULL the task is detached.
  * Thread-safe; callable from inside tasks (the task goes to the calling
- * worker's deque). Returns HONE_OK; HONE_EINVAL (pool or fn NULL);
+ * worker's deque). Like OpenMP, a task submitting while the pool already
+ * holds more than 64 queued tasks per worker runs the new task at once on
+ * its own thread, before this call returns (the future is then already
+ * settled): queues stay short and tiny tasks stay cheap. Do not submit
+ * while holding a lock the new task takes. Returns HONE_OK; HONE_EINVAL (pool or fn NULL);
  * HONE_ENOMEM (nothing submitted); HONE_ECLOSED after shutdown began (from
  * a task of this pool during a drain, submission still works, so running
  * tasks can finish their nested work). */

@@ -37,7 +37,8 @@ typedef struct tcache {
     size_t n;
     tstat *st;
 } tcache;
-static _Thread_local tcache tls[TCACHE_SLOTS];
+/* initial-exec: see the same note in src/exec/pool.c. */
+static _Thread_local tcache tls[TCACHE_SLOTS] __attribute__((tls_model("initial-exec")));
 
 #define REGISTRY_MAX 256
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
