@@ -462,6 +462,52 @@ static void free_drains_detached(void **state) {
     assert_int_equal(atomic_load(&counter), 300);
 }
 
+typedef struct burst {
+    int settled_at_submit;
+    int sum;
+    int callbacks_inline;
+} burst;
+
+static int ret_index(void *arg, hone_task *t) { return (int)(intptr_t)arg; }
+
+static void count_cb(hone_future *f, void *arg) { (*(int *)arg)++; }
+
+/* One worker, so nobody else pops: the first 65 children queue, and past
+ * 64 queued per worker every further submission runs inline. */
+static int burst_task(void *arg, hone_task *t) {
+    burst *b = arg;
+    enum { N = 1000 };
+    hone_future *f[N];
+    for (int i = 0; i < N; i++) {
+        if (hone_pool_submit(hone_task_pool(t), ret_index, (void *)(intptr_t)i, &f[i])) return HONE_EFAIL;
+        if (hone_future_state_get(f[i]) == HONE_FUTURE_DONE) {
+            b->settled_at_submit++;
+            int before = b->callbacks_inline;
+            hone_future_on_done(f[i], count_cb, &b->callbacks_inline);
+            if (b->callbacks_inline != before + 1) return HONE_EFAIL;
+            if (hone_future_cancel(f[i]) != HONE_ESTATE) return HONE_EFAIL;
+        }
+    }
+    for (int i = 0; i < N; i++) {
+        b->sum += hone_future_wait(f[i]);
+        hone_future_free(f[i]);
+    }
+    return HONE_OK;
+}
+
+static void burst_runs_inline_past_threshold(void **state) {
+    hone_pool *p = mkpool(1);
+    burst b = {0};
+    hone_future *f;
+    assert_int_equal(hone_pool_submit(p, burst_task, &b, &f), HONE_OK);
+    assert_int_equal(hone_future_wait(f), HONE_OK);
+    hone_future_free(f);
+    assert_int_equal(b.settled_at_submit, 1000 - 65);
+    assert_int_equal(b.callbacks_inline, 1000 - 65);
+    assert_int_equal(b.sum, 999 * 1000 / 2);
+    hone_pool_free(p);
+}
+
 int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(submit_and_wait_results),
@@ -480,6 +526,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(shutdown_cancel),
         cmocka_unit_test(shutdown_from_task_refused),
         cmocka_unit_test(free_drains_detached),
+        cmocka_unit_test(burst_runs_inline_past_threshold),
     };
     if (argc > 1) cmocka_set_test_filter(argv[1]);
     return cmocka_run_group_tests(tests, NULL, NULL);
