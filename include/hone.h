@@ -5,5 +5,7 @@
 
 #include "hone/core.h"
 #include "hone/bench.h"
+#include "hone/exec.h"
+#include "hone/mem.h"
 
 #endif /* HONE_H */
