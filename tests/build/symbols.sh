@@ -14,6 +14,6 @@ if [[ -n $bad || -n $internal ]]; then
 fi
 ((count >= 20)) || { echo "FAIL: only $count symbols exported; expected the public API"; exit 1; }
 for must in hone_strerror hone_now_ns hone_cpu_features hone_log hone_env_validate hone_sysinfo_new; do
-  printf '%s\n' "$syms" | grep -qx "$must" || { echo "FAIL: $must is not exported"; exit 1; }
+  grep -qx "$must" <<<"$syms" || { echo "FAIL: $must is not exported"; exit 1; }
 done
 echo "ok: $count symbols, all hone_*"
