@@ -4,5 +4,6 @@
 #define HONE_H
 
 #include "hone/core.h"
+#include "hone/hash.h"
 
 #endif /* HONE_H */
