@@ -4,6 +4,7 @@
 #define HONE_H
 
 #include "hone/core.h"
+#include "hone/hash.h"
 #include "hone/io.h"
 
 #endif /* HONE_H */
