@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -415,7 +416,6 @@ int cli_manifest_main(int argc, char **argv) {
 
 typedef struct copy_ctx {
     const char *from, *to;
-    int failed;
 } copy_ctx;
 
 static int mkdirs_for(const char *path) {
@@ -447,8 +447,8 @@ static int copy_file(const char *src, const char *dst) {
     return ok ? 0 : -1;
 }
 
-/* The walker's callbacks run on several threads; each copies its own file,
- * and the only shared state is the failure flag, written once. */
+/* The walker's callbacks run on several threads; each copies its own file
+ * and shares nothing else. */
 static int copy_entry(void *ctx, const hone_io_entry *e) {
     copy_ctx *c = ctx;
     if (e->type != HONE_IO_FILE) return 0;
@@ -459,12 +459,15 @@ static int copy_entry(void *ctx, const hone_io_entry *e) {
     return 0;
 }
 
-static void rm_tree(const char *root) {
-    char cmd[PATH_MAX + 16];
-    /* The demo's scratch directory only; its path comes from mkdtemp. */
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", root);
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb, (void)flag, (void)ftw;
+    remove(path);
+    return 0;
 }
+
+/* Removes the demo's scratch directory, children first, never following
+ * links out of it. */
+static void rm_tree(const char *root) { nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS); }
 
 typedef struct demo_changes {
     int n;
@@ -492,7 +495,7 @@ int cli_demo_manifest(void) {
 
     /* A copy of the source tree (without build output and git objects). */
     const char *exc[] = {"/build", ".git"};
-    copy_ctx cc = {HONE_SOURCE_DIR, copy, 0};
+    copy_ctx cc = {HONE_SOURCE_DIR, copy};
     hone_io_walk_opts wo = {.exclude = exc, .n_exclude = 2, .on_entry = copy_entry, .ctx = &cc};
     hone_io_walk_stats ws;
     uint64_t t0 = hone_monotonic_ns();
@@ -515,14 +518,9 @@ int cli_demo_manifest(void) {
            (unsigned long long)st.files, (unsigned long long)st.hashed, hone_io_manifest_algo(m), cold);
     const hone_io_manifest_entry *e = hone_io_manifest_find(m, "include/hone/io.h");
     if (e) {
-        hone_buf line;
-        hone_buf_init(&line, NULL);
-        hone_io_manifest *one = NULL;
         printf("  e.g. ");
         for (size_t i = 0; i < hone_io_manifest_digest_len(m); i++) printf("%02x", e->digest[i]);
         printf("  %s\n", e->path);
-        hone_buf_free(&line);
-        hone_io_manifest_free(one);
     }
 
     /* Wait out the racy-timestamp window of the files just copied: an
@@ -552,7 +550,7 @@ int cli_demo_manifest(void) {
     }
 
     /* Change the copy: modify one file, remove one, add one. */
-    char p[PATH_MAX];
+    char p[PATH_MAX + 64];
     snprintf(p, sizeof p, "%s/include/hone/io.h", copy);
     FILE *f = fopen(p, "a");
     if (!f || fputs("/* changed by the demo */\n", f) == EOF || fclose(f) != 0) {
