@@ -229,7 +229,12 @@ static void maybe_progress(builder *b, int force) {
     pthread_mutex_unlock(&b->progress_mu);
 }
 
-static void hash_one(builder *b, hone_hash *h, fitem *f) {
+/* A hashing thread's buffer for small files. */
+typedef struct small_buf {
+    unsigned char data[65536];
+} small_buf;
+
+static void hash_one(builder *b, hone_hash *h, small_buf *buf, fitem *f) {
     int fl = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (b->o->follow_symlinks ? 0 : O_NOFOLLOW);
     int fd = openat(b->rootfd, f->path, fl);
     if (fd < 0) {
@@ -253,10 +258,29 @@ static void hash_one(builder *b, hone_hash *h, fitem *f) {
     }
     fstat_of(&sb, &f->st);
     uint64_t nb = 0;
-    int rc = hone_hash_reset(h);
-    if (!rc) rc = hone_hash_update_fd(h, fd, NULL, &nb);
+    int rc = hone_hash_reset(h), e = 0;
+    if (!rc && (size_t)sb.st_size < sizeof buf->data) {
+        /* Small files, the common case in a tree, are read here in one
+         * read(): hone_hash_update_fd() would also seek, advise the kernel
+         * and read again to see the end, which for a 4 KiB file costs more
+         * than the hashing. A short read of a regular file means its end. */
+        for (;;) {
+            ssize_t n = read(fd, buf->data, sizeof buf->data);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) {
+                e = errno;
+                rc = hone_status_from_errno(e);
+                break;
+            }
+            if (n > 0 && (rc = hone_hash_update(h, buf->data, (size_t)n))) break;
+            nb += (uint64_t)n;
+            if ((size_t)n < sizeof buf->data) break;
+        }
+    } else if (!rc) {
+        rc = hone_hash_update_fd(h, fd, NULL, &nb);
+        e = errno;
+    }
     if (!rc) rc = hone_hash_final(h, f->digest, b->dlen);
-    int e = errno;
     close(fd);
     if (rc) {
         f->state = F_UNREADABLE, f->status = rc, f->sys_errno = rc == HONE_ENOMEM ? 0 : e;
@@ -272,7 +296,9 @@ static void *hash_worker(void *arg) {
     builder *b = arg;
     hone_hash *h = NULL;
     hone_hash_opts ho = {.alloc = b->a};
-    if (hone_hash_new(&h, b->algo, &ho) != HONE_OK) {
+    small_buf *buf = hone_malloc(b->a, sizeof *buf);
+    if (!buf || hone_hash_new(&h, b->algo, &ho) != HONE_OK) {
+        hone_free(b->a, buf);
         pthread_mutex_lock(&b->mu);
         b->fail = HONE_ENOMEM;
         pthread_mutex_unlock(&b->mu);
@@ -283,11 +309,12 @@ static void *hash_worker(void *arg) {
         if (i >= b->n) break;
         fitem *f = &b->items[i];
         if (f->state != F_NEED) continue;
-        hash_one(b, h, f);
+        hash_one(b, h, buf, f);
         atomic_fetch_add(&b->done_files, 1);
         maybe_progress(b, 0);
     }
     hone_hash_free(h);
+    hone_free(b->a, buf);
     return NULL;
 }
 
