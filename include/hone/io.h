@@ -61,6 +61,11 @@ typedef struct hone_io_entry {
     uint64_t dev, ino, size;
     int64_t mtime_ns, ctime_ns;
     uint32_t mode;
+    /* The open directory holding the entry, valid during the callback:
+     * openat(dirfd, name, ...) opens the entry without resolving its path
+     * from the root again (and so without following a link swapped into
+     * the path meanwhile). Do not close it. */
+    int dirfd;
 } hone_io_entry;
 
 /* The callback for each entry. Return 0 to go on, HONE_IO_WALK_PRUNE to
@@ -148,8 +153,10 @@ typedef struct hone_io_manifest_entry {
     int64_t mtime_ns;   /* INT64_MIN when unknown */
 } hone_io_manifest_entry;
 
-/* Progress of a long operation, for a progress bar. Totals are known once
- * the walk is done; bytes count what was actually read. */
+/* Progress of a long operation, for a progress bar. Files are hashed while
+ * the walk still finds more, so the totals are what has been found so far
+ * and grow until the walk ends; bytes_done counts what was actually read
+ * (files taken from the index add to files_done only). */
 typedef struct hone_io_progress {
     uint64_t files_done, files_total;
     uint64_t bytes_done, bytes_total;
@@ -206,7 +213,7 @@ typedef struct hone_io_manifest_opts {
 } hone_io_manifest_opts;
 
 /* Builds the manifest of every regular file under root (after the globs),
- * hashing files in parallel with `algo`. With the index, a file whose
+ * hashing files with `algo` on the walk's threads as they are found. With the index, a file whose
  * device, inode, size, mtime and ctime match its index entry for the same
  * algorithm, and whose entry is not racy (see granularity_ns), is not read;
  * every file read is recorded in the index at the end. An index that is
@@ -219,7 +226,8 @@ typedef struct hone_io_manifest_opts {
  * On success *out is a new manifest the caller frees with
  * hone_io_manifest_free(). Returns HONE_OK, HONE_EINVAL (err filled: bad
  * algo, root not a directory), HONE_ENOTFOUND / HONE_EACCES (err filled:
- * root cannot be opened), HONE_ENOMEM; *out is NULL on failure. `stats` may
+ * root cannot be opened), HONE_EBUSY (no pthread key left), HONE_ENOMEM;
+ * *out is NULL on failure. `stats` may
  * be NULL. Thread-safe with respect to other calls; LMDB serialises writers
  * of the same index across processes. */
 HONE_API int hone_io_manifest_build(hone_io_manifest **out, const char *root,

@@ -195,22 +195,38 @@ size_t hone__io_index_max_key(const hone__io_index *ix) {
     return (size_t)mdb_env_get_maxkeysize(ix->env);
 }
 
-int hone__io_index_begin_read(hone__io_index *ix) {
-    if (ix->txn) return HONE_ESTATE;
-    return lmdb_status(mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &ix->txn));
+struct hone__io_reader {
+    hone__io_index *ix;
+    MDB_txn *txn;
+};
+
+int hone__io_index_reader(hone__io_index *ix, hone__io_reader **out) {
+    *out = NULL;
+    hone__io_reader *r = hone_malloc(ix->a, sizeof *r);
+    if (!r) return HONE_ENOMEM;
+    r->ix = ix;
+    int rc = lmdb_status(mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &r->txn));
+    if (rc) {
+        hone_free(ix->a, r);
+        return rc;
+    }
+    *out = r;
+    return HONE_OK;
 }
 
-void hone__io_index_end_read(hone__io_index *ix) {
-    if (ix->txn) mdb_txn_abort(ix->txn);
-    ix->txn = NULL;
+void hone__io_index_reader_end(hone__io_reader *r) {
+    if (!r) return;
+    mdb_txn_abort(r->txn);
+    hone_free(r->ix->a, r);
 }
 
-int hone__io_index_lookup(hone__io_index *ix, const char *key, size_t klen, int algo,
+int hone__io_index_lookup(hone__io_reader *r, const char *key, size_t klen, int algo,
                           const hone__io_fstat *st, uint8_t *digest, size_t dlen,
                           int64_t *stamp_ns) {
-    if (!ix->txn || klen == 0 || klen > hone__io_index_max_key(ix)) return 0;
+    hone__io_index *ix = r->ix;
+    if (klen == 0 || klen > hone__io_index_max_key(ix)) return 0;
     MDB_val k = {klen, (void *)key}, v;
-    if (mdb_get(ix->txn, ix->dbi, &k, &v) != 0) return 0;
+    if (mdb_get(r->txn, ix->dbi, &k, &v) != 0) return 0;
     entry_head h;
     if (v.mv_size < sizeof h + 8) return -1;
     memcpy(&h, v.mv_data, sizeof h);
@@ -259,7 +275,10 @@ int hone__io_index_commit(hone__io_index *ix) {
     return lmdb_status(rc);
 }
 
-void hone__io_index_abort(hone__io_index *ix) { hone__io_index_end_read(ix); }
+void hone__io_index_abort(hone__io_index *ix) {
+    if (ix->txn) mdb_txn_abort(ix->txn);
+    ix->txn = NULL;
+}
 
 int hone__io_index_reset(hone__io_index *ix) {
     if (!ix->txn) return HONE_ESTATE;

@@ -34,16 +34,19 @@ void hone__io_index_close(hone__io_index *ix);
 /* The longest key the index accepts; longer paths are never cached. */
 size_t hone__io_index_max_key(const hone__io_index *ix);
 
-/* A read pass: begin, lookups, end. A lookup returns 1 and fills digest
- * when an entry for key exists with this algorithm and stat, 0 when there
- * is none or it differs, and -1 when the entry is malformed (the caller
- * must then distrust the whole index and call hone__io_index_reset).
- * *stamp_ns receives the entry's stamp for the racy check. */
-int hone__io_index_begin_read(hone__io_index *ix);
-int hone__io_index_lookup(hone__io_index *ix, const char *key, size_t klen, int algo,
+/* Readers: each thread that looks entries up makes its own (an LMDB
+ * read-only transaction; MDB_NOTLS lets any thread end it). A lookup
+ * returns 1 and fills digest when an entry for key exists with this
+ * algorithm and stat, 0 when there is none or it differs, and -1 when the
+ * entry is malformed (the caller must then distrust the whole index and
+ * call hone__io_index_reset). *stamp_ns receives the entry's stamp for the
+ * racy check. */
+typedef struct hone__io_reader hone__io_reader;
+int hone__io_index_reader(hone__io_index *ix, hone__io_reader **out);
+int hone__io_index_lookup(hone__io_reader *r, const char *key, size_t klen, int algo,
                           const hone__io_fstat *st, uint8_t *digest, size_t dlen,
                           int64_t *stamp_ns);
-void hone__io_index_end_read(hone__io_index *ix);
+void hone__io_index_reader_end(hone__io_reader *r);
 
 /* A write pass: begin, puts, commit (or abort). */
 int hone__io_index_begin_write(hone__io_index *ix);

@@ -119,7 +119,7 @@ int hone_io_default_index_dir(char **out, const hone_allocator *alloc, hone_erro
 /* Build                                                               */
 /* ------------------------------------------------------------------ */
 
-enum { F_NEED = 0, F_CACHED, F_HASHED, F_UNREADABLE };
+enum { F_CACHED = 1, F_HASHED, F_UNREADABLE };
 
 typedef struct fitem {
     char *path;
@@ -134,52 +134,220 @@ typedef struct bad_path {
     int status, sys_errno;
 } bad_path;
 
+/* What each walk thread keeps: its hasher, its index reader, a key buffer
+ * and a read buffer for small files. Made on a thread's first file and
+ * freed by the building thread once the walk is over. */
+typedef struct tstate {
+    struct tstate *next;
+    hone_hash *h;
+    hone__io_reader *rd; /* NULL without a usable index */
+    hone_buf key;
+    unsigned char buf[65536];
+} tstate;
+
 typedef struct builder {
     const hone_io_manifest_opts *o;
     const hone_allocator *a;
     hone_hash_algo algo;
     size_t dlen;
     int rootfd;
+    const char *root_real;
+    hone__io_index *ix;
+    int64_t g; /* racy granularity */
+    pthread_key_t tkey;
 
-    pthread_mutex_t mu;
+    pthread_mutex_t mu; /* guards the lists below */
+    tstate *threads;
     fitem *items;
     size_t n, cap;
     bad_path *bad; /* directories the walk could not read */
     size_t nbad, capbad;
     int oom;
+    atomic_int corrupt;
 
-    /* Hashing phase. */
-    atomic_size_t next;
-    atomic_uint_fast64_t done_files, done_bytes, hashed, hashed_bytes;
-    uint64_t total_files, total_bytes;
+    atomic_uint_fast64_t seen_files, seen_bytes, done_files, done_bytes, hashed, hashed_bytes, racy;
     uint64_t t0;
     pthread_mutex_t progress_mu;
-    uint64_t last_progress;
-    int fail; /* first hasher setup failure */
+    atomic_uint_fast64_t last_progress;
 } builder;
 
+static int64_t default_clock(void *ctx) {
+    (void)ctx;
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME_COARSE, &t);
+    return ts_ns(&t);
+}
+
+/* floor(t / g) for the racy rule, correct for times before 1970 too. */
+static int64_t granule(int64_t t, int64_t g) {
+    int64_t q = t / g;
+    return (t % g < 0) ? q - 1 : q;
+}
+
+static void maybe_progress(builder *b, int force) {
+    const hone_io_manifest_opts *o = b->o;
+    if (!o->progress) return;
+    uint64_t now = hone_monotonic_ns();
+    if (force) {
+        pthread_mutex_lock(&b->progress_mu);
+    } else {
+        if (now - atomic_load(&b->last_progress) < 100000000u) return;
+        if (pthread_mutex_trylock(&b->progress_mu) != 0) return;
+        if (now - atomic_load(&b->last_progress) < 100000000u) {
+            pthread_mutex_unlock(&b->progress_mu);
+            return;
+        }
+    }
+    atomic_store(&b->last_progress, now);
+    hone_io_progress p = {atomic_load(&b->done_files), atomic_load(&b->seen_files),
+                          atomic_load(&b->done_bytes), atomic_load(&b->seen_bytes), now - b->t0};
+    o->progress(o->progress_ctx, &p);
+    pthread_mutex_unlock(&b->progress_mu);
+}
+
+static void unreadable(fitem *f, int status, int sys_errno) {
+    f->state = F_UNREADABLE, f->status = status, f->sys_errno = sys_errno;
+}
+
+/* Hashes the open file fd into f, which holds the walk's stat of it; the
+ * file must still be that regular file (device and inode), so a path
+ * changed in between (say, a directory swapped for a link) cannot lead
+ * outside the root. Closes fd. */
+static void hash_fd(builder *b, tstate *t, int fd, fitem *f) {
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        unreadable(f, hone_status_from_errno(errno), errno);
+        close(fd);
+        return;
+    }
+    if (!S_ISREG(sb.st_mode) || (uint64_t)sb.st_dev != f->st.dev ||
+        (uint64_t)sb.st_ino != f->st.ino) {
+        unreadable(f, HONE_EIO, 0);
+        close(fd);
+        return;
+    }
+    fstat_of(&sb, &f->st);
+    uint64_t nb = 0;
+    int rc = hone_hash_reset(t->h), e = 0;
+    if (!rc && (size_t)sb.st_size < sizeof t->buf) {
+        /* Small files, the common case in a tree, are read here in one
+         * read(): hone_hash_update_fd() would also seek, advise the kernel
+         * and read again to see the end, which for a 4 KiB file costs more
+         * than the hashing. A short read of a regular file means its end. */
+        for (;;) {
+            ssize_t n = read(fd, t->buf, sizeof t->buf);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) {
+                e = errno;
+                rc = hone_status_from_errno(e);
+                break;
+            }
+            if (n > 0 && (rc = hone_hash_update(t->h, t->buf, (size_t)n))) break;
+            nb += (uint64_t)n;
+            if ((size_t)n < sizeof t->buf) break;
+        }
+    } else if (!rc) {
+        rc = hone_hash_update_fd(t->h, fd, NULL, &nb);
+        e = errno;
+    }
+    if (!rc) rc = hone_hash_final(t->h, f->digest, b->dlen);
+    close(fd);
+    if (rc) {
+        unreadable(f, rc, rc == HONE_ENOMEM ? 0 : e);
+        return;
+    }
+    f->state = F_HASHED;
+    atomic_fetch_add(&b->hashed, 1);
+    atomic_fetch_add(&b->hashed_bytes, nb);
+    atomic_fetch_add(&b->done_bytes, nb);
+}
+
+static int open_flags(const builder *b) {
+    return O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (b->o->follow_symlinks ? 0 : O_NOFOLLOW);
+}
+
+static void tstate_free(const hone_allocator *a, tstate *t) {
+    hone__io_index_reader_end(t->rd);
+    hone_hash_free(t->h);
+    hone_buf_free(&t->key);
+    hone_free(a, t);
+}
+
+static tstate *thread_state(builder *b) {
+    tstate *t = pthread_getspecific(b->tkey);
+    if (t) return t;
+    t = hone_calloc(b->a, 1, sizeof *t);
+    if (!t) return NULL;
+    hone_buf_init(&t->key, b->a);
+    hone_hash_opts ho = {.alloc = b->a};
+    int rc = hone_hash_new(&t->h, b->algo, &ho);
+    /* A reader that cannot start (other than for memory) only costs this
+     * thread its cache hits. */
+    if (!rc && b->ix && hone__io_index_reader(b->ix, &t->rd) == HONE_ENOMEM) rc = HONE_ENOMEM;
+    if (rc || pthread_setspecific(b->tkey, t) != 0) {
+        tstate_free(b->a, t);
+        return NULL;
+    }
+    pthread_mutex_lock(&b->mu);
+    t->next = b->threads;
+    b->threads = t;
+    pthread_mutex_unlock(&b->mu);
+    return t;
+}
+
+/* The walk's callback, on the walk's threads: looks the file up in the
+ * index and hashes it unless a trusted entry has its digest, so walking
+ * and hashing overlap and each file is opened relative to its directory. */
 static int on_file(void *ctx, const hone_io_entry *e) {
     builder *b = ctx;
     if (e->type != HONE_IO_FILE) return 0;
-    char *p = hone_strdup(b->a, e->path);
-    if (!p) return HONE_ENOMEM;
+    tstate *t = thread_state(b);
+    if (!t) return HONE_ENOMEM;
+    atomic_fetch_add(&b->seen_files, 1);
+    atomic_fetch_add(&b->seen_bytes, e->size);
+    fitem f;
+    memset(&f, 0, sizeof f);
+    f.st = (hone__io_fstat){e->dev, e->ino, e->size, e->mtime_ns, e->ctime_ns};
+    if (t->rd && !atomic_load(&b->corrupt)) {
+        hone_buf_clear(&t->key);
+        if (hone_buf_printf(&t->key, "%s/%s", b->root_real, e->path)) return HONE_ENOMEM;
+        int64_t stamp = 0;
+        int r = hone__io_index_lookup(t->rd, t->key.data, t->key.len, (int)b->algo, &f.st, f.digest,
+                                      b->dlen, &stamp);
+        if (r < 0) {
+            atomic_store(&b->corrupt, 1);
+        } else if (r > 0) {
+            /* The racy-timestamp rule: the entry was stored by a run that
+             * started at `stamp` and read the file after that; a later
+             * write gets an mtime in stamp's granule or after. Only an
+             * mtime in an earlier granule rules such a write out. */
+            if (granule(f.st.mtime_ns, b->g) < granule(stamp, b->g)) f.state = F_CACHED;
+            else atomic_fetch_add(&b->racy, 1);
+        }
+    }
+    if (f.state != F_CACHED) {
+        int fd = openat(e->dirfd, e->name, open_flags(b));
+        if (fd < 0) unreadable(&f, hone_status_from_errno(errno), errno);
+        else hash_fd(b, t, fd, &f);
+        if (f.state == F_UNREADABLE && f.status == HONE_ENOMEM) return HONE_ENOMEM;
+    }
+    if (!(f.path = hone_strdup(b->a, e->path))) return HONE_ENOMEM;
     pthread_mutex_lock(&b->mu);
     if (b->n == b->cap) {
         size_t nc = b->cap ? b->cap * 2 : 256;
         fitem *ni = hone_realloc(b->a, b->items, nc * sizeof *ni);
         if (!ni) {
             pthread_mutex_unlock(&b->mu);
-            hone_free(b->a, p);
+            hone_free(b->a, f.path);
             return HONE_ENOMEM;
         }
         b->items = ni;
         b->cap = nc;
     }
-    fitem *f = &b->items[b->n++];
-    memset(f, 0, sizeof *f);
-    f->path = p;
-    f->st = (hone__io_fstat){e->dev, e->ino, e->size, e->mtime_ns, e->ctime_ns};
+    b->items[b->n++] = f;
     pthread_mutex_unlock(&b->mu);
+    atomic_fetch_add(&b->done_files, 1);
+    maybe_progress(b, 0);
     return 0;
 }
 
@@ -208,136 +376,6 @@ static int cmp_bad(const void *x, const void *y) {
     return strcmp(((const bad_path *)x)->path, ((const bad_path *)y)->path);
 }
 
-static void maybe_progress(builder *b, int force) {
-    const hone_io_manifest_opts *o = b->o;
-    if (!o->progress) return;
-    uint64_t now = hone_monotonic_ns();
-    if (force) {
-        pthread_mutex_lock(&b->progress_mu);
-    } else {
-        if (now - b->last_progress < 100000000u) return; /* a racy read is fine: it is a hint */
-        if (pthread_mutex_trylock(&b->progress_mu) != 0) return;
-        if (now - b->last_progress < 100000000u) {
-            pthread_mutex_unlock(&b->progress_mu);
-            return;
-        }
-    }
-    b->last_progress = now;
-    hone_io_progress p = {atomic_load(&b->done_files), b->total_files,
-                          atomic_load(&b->done_bytes), b->total_bytes, now - b->t0};
-    o->progress(o->progress_ctx, &p);
-    pthread_mutex_unlock(&b->progress_mu);
-}
-
-/* A hashing thread's buffer for small files. */
-typedef struct small_buf {
-    unsigned char data[65536];
-} small_buf;
-
-static void hash_one(builder *b, hone_hash *h, small_buf *buf, fitem *f) {
-    int fl = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (b->o->follow_symlinks ? 0 : O_NOFOLLOW);
-    int fd = openat(b->rootfd, f->path, fl);
-    if (fd < 0) {
-        f->state = F_UNREADABLE, f->status = hone_status_from_errno(errno), f->sys_errno = errno;
-        return;
-    }
-    struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        f->state = F_UNREADABLE, f->status = hone_status_from_errno(errno), f->sys_errno = errno;
-        close(fd);
-        return;
-    }
-    /* The file opened must be the one the walk found inside the root; a
-     * path changed in between (say, a directory swapped for a link) could
-     * lead elsewhere. */
-    if (!S_ISREG(sb.st_mode) || (uint64_t)sb.st_dev != f->st.dev ||
-        (uint64_t)sb.st_ino != f->st.ino) {
-        f->state = F_UNREADABLE, f->status = HONE_EIO, f->sys_errno = 0;
-        close(fd);
-        return;
-    }
-    fstat_of(&sb, &f->st);
-    uint64_t nb = 0;
-    int rc = hone_hash_reset(h), e = 0;
-    if (!rc && (size_t)sb.st_size < sizeof buf->data) {
-        /* Small files, the common case in a tree, are read here in one
-         * read(): hone_hash_update_fd() would also seek, advise the kernel
-         * and read again to see the end, which for a 4 KiB file costs more
-         * than the hashing. A short read of a regular file means its end. */
-        for (;;) {
-            ssize_t n = read(fd, buf->data, sizeof buf->data);
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0) {
-                e = errno;
-                rc = hone_status_from_errno(e);
-                break;
-            }
-            if (n > 0 && (rc = hone_hash_update(h, buf->data, (size_t)n))) break;
-            nb += (uint64_t)n;
-            if ((size_t)n < sizeof buf->data) break;
-        }
-    } else if (!rc) {
-        rc = hone_hash_update_fd(h, fd, NULL, &nb);
-        e = errno;
-    }
-    if (!rc) rc = hone_hash_final(h, f->digest, b->dlen);
-    close(fd);
-    if (rc) {
-        f->state = F_UNREADABLE, f->status = rc, f->sys_errno = rc == HONE_ENOMEM ? 0 : e;
-        return;
-    }
-    f->state = F_HASHED;
-    atomic_fetch_add(&b->hashed, 1);
-    atomic_fetch_add(&b->hashed_bytes, nb);
-    atomic_fetch_add(&b->done_bytes, nb);
-}
-
-static void *hash_worker(void *arg) {
-    builder *b = arg;
-    hone_hash *h = NULL;
-    hone_hash_opts ho = {.alloc = b->a};
-    small_buf *buf = hone_malloc(b->a, sizeof *buf);
-    if (!buf || hone_hash_new(&h, b->algo, &ho) != HONE_OK) {
-        hone_free(b->a, buf);
-        pthread_mutex_lock(&b->mu);
-        b->fail = HONE_ENOMEM;
-        pthread_mutex_unlock(&b->mu);
-        return NULL;
-    }
-    for (;;) {
-        size_t i = atomic_fetch_add(&b->next, 1);
-        if (i >= b->n) break;
-        fitem *f = &b->items[i];
-        if (f->state != F_NEED) continue;
-        hash_one(b, h, buf, f);
-        atomic_fetch_add(&b->done_files, 1);
-        maybe_progress(b, 0);
-    }
-    hone_hash_free(h);
-    hone_free(b->a, buf);
-    return NULL;
-}
-
-static int64_t default_clock(void *ctx) {
-    (void)ctx;
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME_COARSE, &t);
-    return ts_ns(&t);
-}
-
-/* floor(t / g) for the racy rule, correct for times before 1970 too. */
-static int64_t granule(int64_t t, int64_t g) {
-    int64_t q = t / g;
-    return (t % g < 0) ? q - 1 : q;
-}
-
-static void builder_free(builder *b) {
-    for (size_t i = 0; i < b->n; i++) hone_free(b->a, b->items[i].path);
-    for (size_t i = 0; i < b->nbad; i++) hone_free(b->a, b->bad[i].path);
-    hone_free(b->a, b->items);
-    hone_free(b->a, b->bad);
-}
-
 static void report_unreadable(const hone_io_manifest_opts *o, const char *path, int status,
                               int sys_errno) {
     if (o->on_unreadable) {
@@ -348,56 +386,71 @@ static void report_unreadable(const hone_io_manifest_opts *o, const char *path, 
     }
 }
 
-/* Looks every file up in the index, marking those it may skip. Returns 1
- * when the index holds a malformed entry (nothing is then trusted). */
-static int index_lookups(builder *b, hone__io_index *ix, const char *root_real,
-                         hone_io_manifest_stats *st, hone_buf *key) {
-    int64_t g = (int64_t)(b->o->granularity_ns ? b->o->granularity_ns : 1);
-    if (hone__io_index_begin_read(ix) != HONE_OK) return 0;
-    int corrupt = 0;
-    for (size_t i = 0; i < b->n && !corrupt; i++) {
+/* After a damaged entry was met, digests taken from the index earlier in
+ * the run are not trusted either: those files are read now. Rare, so it
+ * runs on the calling thread. */
+static int rehash_cached(builder *b) {
+    tstate *t = hone_calloc(b->a, 1, sizeof *t);
+    hone_hash_opts ho = {.alloc = b->a};
+    if (!t || hone_hash_new(&t->h, b->algo, &ho)) {
+        hone_free(b->a, t);
+        return HONE_ENOMEM;
+    }
+    int rc = HONE_OK;
+    for (size_t i = 0; i < b->n && !rc; i++) {
         fitem *f = &b->items[i];
-        hone_buf_clear(key);
-        if (hone_buf_printf(key, "%s/%s", root_real, f->path)) continue;
-        int64_t stamp = 0;
-        int r = hone__io_index_lookup(ix, key->data, key->len, (int)b->algo, &f->st, f->digest,
-                                      b->dlen, &stamp);
-        if (r < 0) corrupt = 1;
-        if (r <= 0) continue;
-        /* The racy-timestamp rule: the entry was stored by a run that
-         * started at `stamp`; a write after that run read the file gets an
-         * mtime in stamp's granule or later. Only if the mtime recorded is
-         * in an earlier granule can no such write hide behind it. */
-        if (granule(f->st.mtime_ns, g) < granule(stamp, g)) {
-            f->state = F_CACHED;
-        } else {
-            st->racy++;
-        }
+        if (f->state != F_CACHED) continue;
+        int fd = openat(b->rootfd, f->path, open_flags(b));
+        if (fd < 0) unreadable(f, hone_status_from_errno(errno), errno);
+        else hash_fd(b, t, fd, f);
+        if (f->state == F_UNREADABLE && f->status == HONE_ENOMEM) rc = HONE_ENOMEM;
     }
-    hone__io_index_end_read(ix);
-    if (corrupt) {
-        for (size_t i = 0; i < b->n; i++) b->items[i].state = F_NEED;
-        st->racy = 0;
-    }
-    return corrupt;
+    tstate_free(b->a, t);
+    return rc;
 }
 
-static void index_store(builder *b, hone__io_index *ix, int reset, const char *root_real,
-                        int64_t stamp, hone_buf *key) {
+static void index_store(builder *b, int reset, int64_t stamp, hone_buf *key) {
+    hone__io_index *ix = b->ix;
     int rc = hone__io_index_begin_write(ix);
     if (!rc && reset) rc = hone__io_index_reset(ix);
     for (size_t i = 0; i < b->n && !rc; i++) {
         fitem *f = &b->items[i];
         if (f->state != F_HASHED) continue;
         hone_buf_clear(key);
-        if ((rc = hone_buf_printf(key, "%s/%s", root_real, f->path))) break;
+        if ((rc = hone_buf_printf(key, "%s/%s", b->root_real, f->path))) break;
         rc = hone__io_index_put(ix, key->data, key->len, (int)b->algo, &f->st, f->digest, b->dlen,
                                 stamp);
     }
     if (!rc) rc = hone__io_index_commit(ix);
     else hone__io_index_abort(ix);
-    if (rc == HONE_ENOMEM) return; /* the caller's own allocations will report it */
     if (rc) hone_log(HONE_LOG_WARN, "io", "could not update the index: %s", hone_strerror(rc));
+}
+
+static void builder_free(builder *b) {
+    for (size_t i = 0; i < b->n; i++) hone_free(b->a, b->items[i].path);
+    for (size_t i = 0; i < b->nbad; i++) hone_free(b->a, b->bad[i].path);
+    hone_free(b->a, b->items);
+    hone_free(b->a, b->bad);
+    while (b->threads) {
+        tstate *t = b->threads;
+        b->threads = t->next;
+        tstate_free(b->a, t);
+    }
+}
+
+/* Opens the index as the options say; a failure other than memory only
+ * means building without it. */
+static int open_index(builder *b, hone_io_manifest_stats *st) {
+    char *dir = NULL;
+    int rc;
+    hone_error ierr;
+    if (b->o->index_dir) rc = (dir = hone_strdup(b->a, b->o->index_dir)) ? HONE_OK : HONE_ENOMEM;
+    else rc = hone_io_default_index_dir(&dir, b->a, &ierr);
+    if (!rc) rc = hone__io_index_open(&b->ix, dir, b->a, &st->index_rebuilt, &ierr);
+    hone_free(b->a, dir);
+    if (rc == HONE_ENOMEM) return rc;
+    if (rc) hone_log(HONE_LOG_WARN, "io", "%s; hashing every file", ierr.msg);
+    return HONE_OK;
 }
 
 int hone_io_manifest_build(hone_io_manifest **out, const char *root,
@@ -415,7 +468,7 @@ int hone_io_manifest_build(hone_io_manifest **out, const char *root,
         if (rc) return rc;
     }
     int64_t (*clock_fn)(void *) = o->clock_ns ? o->clock_ns : default_clock;
-    /* Taken before anything is stat'ed or read: see index_lookups(). */
+    /* Taken before anything is stat'ed or read: see on_file(). */
     int64_t stamp = clock_fn(o->clock_ctx);
 
     builder b;
@@ -425,9 +478,11 @@ int hone_io_manifest_build(hone_io_manifest **out, const char *root,
     b.algo = algo;
     b.dlen = hone_hash_digest_len(algo);
     b.rootfd = -1;
+    b.g = (int64_t)(o->granularity_ns && o->granularity_ns < INT64_MAX ? o->granularity_ns : 1);
+    if (pthread_key_create(&b.tkey, NULL) != 0)
+        return hone_error_set(err, HONE_EBUSY, "out of thread-specific keys");
     pthread_mutex_init(&b.mu, NULL);
     pthread_mutex_init(&b.progress_mu, NULL);
-    hone__io_index *ix = NULL;
     hone_buf key;
     hone_buf_init(&key, b.a);
     char root_real[PATH_MAX];
@@ -438,7 +493,12 @@ int hone_io_manifest_build(hone_io_manifest **out, const char *root,
                             strerror(errno));
         goto done;
     }
+    b.root_real = root_real;
     b.t0 = hone_monotonic_ns();
+    if (!o->no_index && (rc = open_index(&b, st))) {
+        rc = hone_error_set(err, rc, "out of memory");
+        goto done;
+    }
 
     hone_io_walk_opts wo = {.alloc = b.a,
                             .threads = o->threads,
@@ -452,66 +512,27 @@ int hone_io_manifest_build(hone_io_manifest **out, const char *root,
                             .on_error = on_walk_error,
                             .ctx = &b};
     rc = hone_io_walk(root, &wo, NULL, err);
+    /* The walk's threads are gone; this thread's state is freed below. */
+    pthread_setspecific(b.tkey, NULL);
     if (!rc && b.oom) rc = hone_error_set(err, HONE_ENOMEM, "out of memory");
     if (rc) goto done;
     if (b.n) qsort(b.items, b.n, sizeof *b.items, cmp_fitem);
     if (b.nbad) qsort(b.bad, b.nbad, sizeof *b.bad, cmp_bad);
-
-    int corrupt = 0;
-    if (!o->no_index) {
-        char *dir = NULL;
-        int irc = HONE_OK;
-        hone_error ierr;
-        if (o->index_dir) dir = hone_strdup(b.a, o->index_dir), irc = dir ? 0 : HONE_ENOMEM;
-        else irc = hone_io_default_index_dir(&dir, b.a, &ierr);
-        if (!irc) irc = hone__io_index_open(&ix, dir, b.a, &st->index_rebuilt, &ierr);
-        hone_free(b.a, dir);
-        if (irc == HONE_ENOMEM) {
-            rc = hone_error_set(err, HONE_ENOMEM, "out of memory");
+    int corrupt = atomic_load(&b.corrupt);
+    if (corrupt) {
+        hone_log(HONE_LOG_WARN, "io",
+                 "the index holds a damaged entry; not trusting it and rebuilding it");
+        st->index_rebuilt = 1;
+        if ((rc = rehash_cached(&b))) {
+            rc = hone_error_set(err, rc, "out of memory");
             goto done;
         }
-        if (irc) hone_log(HONE_LOG_WARN, "io", "%s; hashing every file", ierr.msg);
-        if (ix) corrupt = index_lookups(&b, ix, root_real, st, &key);
-        if (corrupt) {
-            hone_log(HONE_LOG_WARN, "io", "the index holds a damaged entry; not trusting it and "
-                                          "rebuilding it");
-            st->index_rebuilt = 1;
-        }
     }
-
-    for (size_t i = 0; i < b.n; i++) {
-        b.total_bytes += b.items[i].st.size;
-        if (b.items[i].state == F_CACHED) st->cached++;
-    }
-    b.total_files = b.n;
-    atomic_store(&b.done_files, st->cached);
-    unsigned nt = hone__io_default_threads(o->threads);
-    pthread_t tids[64];
-    unsigned started = 0;
-    if (b.n - st->cached > 0) {
-        for (unsigned i = 1; i < nt && (size_t)i < b.n - st->cached; i++) {
-            if (pthread_create(&tids[started], NULL, hash_worker, &b) != 0) break;
-            started++;
-        }
-        hash_worker(&b);
-        for (unsigned i = 0; i < started; i++) pthread_join(tids[i], NULL);
-    }
-    /* A thread that cannot make its hasher leaves the files to the others;
-     * only if every thread failed are files left unhashed. */
-    for (size_t i = 0; i < b.n; i++)
-        if (b.items[i].state == F_NEED) {
-            rc = hone_error_set(err, b.fail ? b.fail : HONE_ENOMEM, "out of memory");
-            goto done;
-        }
-    for (size_t i = 0; i < b.n; i++)
-        if (b.items[i].state == F_UNREADABLE && b.items[i].status == HONE_ENOMEM) {
-            rc = hone_error_set(err, HONE_ENOMEM, "out of memory");
-            goto done;
-        }
     maybe_progress(&b, 1);
+    st->racy = corrupt ? 0 : atomic_load(&b.racy);
     st->hashed = atomic_load(&b.hashed);
     st->hashed_bytes = atomic_load(&b.hashed_bytes);
-    if (ix) index_store(&b, ix, corrupt, root_real, stamp, &key);
+    if (b.ix) index_store(&b, corrupt, stamp, &key);
 
     /* The manifest takes the paths over from the items. */
     hone_io_manifest *m;
@@ -532,6 +553,7 @@ int hone_io_manifest_build(hone_io_manifest **out, const char *root,
             st->unreadable++;
             continue;
         }
+        if (f->state == F_CACHED) st->cached++;
         hone_io_manifest_entry *e = &m->e[m->n++];
         e->path = f->path;
         f->path = NULL;
@@ -547,10 +569,11 @@ int hone_io_manifest_build(hone_io_manifest **out, const char *root,
     }
     *out = m;
 done:
-    hone__io_index_close(ix);
+    builder_free(&b);
+    hone__io_index_close(b.ix);
     hone_buf_free(&key);
     if (b.rootfd >= 0) close(b.rootfd);
-    builder_free(&b);
+    pthread_key_delete(b.tkey);
     pthread_mutex_destroy(&b.mu);
     pthread_mutex_destroy(&b.progress_mu);
     return rc;

@@ -198,7 +198,8 @@ static int visit(walker *w, hone_io_walk_stats *st, const item *it, int dfd, con
                        .size = (uint64_t)sb.st_size,
                        .mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec,
                        .ctime_ns = (int64_t)sb.st_ctim.tv_sec * 1000000000 + sb.st_ctim.tv_nsec,
-                       .mode = (uint32_t)sb.st_mode};
+                       .mode = (uint32_t)sb.st_mode,
+                       .dirfd = dfd};
     if (t == HONE_IO_DIR) {
         st->dirs++;
         int descend = 1;
