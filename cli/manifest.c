@@ -144,23 +144,59 @@ static void human(char *buf, size_t n, double bytes) {
     snprintf(buf, n, i ? "%.1f %s" : "%.0f %s", bytes, u[i]);
 }
 
+/* Totals for the ETA. The build hashes while its walk is still finding
+ * files, so its own totals grow until the end; on a terminal a quick
+ * counting walk first (a stat per file, no reads) gives the real ones. */
+typedef struct totals {
+    uint64_t files, bytes;
+} totals;
+
+static int count_file(void *ctx, const hone_io_entry *e) {
+    totals *t = ctx;
+    if (e->type == HONE_IO_FILE) {
+        __atomic_add_fetch(&t->files, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&t->bytes, e->size, __ATOMIC_RELAXED);
+    }
+    return 0;
+}
+
+static void quiet_walk_error(void *ctx, const char *path, int status, int sys_errno) {
+    (void)ctx, (void)path, (void)status, (void)sys_errno;
+}
+
 static void show_progress(void *ctx, const hone_io_progress *p) {
-    (void)ctx;
+    const totals *t = ctx;
+    uint64_t files_total = t->files > p->files_total ? t->files : p->files_total;
+    uint64_t bytes_total = t->bytes > p->bytes_total ? t->bytes : p->bytes_total;
     char done[32], total[32], rate[32];
     double secs = (double)p->elapsed_ns / 1e9;
     human(done, sizeof done, (double)p->bytes_done);
-    human(total, sizeof total, (double)p->bytes_total);
+    human(total, sizeof total, (double)bytes_total);
     human(rate, sizeof rate, secs > 0 ? (double)p->bytes_done / secs : 0);
-    double frac = p->files_total ? (double)p->files_done / (double)p->files_total : 1;
+    double frac = files_total ? (double)p->files_done / (double)files_total : 1;
     double eta = frac > 0 ? secs / frac - secs : 0;
     fprintf(stderr, "\r\033[K%llu/%llu files  %s/%s  %s/s  ETA %.0fs",
-            (unsigned long long)p->files_done, (unsigned long long)p->files_total, done, total, rate,
+            (unsigned long long)p->files_done, (unsigned long long)files_total, done, total, rate,
             eta < 0 ? 0 : eta);
     fflush(stderr);
 }
 
-static void setup_progress(mopts *m) {
-    if (!m->quiet && isatty(STDERR_FILENO)) m->o.progress = show_progress;
+static void setup_progress(mopts *m, const char *dir, totals *t) {
+    if (m->quiet || !isatty(STDERR_FILENO)) return;
+    hone_io_walk_opts wo = {.threads = m->o.threads,
+                            .include = m->o.include,
+                            .n_include = m->o.n_include,
+                            .exclude = m->o.exclude,
+                            .n_exclude = m->o.n_exclude,
+                            .follow_symlinks = m->o.follow_symlinks,
+                            .one_file_system = m->o.one_file_system,
+                            .on_entry = count_file,
+                            .on_error = quiet_walk_error,
+                            .ctx = t};
+    /* A failed count only costs the ETA; the build reports the errors. */
+    hone_io_walk(dir, &wo, NULL, NULL);
+    m->o.progress = show_progress;
+    m->o.progress_ctx = t;
 }
 
 static void end_progress(const mopts *m) {
@@ -238,7 +274,8 @@ static int cmd_build(int argc, char **argv) {
     const char *dir = argv[optind];
     char self[PATH_MAX + 2];
     exclude_output(&m, dir, self, sizeof self);
-    setup_progress(&m);
+    totals tot = {0, 0};
+    setup_progress(&m, dir, &tot);
     m.o.on_unreadable = print_unreadable;
     m.o.unreadable_ctx = (void *)m.cmd;
     hone_io_manifest *man;
@@ -346,7 +383,8 @@ static int cmd_check(int argc, char **argv) {
     const char *dir = optind + 1 < argc ? argv[optind + 1] : ".";
     hone_io_manifest *want;
     if ((rc = load(m.cmd, argv[optind], m.algo, &want))) return rc;
-    setup_progress(&m);
+    totals tot = {0, 0};
+    setup_progress(&m, dir, &tot);
     /* Unreadable files are reported as check lines, not as errors. */
     m.o.on_unreadable = quiet_unreadable;
     report r = {m.quiet, m.ignore_extra};
