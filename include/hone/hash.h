@@ -250,15 +250,17 @@ typedef enum hone_hash_style {
 } hone_hash_style;
 
 /* Appends one line, with its newline, exactly as the reference tool
- * writes it for `name`: sha256sum for SHA-256, b3sum for BLAKE3, and
- * xxhsum for XXH3-64 and XXH3-128. xxhsum 0.8.1 writes XXH3-64 in the tag
- * style even without --tag, so XXH3-64 lines are always tag style. A name
- * holding a backslash or a newline is escaped as sha256sum and b3sum do:
- * the line starts with '\', and each '\' in the name becomes "\\" and each
- * newline "\n" (xxhsum 0.8.1 does not escape and so writes lines it cannot
- * read back; hone escapes for XXH3 too, as newer xxhsum does). digest must
- * have hone_hash_digest_len(algo) bytes. Returns HONE_OK, HONE_EINVAL (NULL
- * argument or bad algo) or HONE_ENOMEM (b keeps its previous content). */
+ * writes it for `name`: sha256sum (coreutils 9.1) for SHA-256, b3sum for
+ * BLAKE3, and xxhsum 0.8.1 for XXH3-64 and XXH3-128. xxhsum writes XXH3-64
+ * in the tag style even without --tag, so XXH3-64 lines are always tag
+ * style. Awkward names are escaped as each tool does: the line starts with
+ * a backslash and the name has "\\" for a backslash, "\n" for newline and
+ * "\r" for carriage return; sha256sum escapes when the name holds any of the three,
+ * b3sum when it holds a backslash or newline (and leaves carriage returns),
+ * xxhsum never (so its lines for names with a newline cannot be read
+ * back). digest must have hone_hash_digest_len(algo) bytes. Returns
+ * HONE_OK, HONE_EINVAL (NULL argument or bad algo) or HONE_ENOMEM (b keeps
+ * its previous content). */
 HONE_API int hone_hash_format_line(hone_buf *b, hone_hash_algo algo, hone_hash_style style,
                                    const uint8_t *digest, const char *name);
 

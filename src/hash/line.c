@@ -15,7 +15,15 @@ static const char *tag_name(hone_hash_algo algo) {
     return NULL;
 }
 
-static int needs_escape(const char *name) { return strpbrk(name, "\\\n") != NULL; }
+/* The characters each tool escapes: coreutils 9.1 backslash, newline and
+ * carriage return; b3sum backslash and newline; xxhsum 0.8.1 nothing. */
+static const char *escaped_chars(hone_hash_algo algo) {
+    switch (algo) {
+    case HONE_HASH_SHA256: return "\\\n\r";
+    case HONE_HASH_BLAKE3: return "\\\n";
+    default: return "";
+    }
+}
 
 static int append_escaped(hone_buf *b, const char *name, int escape) {
     if (!escape) return hone_buf_puts(b, name);
@@ -25,6 +33,8 @@ static int append_escaped(hone_buf *b, const char *name, int escape) {
             rc = hone_buf_append(b, "\\\\", 2);
         else if (*p == '\n')
             rc = hone_buf_append(b, "\\n", 2);
+        else if (*p == '\r')
+            rc = hone_buf_append(b, "\\r", 2);
         else
             rc = hone_buf_append(b, p, 1);
         if (rc) return rc;
@@ -38,7 +48,8 @@ int hone_hash_format_line(hone_buf *b, hone_hash_algo algo, hone_hash_style styl
     if (!b || !digest || !name || !dlen) return HONE_EINVAL;
     char hex[HONE_HASH_MAX_HEX];
     hone_hash_hex(digest, dlen, hex);
-    int escape = needs_escape(name);
+    const char *esc = escaped_chars(algo);
+    int escape = *esc && strpbrk(name, esc) != NULL;
     /* xxhsum 0.8.1 prints XXH3-64 only in the tag style. */
     if (algo == HONE_HASH_XXH3_64) style = HONE_HASH_STYLE_TAG;
     size_t old_len = b->len;
@@ -98,9 +109,11 @@ static int unescape_name(const char *name, size_t len, int escaped, size_t col0,
                 c = '\\';
             else if (e == 'n')
                 c = '\n';
+            else if (e == 'r')
+                c = '\r';
             else
                 return parse_error(err, col0 + i - 1, "%s%zu",
-                                   "invalid escape in file name (only \\\\ and \\n), column ",
+                                   "invalid escape in file name (only \\\\, \\n and \\r), column ",
                                    col0 + i - 1);
         }
         int rc = hone_buf_append(out, &c, 1);
