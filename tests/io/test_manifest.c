@@ -524,6 +524,31 @@ static void test_parse_fuzz(void **state) {
     assert_true(ok > 0 && bad > 0);
 }
 
+static void test_symlinks_listed_only_when_followed_inside(void **state) {
+    env *e = *state;
+    char *outside = tree_new();
+    tree_file(outside, "secret", "s");
+    assert_int_equal(tree_symlink(e->root, "alias.txt", "a.txt"), 0);
+    assert_int_equal(tree_symlink(e->root, "out", outside), 0);
+    assert_int_equal(tree_symlink(e->root, "sub/up", ".."), 0);
+    hone_io_manifest *m;
+    hone_error err = {0};
+    assert_int_equal(hone_io_manifest_build(&m, e->root, &e->o, NULL, &err), HONE_OK);
+    assert_int_equal(hone_io_manifest_count(m), 4);
+    assert_null(hone_io_manifest_find(m, "alias.txt"));
+    hone_io_manifest_free(m);
+    hone_io_manifest_opts o = e->o;
+    o.follow_symlinks = 1;
+    assert_int_equal(hone_io_manifest_build(&m, e->root, &o, NULL, &err), HONE_OK);
+    /* alias.txt is a.txt's content; out/ leaves the root and sub/up loops:
+     * neither adds files. */
+    assert_int_equal(hone_io_manifest_count(m), 5);
+    expect_digest(m, "alias.txt", "ay");
+    hone_io_manifest_free(m);
+    tree_rm(outside);
+    free(outside);
+}
+
 static void test_bad_arguments(void **state) {
     env *e = *state;
     hone_io_manifest *m;
@@ -564,6 +589,7 @@ int main(int argc, char **argv) {
         T(test_parse_formats_and_errors),
         T(test_diff),
         T(test_parse_fuzz),
+        T(test_symlinks_listed_only_when_followed_inside),
         T(test_bad_arguments),
     };
     if (argc > 1) cmocka_set_test_filter(argv[1]);
