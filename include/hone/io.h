@@ -174,6 +174,7 @@ typedef struct hone_io_manifest_stats {
     uint64_t racy;         /* index entries not trusted because their mtime was too recent */
     uint64_t unreadable;   /* files or directories that could not be read */
     int index_rebuilt;     /* the index was corrupt, foreign or mismatched and was recreated */
+    uint64_t pruned;       /* index entries of files no longer under root, deleted */
 } hone_io_manifest_stats;
 
 /* Called for each file or directory that could not be read; the build
@@ -216,7 +217,9 @@ typedef struct hone_io_manifest_opts {
  * hashing files with `algo` on the walk's threads as they are found. With the index, a file whose
  * device, inode, size, mtime and ctime match its index entry for the same
  * algorithm, and whose entry is not racy (see granularity_ns), is not read;
- * every file read is recorded in the index at the end. An index that is
+ * every file read is recorded in the index at the end, and, after a walk
+ * without globs, one_file_system or unreadable directories, entries of
+ * files no longer under root are deleted (stats->pruned). An index that is
  * corrupt, foreign, of another version or unusable is rebuilt with a
  * warning (stats->index_rebuilt), never trusted; an index that cannot be
  * created at all makes the build run without it, with a warning.

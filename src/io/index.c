@@ -289,3 +289,31 @@ int hone__io_index_reset(hone__io_index *ix) {
     MDB_val k = {sizeof MAGIC_KEY - 1, (void *)MAGIC_KEY}, mv = {(size_t)wl, want};
     return lmdb_status(mdb_put(ix->txn, ix->dbi, &k, &mv, 0));
 }
+
+int hone__io_index_prune(hone__io_index *ix, const char *prefix, size_t plen,
+                         int (*keep)(void *ctx, const char *rest, size_t len), void *ctx,
+                         uint64_t *pruned) {
+    if (!ix->txn) return HONE_ESTATE;
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(ix->txn, ix->dbi, &c);
+    if (rc) return lmdb_status(rc);
+    MDB_val k = {plen, (void *)prefix}, v;
+    /* Keys sort bytewise, so the entries under prefix are one range. */
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && k.mv_size >= plen && !memcmp(k.mv_data, prefix, plen)) {
+        if (!keep(ctx, (const char *)k.mv_data + plen, k.mv_size - plen)) {
+            if ((rc = mdb_cursor_del(c, 0))) break;
+            if (pruned) (*pruned)++;
+        }
+        /* After a delete, MDB_NEXT returns the entry that followed it. */
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND || rc == 0 ? HONE_OK : lmdb_status(rc);
+}
+
+uint64_t hone__io_index_entries(hone__io_index *ix) {
+    MDB_stat st;
+    if (!ix->txn || mdb_stat(ix->txn, ix->dbi, &st) != 0) return UINT64_MAX;
+    return st.ms_entries ? (uint64_t)st.ms_entries - 1 : 0; /* less the magic record */
+}

@@ -58,6 +58,14 @@ void hone__io_index_abort(hone__io_index *ix);
 /* Empties the index and writes its magic record again (inside a write
  * pass). */
 int hone__io_index_reset(hone__io_index *ix);
+/* The number of file entries (inside a write pass), UINT64_MAX if unknown. */
+uint64_t hone__io_index_entries(hone__io_index *ix);
+/* Deletes (inside a write pass) every entry whose key starts with prefix
+ * and for whose rest keep() returns 0, so files deleted from a tree do not
+ * stay in the index forever. Returns HONE_OK or an LMDB failure. */
+int hone__io_index_prune(hone__io_index *ix, const char *prefix, size_t plen,
+                         int (*keep)(void *ctx, const char *rest, size_t len), void *ctx,
+                         uint64_t *pruned);
 
 /* The name of the index file inside its directory. */
 #define HONE__IO_INDEX_FILE "manifest-index.mdb"

@@ -409,17 +409,51 @@ static int rehash_cached(builder *b) {
     return rc;
 }
 
-static void index_store(builder *b, int reset, int64_t stamp, hone_buf *key) {
+/* Whether the sorted items hold the path rest[0..len). */
+static int item_exists(void *ctx, const char *rest, size_t len) {
+    const builder *b = ctx;
+    size_t lo = 0, hi = b->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const char *p = b->items[mid].path;
+        size_t pl = strlen(p);
+        int c = memcmp(p, rest, pl < len ? pl : len);
+        if (c == 0) c = pl < len ? -1 : pl > len;
+        if (c == 0) return 1;
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return 0;
+}
+
+static void index_store(builder *b, int reset, int64_t stamp, hone_buf *key,
+                        hone_io_manifest_stats *st) {
     hone__io_index *ix = b->ix;
+    const hone_io_manifest_opts *o = b->o;
     int rc = hone__io_index_begin_write(ix);
     if (!rc && reset) rc = hone__io_index_reset(ix);
+    uint64_t mine = 0;
+    size_t maxk = hone__io_index_max_key(ix), rl = strlen(b->root_real);
     for (size_t i = 0; i < b->n && !rc; i++) {
         fitem *f = &b->items[i];
+        if (f->state == F_UNREADABLE) continue;
+        if (rl + 1 + strlen(f->path) <= maxk) mine++;
         if (f->state != F_HASHED) continue;
         hone_buf_clear(key);
         if ((rc = hone_buf_printf(key, "%s/%s", b->root_real, f->path))) break;
         rc = hone__io_index_put(ix, key->data, key->len, (int)b->algo, &f->st, f->digest, b->dlen,
                                 stamp);
+    }
+    /* Entries of files no longer in the tree are dropped, but only after
+     * a complete walk: with globs, -x or unreadable directories, files the
+     * walk did not see may still exist. Every file seen now has an entry,
+     * so when the index holds no more entries than that, there is nothing
+     * to drop and the scan is skipped (the common, warm case). */
+    if (!rc && !reset && !o->n_include && !o->n_exclude && !o->one_file_system && !b->nbad &&
+        hone__io_index_entries(ix) > mine) {
+        hone_buf_clear(key);
+        if (!(rc = hone_buf_printf(key, "%s/", b->root_real)))
+            rc = hone__io_index_prune(ix, key->data, key->len, item_exists, b, &st->pruned);
     }
     if (!rc) rc = hone__io_index_commit(ix);
     else hone__io_index_abort(ix);
@@ -532,7 +566,7 @@ int hone_io_manifest_build(hone_io_manifest **out, const char *root,
     st->racy = corrupt ? 0 : atomic_load(&b.racy);
     st->hashed = atomic_load(&b.hashed);
     st->hashed_bytes = atomic_load(&b.hashed_bytes);
-    if (b.ix) index_store(&b, corrupt, stamp, &key);
+    if (b.ix) index_store(&b, corrupt, stamp, &key, st);
 
     /* The manifest takes the paths over from the items. */
     hone_io_manifest *m;
