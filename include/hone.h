@@ -7,5 +7,7 @@
 #include "hone/bench.h"
 #include "hone/exec.h"
 #include "hone/mem.h"
+#include "hone/hash.h"
+#include "hone/io.h"
 
 #endif /* HONE_H */

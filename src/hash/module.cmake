@@ -1,0 +1,10 @@
+# hash: SHA-256 through OpenSSL's libcrypto, XXH3 through libxxhash; BLAKE3
+# is hone's own. The SIMD paths of BLAKE3 are compiled with their target
+# flags file by file and chosen at run time, so libhone still runs on CPUs
+# without them.
+hone_module_deps(libcrypto libxxhash)
+if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64|amd64")
+  set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/blake3_sse41.c PROPERTIES COMPILE_OPTIONS "-msse4.1")
+  set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/blake3_avx2.c PROPERTIES COMPILE_OPTIONS "-mavx2")
+  set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/blake3_avx512.c PROPERTIES COMPILE_OPTIONS "-mavx512f;-mavx512vl;-mavx2")
+endif()
