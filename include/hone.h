@@ -4,5 +4,6 @@
 #define HONE_H
 
 #include "hone/core.h"
+#include "hone/prof.h"
 
 #endif /* HONE_H */
