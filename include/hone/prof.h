@@ -250,7 +250,8 @@ typedef enum hone_report_format {
     HONE_REPORT_TEXT = 0,
     HONE_REPORT_MD = 1,
     HONE_REPORT_JSON = 2,
-    HONE_REPORT_CSV = 3
+    HONE_REPORT_CSV = 3,
+    HONE_REPORT_PROM = 4 /* Prometheus text format 0.0.4 */
 } hone_report_format;
 
 typedef enum hone_prof_sort {
@@ -266,7 +267,7 @@ typedef enum hone_prof_sort {
 /* "total", "self", "mean", "count", "max", "p99", "name" in enum order,
  * NULL-terminated, for option parsers. */
 HONE_API const char *const *hone_prof_sort_names(void);
-/* "text", "md", "json", "csv" in enum order, NULL-terminated. */
+/* "text", "md", "json", "csv", "prom" in enum order, NULL-terminated. */
 HONE_API const char *const *hone_report_format_names(void);
 
 typedef struct hone_prof_report_opts {
@@ -281,6 +282,9 @@ typedef struct hone_prof_report_opts {
  * columns of tracy-csvexport (name,src_file,src_line,total_ns,total_perc,
  * counts,mean_ns,min_ns,max_ns,std_ns) followed by self_ns,p50_ns,p90_ns,
  * p99_ns,p999_ns. total_perc is the zone's share of the sum of self times.
+ * PROM writes Prometheus text format 0.0.4: a summary
+ * hone_zone_duration_seconds (quantiles 0.5, 0.9, 0.99, 0.999) and a counter
+ * hone_zone_self_seconds_total, labelled zone, file and line.
  * Returns HONE_OK, HONE_EINVAL or HONE_ENOMEM (out keeps what it had). */
 HONE_API int hone_prof_report(const hone_prof_snapshot *s, const hone_prof_report_opts *opts,
                               hone_buf *out);

@@ -203,7 +203,7 @@ done:
 /* ---- reports ------------------------------------------------------- */
 
 static const char *const sort_names[] = {"total", "self", "mean", "count", "max", "p99", "name", NULL};
-static const char *const format_names[] = {"text", "md", "json", "csv", NULL};
+static const char *const format_names[] = {"text", "md", "json", "csv", "prom", NULL};
 
 const char *const *hone_prof_sort_names(void) { return sort_names; }
 const char *const *hone_report_format_names(void) { return format_names; }
@@ -348,10 +348,63 @@ static int csv_report(const hone_prof_zone *const *order, size_t n, double self_
     return rc ? HONE_ENOMEM : HONE_OK;
 }
 
+/* A Prometheus label value: backslash, double quote and newline escaped. */
+static int prom_label(hone_buf *b, const char *s) {
+    int rc = 0;
+    for (; *s && !rc; s++) {
+        if (*s == '\\' || *s == '"')
+            rc = hone_buf_printf(b, "\\%c", *s);
+        else if (*s == '\n')
+            rc = hone_buf_puts(b, "\\n");
+        else
+            rc = hone_buf_append(b, s, 1);
+    }
+    return rc;
+}
+
+static int prom_labels(hone_buf *b, const hone_prof_zone *z, const char *quantile) {
+    int rc = hone_buf_puts(b, "{zone=\"");
+    rc |= prom_label(b, z->name);
+    rc |= hone_buf_puts(b, "\",file=\"");
+    rc |= prom_label(b, z->file);
+    rc |= hone_buf_printf(b, "\",line=\"%d\"", z->line);
+    if (quantile) rc |= hone_buf_printf(b, ",quantile=\"%s\"", quantile);
+    return rc | hone_buf_puts(b, "}");
+}
+
+static int prom_report(const hone_prof_zone *const *order, size_t n, hone_buf *out) {
+    int rc = hone_buf_puts(out, "# HELP hone_zone_duration_seconds Inclusive time of the calls of a profiling zone.\n"
+                                "# TYPE hone_zone_duration_seconds summary\n");
+    static const char *const qs[] = {"0.5", "0.9", "0.99", "0.999"};
+    for (size_t i = 0; i < n && !rc; i++) {
+        const hone_prof_zone *z = order[i];
+        uint64_t qv[4] = {z->p50_ns, z->p90_ns, z->p99_ns, z->p999_ns};
+        for (int k = 0; k < 4; k++) {
+            rc |= hone_buf_puts(out, "hone_zone_duration_seconds");
+            rc |= prom_labels(out, z, qs[k]);
+            rc |= hone_buf_printf(out, " %.9g\n", (double)qv[k] / 1e9);
+        }
+        rc |= hone_buf_puts(out, "hone_zone_duration_seconds_sum");
+        rc |= prom_labels(out, z, NULL);
+        rc |= hone_buf_printf(out, " %.9g\n", (double)z->total_ns / 1e9);
+        rc |= hone_buf_puts(out, "hone_zone_duration_seconds_count");
+        rc |= prom_labels(out, z, NULL);
+        rc |= hone_buf_printf(out, " %llu\n", (unsigned long long)z->count);
+    }
+    rc |= hone_buf_puts(out, "# HELP hone_zone_self_seconds_total Time spent in a zone outside the zones nested in it.\n"
+                             "# TYPE hone_zone_self_seconds_total counter\n");
+    for (size_t i = 0; i < n && !rc; i++) {
+        rc |= hone_buf_puts(out, "hone_zone_self_seconds_total");
+        rc |= prom_labels(out, order[i], NULL);
+        rc |= hone_buf_printf(out, " %.9g\n", (double)order[i]->self_ns / 1e9);
+    }
+    return rc ? HONE_ENOMEM : HONE_OK;
+}
+
 int hone_prof_report(const hone_prof_snapshot *s, const hone_prof_report_opts *opts, hone_buf *out) {
     hone_prof_report_opts o = {0};
     if (opts) o = *opts;
-    if (!s || !out || (unsigned)o.format > HONE_REPORT_CSV || (unsigned)o.sort > HONE_PROF_SORT_NAME)
+    if (!s || !out || (unsigned)o.format > HONE_REPORT_PROM || (unsigned)o.sort > HONE_PROF_SORT_NAME)
         return HONE_EINVAL;
     keyed *k = hone_malloc(out->alloc, (s->n ? s->n : 1) * sizeof *k);
     const hone_prof_zone **order = hone_malloc(out->alloc, (s->n ? s->n : 1) * sizeof *order);
@@ -374,6 +427,7 @@ int hone_prof_report(const hone_prof_snapshot *s, const hone_prof_report_opts *o
     switch (o.format) {
     case HONE_REPORT_JSON: rc = json_report(s, order, n, out); break;
     case HONE_REPORT_CSV: rc = csv_report(order, n, self_sum, out); break;
+    case HONE_REPORT_PROM: rc = prom_report(order, n, out); break;
     default: rc = table_report(s, order, n, o.format == HONE_REPORT_MD, self_sum, out); break;
     }
     if (rc) {

@@ -187,7 +187,11 @@ static void test_snapshot_reset_concurrent(void **state) {
         if (z) {
             count += z->count;
             total += z->total_ns;
-            assert_true(z->min_ns >= 100 && z->max_ns <= 400);
+            /* A record racing with the reset may leave only its histogram
+             * bucket to bound min and max: 400 shares a bucket with 401. */
+            if (z->min_ns < 100 || z->max_ns > 401)
+                fail_msg("min %llu max %llu, want within [100, 401]", (unsigned long long)z->min_ns,
+                         (unsigned long long)z->max_ns);
         }
         snaps++;
         hone_prof_snapshot_free(s);
