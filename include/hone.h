@@ -5,5 +5,6 @@
 
 #include "hone/core.h"
 #include "hone/prof.h"
+#include "hone/metrics.h"
 
 #endif /* HONE_H */
