@@ -57,7 +57,7 @@ static char *slurp(const char *path, size_t *len) {
 
 /* The "format" member of a JSON document, or NULL; fills err on a JSON
  * syntax error. */
-static char *peek_format(const char *text, size_t len, char *err, size_t errn) {
+static char *peek_format(const char *text, size_t len, size_t *n_cycles, char *err, size_t errn) {
     json_error_t jerr;
     json_t *doc = json_loadb(text, len, 0, &jerr);
     if (!doc) {
@@ -65,6 +65,7 @@ static char *peek_format(const char *text, size_t len, char *err, size_t errn) {
         return NULL;
     }
     const char *f = json_string_value(json_object_get(doc, "format"));
+    *n_cycles = json_array_size(json_object_get(doc, "cycles"));
     char *out = strdup(f ? f : "");
     json_decref(doc);
     if (!out) snprintf(err, errn, "out of memory");
@@ -95,6 +96,34 @@ static int report_profile(const char *path, const char *text, size_t len, int fm
     return CLI_OK;
 }
 
+static int report_cycles(const char *path, const char *text, size_t len, size_t n, int fmt, size_t recent) {
+    hone_cycle_collector *c;
+    hone_error err;
+    /* Room for every cycle in the file: the report shows what was saved. */
+    if (hone_cycle_collector_new(&c, &(hone_cycle_opts){.history = n ? n : 1})) {
+        cli_cmd_error("report", "out of memory");
+        return CLI_FAIL;
+    }
+    if (hone_cycle_parse(c, text, len, &err)) {
+        hone_cycle_collector_free(c);
+        cli_cmd_error("report", "%s: %s", path, err.msg);
+        return CLI_USAGE;
+    }
+    hone_buf b;
+    hone_buf_init(&b, NULL);
+    hone_cycle_report_opts o = {(hone_report_format)fmt, recent};
+    int rc = hone_cycle_report(c, &o, &b);
+    hone_cycle_collector_free(c);
+    if (rc) {
+        hone_buf_free(&b);
+        cli_cmd_error("report", "%s: %s", path, hone_strerror(rc));
+        return CLI_FAIL;
+    }
+    fwrite(b.data, 1, b.len, stdout);
+    hone_buf_free(&b);
+    return CLI_OK;
+}
+
 int cli_report_main(int argc, char **argv) {
     static const struct option longopts[] = {{"format", required_argument, NULL, 'f'},
                                              {"top", required_argument, NULL, 't'},
@@ -105,7 +134,6 @@ int cli_report_main(int argc, char **argv) {
                                              {NULL, 0, NULL, 0}};
     int c, fmt = 0, sort = 0;
     uint64_t top = 0, min_calls = 0, recent = 0;
-    (void)recent;
     hone_error err;
     optind = 0;
     while ((c = cli_getopt("report", argc, argv, "f:t:m:s:r:h", longopts)) != -1) {
@@ -140,7 +168,8 @@ int cli_report_main(int argc, char **argv) {
         return CLI_FAIL;
     }
     char perr[256];
-    char *kind = peek_format(text, len, perr, sizeof perr);
+    size_t n_cycles = 0;
+    char *kind = peek_format(text, len, &n_cycles, perr, sizeof perr);
     int rc;
     if (!kind) {
         cli_cmd_error("report", "%s is not JSON: %s", path, perr);
@@ -148,6 +177,8 @@ int cli_report_main(int argc, char **argv) {
     } else if (!strcmp(kind, "hone-profile")) {
         hone_prof_report_opts ro = {.sort = (hone_prof_sort)sort, .top_n = (size_t)top, .min_calls = min_calls};
         rc = report_profile(path, text, len, fmt, &ro);
+    } else if (!strcmp(kind, "hone-cycles")) {
+        rc = report_cycles(path, text, len, n_cycles, fmt, (size_t)recent);
     } else {
         cli_cmd_error("report", "%s is not a hone profile or metrics history (\"format\" is %s%s%s)", path,
                       *kind ? "\"" : "", *kind ? kind : "missing", *kind ? "\"" : "");

@@ -114,6 +114,97 @@ HONE_API double hone_process_cpu_percent(const hone_process_stats *prev, const h
  * Returns HONE_OK, HONE_EIO or HONE_ENOMEM. Thread-safe. */
 HONE_API int hone_metrics_update_process(hone_metrics *m, hone_error *err);
 
+/* ------------------------------------------------------------------ */
+/* Cycle metrics                                                       */
+/* ------------------------------------------------------------------ */
+
+/* A work cycle (one pass of a job: a build, a sync, a request batch) and
+ * what happened in it. Completed cycles go into a collector's bounded
+ * history; statistics are computed over the whole history and over the
+ * most recent `window` cycles. */
+typedef struct hone_cycle_collector hone_cycle_collector;
+typedef struct hone_cycle hone_cycle;
+
+typedef struct hone_cycle_opts {
+    const hone_allocator *alloc; /* NULL: the default */
+    size_t history;              /* cycles kept, oldest dropped first; 0 means 1000 */
+    size_t window;               /* cycles in the "recent" statistics; 0 means 100 */
+} hone_cycle_opts;
+
+/* Makes an empty collector. Returns HONE_OK, HONE_EINVAL (out NULL) or
+ * HONE_ENOMEM (*out NULL). */
+HONE_API int hone_cycle_collector_new(hone_cycle_collector **out, const hone_cycle_opts *opts);
+/* Frees the collector and its history; cycles begun on it and not ended
+ * must be ended or abandoned first. NULL is a no-op. */
+HONE_API void hone_cycle_collector_free(hone_cycle_collector *c);
+/* The process-wide collector (defaults), made on first use and never
+ * freed; NULL only if that allocation failed. */
+HONE_API hone_cycle_collector *hone_cycle_default(void);
+
+/* Begins a cycle named id (copied) on c (NULL: the default collector),
+ * stamping its start time. The cycle belongs to the caller until
+ * hone_cycle_end/abandon; use it from one thread at a time. Returns
+ * HONE_OK, HONE_EINVAL or HONE_ENOMEM (*out NULL). */
+HONE_API int hone_cycle_begin(hone_cycle_collector *c, const char *id, hone_cycle **out);
+/* Counts a cache hit, a cache miss, n file operations, or one validation
+ * that took ns. Cannot fail; NULL is ignored. */
+HONE_API void hone_cycle_hit(hone_cycle *cy);
+HONE_API void hone_cycle_miss(hone_cycle *cy);
+HONE_API void hone_cycle_file_ops(hone_cycle *cy, uint64_t n);
+HONE_API void hone_cycle_validation(hone_cycle *cy, uint64_t ns);
+/* Sets metadata key to value (both copied; a key set twice keeps the last
+ * value). Returns HONE_OK, HONE_EINVAL or HONE_ENOMEM (cycle unchanged). */
+HONE_API int hone_cycle_meta(hone_cycle *cy, const char *key, const char *value);
+/* Ends the cycle: stamps its end, records success (nonzero) or failure
+ * into the collector's history (dropping the oldest cycle when full) and
+ * frees cy. Cannot fail. Thread-safe with respect to the collector. */
+HONE_API void hone_cycle_end(hone_cycle *cy, int success);
+/* Frees cy without recording it. */
+HONE_API void hone_cycle_abandon(hone_cycle *cy);
+
+typedef struct hone_cycle_stats {
+    uint64_t count, succeeded;
+    double success_rate;          /* 0..1; 0 when count is 0 */
+    double duration_mean_ns;
+    uint64_t duration_p50_ns, duration_p95_ns, duration_max_ns; /* nearest rank */
+    uint64_t hits, misses;
+    double hit_rate;              /* hits / (hits + misses); 0 with no calls */
+    uint64_t validations, validation_ns, file_ops;
+    double cycles_per_minute;     /* count over the span from the first start to the last end */
+} hone_cycle_stats;
+
+/* Statistics over the last `last` cycles (0: the whole history). Returns
+ * HONE_OK, HONE_EINVAL or HONE_ENOMEM. Thread-safe. */
+HONE_API int hone_cycle_stats_get(hone_cycle_collector *c, size_t last, hone_cycle_stats *out);
+/* Cycles in the history now. */
+HONE_API size_t hone_cycle_count(hone_cycle_collector *c);
+
+typedef struct hone_cycle_report_opts {
+    hone_report_format format; /* TEXT, MD, JSON, CSV or PROM */
+    size_t recent;             /* TEXT/MD: also list the last N cycles; CSV: rows (0: all) */
+} hone_cycle_report_opts;
+
+/* Appends a dashboard of c to out: statistics over the history and over
+ * the recent window, plus a table of the last `recent` cycles. CSV has one
+ * row per cycle; JSON holds both statistics and the cycles; PROM gauges
+ * labelled scope="all"|"recent". Returns HONE_OK, HONE_EINVAL or
+ * HONE_ENOMEM (out unchanged). Thread-safe. */
+HONE_API int hone_cycle_report(hone_cycle_collector *c, const hone_cycle_report_opts *opts, hone_buf *out);
+
+/* Writes the history to path as JSON ("format": "hone-cycles"),
+ * atomically (temporary file, fsync, rename, fsync of the directory): on
+ * any error the previous file is untouched. Returns HONE_OK, HONE_ENOMEM or
+ * an I/O status with err naming the path. Thread-safe. */
+HONE_API int hone_cycle_save(hone_cycle_collector *c, const char *path, hone_error *err);
+/* Replaces c's history with the cycles in the file at path (keeping the
+ * newest `history` of them). A file that is not JSON gives HONE_EPARSE with
+ * line and column; JSON that is not a hone cycle history, or has a bad
+ * field, HONE_ECORRUPT naming it; an unreadable file an I/O status. On any
+ * error c is unchanged. Thread-safe. */
+HONE_API int hone_cycle_load(hone_cycle_collector *c, const char *path, hone_error *err);
+/* The same from a buffer. */
+HONE_API int hone_cycle_parse(hone_cycle_collector *c, const char *json, size_t len, hone_error *err);
+
 #ifdef __cplusplus
 }
 #endif
