@@ -148,6 +148,11 @@ HONE_API void hone_prof_record(hone_prof_site *site, uint64_t ns);
 /* At most this many distinct sites record; later ones are dropped. */
 #define HONE_PROF_MAX_ZONES 4096
 
+/* Bytes the profiler's per-thread recording state uses now (slots and
+ * histogram blocks of live threads), like HdrHistogram's
+ * hdr_get_memory_size. Thread-safe. */
+HONE_API size_t hone_prof_memory_size(void);
+
 /* Zones not recorded because of HONE_PROF_MAX_ZONES or out of memory. */
 HONE_API uint64_t hone_prof_dropped(void);
 

@@ -17,7 +17,5 @@ struct hone_prof_snapshot {
  * current interval; with reset, starts a new interval. Returns HONE_OK or
  * HONE_ENOMEM, in which case nothing changed. */
 int hone__prof_collect(hone_prof_snapshot *out, const hone_allocator *alloc, int reset);
-/* Bytes the profiler's per-thread state uses now (for bench/prof). */
-size_t hone__prof_bytes(void);
 
 #endif

@@ -63,7 +63,9 @@ static thr *g_threads;
 static slot *g_retired[N_PAGES]; /* what exited threads recorded; under g_lock */
 static uint64_t g_dropped;
 static uint64_t g_interval_start;
-static double g_ns_per_cycle;
+/* Nanoseconds per cycle as 32.32 fixed point: one 64x64->128 multiply
+ * converts, cheaper than the unsigned/double conversions on x86-64. */
+static uint64_t g_ns_mult;
 static __thread thr *tls_thr __attribute__((tls_model("initial-exec")));
 
 #define LD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
@@ -78,12 +80,18 @@ static void st_d(double *p, double v) { __atomic_store(p, &v, __ATOMIC_RELAXED);
 
 static void thr_exit(void *p);
 
+__extension__ typedef unsigned __int128 u128;
+static inline uint64_t cyc_to_ns(uint64_t c) { return (uint64_t)(((u128)c * g_ns_mult) >> 32); }
+/* Values stay far below 2^63, and the signed conversion is one
+ * instruction where the unsigned one is several. */
+static inline double to_d(uint64_t v) { return (double)(int64_t)v; }
+
 static void once_init(void) {
     pthread_key_create(&g_key, thr_exit);
-    g_ns_per_cycle = 1e9 / hone_cycles_per_sec();
+    g_ns_mult = (uint64_t)(1e9 / hone_cycles_per_sec() * 4294967296.0 + 0.5);
 }
 
-static void count_drop(void) { __atomic_fetch_add(&g_dropped, 1, __ATOMIC_RELAXED); }
+__attribute__((cold, noinline)) static void count_drop(void) { __atomic_fetch_add(&g_dropped, 1, __ATOMIC_RELAXED); }
 uint64_t hone_prof_dropped(void) { return __atomic_load_n(&g_dropped, __ATOMIC_RELAXED); }
 
 void hone_prof_enable(int on) { __atomic_store_n(&hone_prof_state, on ? 1 : 0, __ATOMIC_RELAXED); }
@@ -107,7 +115,7 @@ int hone_prof_configure(const hone_prof_config *cfg) {
 }
 
 /* Assigns site its id (1-based) under g_lock; 0 when the table is full. */
-static uint32_t site_register(hone_prof_site *site) {
+__attribute__((cold, noinline)) static uint32_t site_register(hone_prof_site *site) {
     pthread_mutex_lock(&g_lock);
     uint32_t id = __atomic_load_n(&site->id, __ATOMIC_ACQUIRE);
     if (!id && g_nsites < HONE_PROF_MAX_ZONES) {
@@ -133,39 +141,42 @@ static thr *thr_create(void) {
     return t;
 }
 
+__attribute__((cold, noinline)) static slot *page_alloc(thr *t, uint32_t pg) {
+    slot *page = hone_calloc(&g_alloc, PAGE_SLOTS, sizeof *page);
+    if (page) __atomic_store_n(&t->pages[pg], page, __ATOMIC_RELEASE);
+    return page;
+}
+
 /* The slot for id on t, made on first use; NULL when out of memory. */
-static slot *thr_slot(thr *t, uint32_t id, int create) {
+static inline slot *thr_slot(thr *t, uint32_t id, int create) {
     uint32_t i = id - 1;
     slot *page = __atomic_load_n(&t->pages[i / PAGE_SLOTS], __ATOMIC_ACQUIRE);
-    if (!page) {
-        if (!create) return NULL;
-        page = hone_calloc(&g_alloc, PAGE_SLOTS, sizeof *page);
-        if (!page) return NULL;
-        __atomic_store_n(&t->pages[i / PAGE_SLOTS], page, __ATOMIC_RELEASE);
-    }
+    if (__builtin_expect(!page, 0) && (!create || !(page = page_alloc(t, i / PAGE_SLOTS)))) return NULL;
     return &page[i % PAGE_SLOTS];
 }
 
-static void slot_record(slot *s, uint32_t gen, uint64_t ns, uint64_t self_ns) {
+__attribute__((cold, noinline)) static uint64_t *block_alloc(slot *s, uint32_t b) {
+    uint64_t *blk = hone_calloc(&g_alloc, 2 * g_layout.half_count, sizeof *blk);
+    if (blk)
+        __atomic_store_n(&s->blocks[b], blk, __ATOMIC_RELEASE);
+    else
+        count_drop();
+    return blk;
+}
+
+static inline void slot_record(slot *s, uint32_t gen, uint64_t ns, uint64_t self_ns) {
     const hone__layout *l = &g_layout;
     uint64_t v = ns > l->highest ? l->highest : ns;
     uint32_t idx = hone__layout_index(l, v);
     uint32_t b = idx >> l->half_mag;
     uint64_t *blk = s->blocks[b];
-    if (__builtin_expect(!blk, 0)) {
-        blk = hone_calloc(&g_alloc, 2 * l->half_count, sizeof *blk);
-        if (!blk) {
-            count_drop();
-            return;
-        }
-        __atomic_store_n(&s->blocks[b], blk, __ATOMIC_RELEASE);
-    }
+    if (__builtin_expect(!blk, 0) && !(blk = block_alloc(s, b))) return;
     uint64_t *c = &blk[idx & (l->half_count - 1)];
     ST(c, LD(c) + 1);
     ST(&s->count, s->count + 1);
     ST(&s->total, s->total + ns);
     ST(&s->self, s->self + self_ns);
-    st_d(&s->sumsq, s->sumsq + (double)ns * (double)ns);
+    st_d(&s->sumsq, s->sumsq + to_d(ns) * to_d(ns));
     if (s->gen != gen) {
         ST(&s->min, ns);
         ST(&s->max, ns);
@@ -176,7 +187,7 @@ static void slot_record(slot *s, uint32_t gen, uint64_t ns, uint64_t self_ns) {
     }
 }
 
-static void slow_log(hone_prof_site *site, uint64_t ns) {
+__attribute__((cold, noinline)) static void slow_log(hone_prof_site *site, uint64_t ns) {
     uint64_t now = hone_monotonic_ns();
     uint64_t last = __atomic_load_n(&site->slow_last_ns, __ATOMIC_RELAXED);
     uint64_t every = __atomic_load_n(&g_slow_interval_ns, __ATOMIC_RELAXED);
@@ -199,7 +210,7 @@ static void slow_log(hone_prof_site *site, uint64_t ns) {
 
 /* Records one call of site on this thread (the shared tail of end and
  * record). */
-static void record(thr *t, hone_prof_site *site, uint64_t ns, uint64_t self_ns) {
+static inline void record(thr *t, hone_prof_site *site, uint64_t ns, uint64_t self_ns) {
     uint32_t id = __atomic_load_n(&site->id, __ATOMIC_ACQUIRE);
     if (__builtin_expect(!id, 0) && !(id = site_register(site))) {
         count_drop();
@@ -211,7 +222,7 @@ static void record(thr *t, hone_prof_site *site, uint64_t ns, uint64_t self_ns) 
         return;
     }
     slot_record(s, LD(&t->gen) + 1, ns, self_ns);
-    if (site->slow_ns && ns > site->slow_ns) slow_log(site, ns);
+    if (__builtin_expect(site->slow_ns != 0, 0) && ns > site->slow_ns) slow_log(site, ns);
 }
 
 void hone_prof_begin_slow(hone_prof_site *site, hone_prof_scope *z) {
@@ -238,7 +249,7 @@ void hone_prof_end_slow(hone_prof_scope *z) {
     t->cur = z->parent;
     if (z->parent) z->parent->child += d;
     uint64_t self = d > z->child ? d - z->child : 0;
-    record(t, z->site, (uint64_t)((double)d * g_ns_per_cycle), (uint64_t)((double)self * g_ns_per_cycle));
+    record(t, z->site, cyc_to_ns(d), cyc_to_ns(self));
     z->site = NULL;
 }
 
@@ -494,7 +505,7 @@ oom:
     return HONE_ENOMEM;
 }
 
-size_t hone__prof_bytes(void) {
+size_t hone_prof_memory_size(void) {
     size_t bytes = 0;
     pthread_mutex_lock(&g_lock);
     for (thr *t = g_threads; t; t = t->next) {
