@@ -148,15 +148,15 @@ double hone_hist_stddev(const hone_hist *h) {
     return sqrt(acc / (double)h->total);
 }
 
-uint64_t hone__hist_percentile_counts(const hone__layout *l, const uint64_t *counts, uint64_t total,
-                                      double p) {
+uint64_t hone__hist_percentile_counts(const hone__layout *l, const uint64_t *counts, uint32_t start,
+                                      uint32_t end, uint64_t total, double p) {
     if (!total) return 0;
     if (p < 0) p = 0;
     if (p > 100) p = 100;
     uint64_t want = (uint64_t)ceil(p / 100.0 * (double)total);
     if (want < 1) want = 1;
     uint64_t seen = 0;
-    for (uint32_t i = 0; i < l->counts_len; i++) {
+    for (uint32_t i = start; i < end; i++) {
         seen += counts[i];
         if (seen >= want) return hone__layout_value(l, i) + hone__layout_width(l, i) - 1;
     }
@@ -164,7 +164,7 @@ uint64_t hone__hist_percentile_counts(const hone__layout *l, const uint64_t *cou
 }
 
 uint64_t hone_hist_percentile(const hone_hist *h, double p) {
-    uint64_t v = hone__hist_percentile_counts(&h->l, h->counts, h->total, p);
+    uint64_t v = hone__hist_percentile_counts(&h->l, h->counts, 0, h->l.counts_len, h->total, p);
     return v > h->max ? h->max : v;
 }
 

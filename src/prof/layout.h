@@ -53,8 +53,9 @@ static inline uint64_t hone__layout_width(const hone__layout *l, uint32_t i) {
 }
 
 /* The value at percentile p of a flat counts array holding total values
- * (the highest value equivalent to the bucket reached). */
-uint64_t hone__hist_percentile_counts(const hone__layout *l, const uint64_t *counts, uint64_t total,
-                                      double p);
+ * (the highest value equivalent to the bucket reached), all of them at
+ * indexes [start, end). */
+uint64_t hone__hist_percentile_counts(const hone__layout *l, const uint64_t *counts, uint32_t start,
+                                      uint32_t end, uint64_t total, double p);
 
 #endif

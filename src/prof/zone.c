@@ -269,8 +269,15 @@ void hone_prof_record(hone_prof_site *site, uint64_t ns) {
 typedef struct acc {
     uint64_t count, total, self, min, max;
     double sumsq;
-    uint64_t *counts; /* flat, g_layout.counts_len */
+    uint64_t *counts; /* flat, g_layout.counts_len; zero outside [lo, hi) */
+    uint32_t lo, hi;  /* the range of blocks that had counts */
 } acc;
+
+static void acc_range(acc *a, uint32_t b) {
+    uint32_t lo = b << g_layout.half_mag, hi = (b + 1) << g_layout.half_mag;
+    if (lo < a->lo) a->lo = lo;
+    if (hi > a->hi) a->hi = hi;
+}
 
 static void acc_add_minmax(acc *a, uint64_t mn, uint64_t mx) {
     if (mn < a->min) a->min = mn;
@@ -294,6 +301,7 @@ static void slot_collect(slot *s, uint32_t gen, acc *a, int reset) {
     for (uint32_t b = 0; b < MAX_BLOCKS && b <= (uint32_t)l->bucket_count; b++) {
         uint64_t *blk = __atomic_load_n(&s->blocks[b], __ATOMIC_ACQUIRE);
         if (!blk) continue;
+        acc_range(a, b);
         uint64_t *base = blk + l->half_count;
         for (uint64_t k = 0; k < l->half_count; k++) {
             uint64_t v = LD(&blk[k]);
@@ -321,6 +329,7 @@ static void retired_collect(slot *s, acc *a, int reset) {
     acc_add_minmax(a, s->min, s->max);
     for (uint32_t b = 0; b < MAX_BLOCKS; b++) {
         if (!s->blocks[b]) continue;
+        acc_range(a, b);
         for (uint64_t k = 0; k < l->half_count; k++) {
             a->counts[(b << l->half_mag) + k] += s->blocks[b][k];
             if (reset) s->blocks[b][k] = 0;
@@ -397,7 +406,7 @@ static void thr_exit(void *p) {
 static void acc_finish(acc *a, hone_prof_zone *z) {
     const hone__layout *l = &g_layout;
     uint64_t hist_total = 0, lo = UINT32_MAX, hi = 0;
-    for (uint32_t i = 0; i < l->counts_len; i++)
+    for (uint32_t i = a->lo; i < a->hi; i++)
         if (a->counts[i]) {
             hist_total += a->counts[i];
             if (lo == UINT32_MAX) lo = i;
@@ -420,10 +429,10 @@ static void acc_finish(acc *a, hone_prof_zone *z) {
         uint64_t hi_hi = hi_v + hone__layout_width(l, (uint32_t)hi) - 1;
         if (a->min == UINT64_MAX || a->min > lo_hi) z->min_ns = lo_v;
         if (a->max < hi_v) z->max_ns = hi_hi;
-        z->p50_ns = hone__hist_percentile_counts(l, a->counts, hist_total, 50);
-        z->p90_ns = hone__hist_percentile_counts(l, a->counts, hist_total, 90);
-        z->p99_ns = hone__hist_percentile_counts(l, a->counts, hist_total, 99);
-        z->p999_ns = hone__hist_percentile_counts(l, a->counts, hist_total, 99.9);
+        z->p50_ns = hone__hist_percentile_counts(l, a->counts, a->lo, a->hi, hist_total, 50);
+        z->p90_ns = hone__hist_percentile_counts(l, a->counts, a->lo, a->hi, hist_total, 90);
+        z->p99_ns = hone__hist_percentile_counts(l, a->counts, a->lo, a->hi, hist_total, 99);
+        z->p999_ns = hone__hist_percentile_counts(l, a->counts, a->lo, a->hi, hist_total, 99.9);
         uint64_t *ps[4] = {&z->p50_ns, &z->p90_ns, &z->p99_ns, &z->p999_ns};
         for (int k = 0; k < 4; k++)
             if (*ps[k] > z->max_ns) *ps[k] = z->max_ns;
@@ -455,8 +464,7 @@ int hone__prof_collect(hone_prof_snapshot *out, const hone_allocator *alloc, int
      * either happens completely or not at all. */
     nz = 0;
     for (uint32_t id = 1; id <= n; id++) {
-        acc a = {0, 0, 0, UINT64_MAX, 0, 0, counts};
-        memset(counts, 0, g_layout.counts_len * sizeof *counts);
+        acc a = {0, 0, 0, UINT64_MAX, 0, 0, counts, UINT32_MAX, 0};
         uint32_t i = id - 1;
         if (g_retired[i / PAGE_SLOTS]) retired_collect(&g_retired[i / PAGE_SLOTS][i % PAGE_SLOTS], &a, reset);
         for (thr *t = g_threads; t; t = t->next) {
@@ -466,6 +474,7 @@ int hone__prof_collect(hone_prof_snapshot *out, const hone_allocator *alloc, int
         hone_prof_zone *z = &zones[id - 1];
         z->line = g_sites[id]->line;
         acc_finish(&a, z);
+        if (a.hi > a.lo) memset(counts + a.lo, 0, (a.hi - a.lo) * sizeof *counts);
     }
     /* Leave out zones that did not run in this interval. */
     nz = 0;
