@@ -209,10 +209,32 @@ int cli_demo_profile(void) {
         return 1;
     }
     fwrite(b.data, 1, b.len, stdout);
-    hone_buf_free(&b);
+    hone_buf_clear(&b);
     if (!n) {
+        hone_buf_free(&b);
         fprintf(stderr, "profile: no zone recorded (profiling is off?)\n");
         return 1;
     }
+    /* The steps as work cycles (hone demo records one per step). */
+    if (hone_cycle_count(hone_cycle_default())) {
+        hone_cycle_report_opts co = {HONE_REPORT_TEXT, 0};
+        if ((rc = hone_cycle_report(hone_cycle_default(), &co, &b))) {
+            hone_buf_free(&b);
+            fprintf(stderr, "profile: cannot format the cycle report: %s\n", hone_strerror(rc));
+            return 1;
+        }
+        printf("\n%s", b.data);
+    }
+    hone_buf_free(&b);
+    hone_process_stats ps;
+    if ((rc = hone_process_stats_read(&ps))) {
+        fprintf(stderr, "profile: cannot read process metrics: %s\n", hone_strerror(rc));
+        return 1;
+    }
+    printf("\nprocess: rss %.1f MiB (peak %.1f MiB, %.2f%% of memory), cpu %.0f ms user + %.0f ms system, "
+           "%u thread(s), %u open fd(s), %llu+%llu context switches\n",
+           (double)ps.rss_bytes / 1048576.0, (double)ps.peak_rss_bytes / 1048576.0, ps.mem_percent,
+           (double)ps.cpu_user_ns / 1e6, (double)ps.cpu_system_ns / 1e6, ps.threads, ps.open_fds,
+           (unsigned long long)ps.ctx_voluntary, (unsigned long long)ps.ctx_involuntary);
     return 0;
 }
