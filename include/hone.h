@@ -6,5 +6,6 @@
 #include "hone/core.h"
 #include "hone/prof.h"
 #include "hone/metrics.h"
+#include "hone/bench.h"
 
 #endif /* HONE_H */
