@@ -94,13 +94,20 @@ int main(void) {
     hone_prof_enable(1);
     if (hone_hist_new(&hist, NULL)) return 1;
 
-    double floor_ns = best(run_floor);
-    double read_ns = best(run_one_read);
-    double zone_ns = best(run_zone);
-    hone_prof_enable(0);
-    double off_ns = best(run_zone);
-    hone_prof_enable(1);
-    double hist_ns = best(run_hist);
+    /* Each figure and its baseline are measured in alternating rounds, so
+     * that a burst of load from other processes hits both alike; each keeps
+     * its best round. */
+    double floor_ns = 1e30, read_ns = 1e30, zone_ns = 1e30, off_ns = 1e30, hist_ns = 1e30;
+    for (int r = 0; r < REPS; r++) {
+        double v;
+        if ((v = run_floor()) < floor_ns) floor_ns = v;
+        if ((v = run_zone()) < zone_ns) zone_ns = v;
+        if ((v = run_one_read()) < read_ns) read_ns = v;
+        if ((v = run_hist()) < hist_ns) hist_ns = v;
+        hone_prof_enable(0);
+        if ((v = run_zone()) < off_ns) off_ns = v;
+        hone_prof_enable(1);
+    }
 
     pthread_barrier_init(&barrier, NULL, 2);
     pthread_t t[2];
