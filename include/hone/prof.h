@@ -163,9 +163,11 @@ typedef struct hone_prof_config {
                                       reported with the next); 0 means 1 s */
 } hone_prof_config;
 
-/* Sets the profiler's configuration. Returns HONE_OK, HONE_EINVAL (bad
- * value) or HONE_ESTATE once any zone has recorded (histograms cannot
- * change shape under recorders). Thread-safe. */
+/* Sets the profiler's configuration. The slow-call interval may change at
+ * any time; the significant digits only until the first zone registers
+ * (histograms cannot change shape under recorders). Returns HONE_OK,
+ * HONE_EINVAL (bad value) or HONE_ESTATE (other digits asked for after a
+ * zone registered; nothing changed). Thread-safe. */
 HONE_API int hone_prof_configure(const hone_prof_config *cfg);
 
 #define HONE__CAT2(a, b) a##b
@@ -174,7 +176,8 @@ HONE_API int hone_prof_configure(const hone_prof_config *cfg);
 #ifndef HONE_NO_PROFILE
 /* HONE_ZONE("name"): times the rest of the enclosing block. */
 #define HONE_ZONE(name) HONE_ZONE_SLOW(name, 0, HONE_LOG_WARN)
-/* Same, logging calls slower than slow_ms milliseconds at `level`. */
+/* Same, logging calls slower than slow_ms (whole) milliseconds at `level`,
+ * rate-limited (see hone_prof_config). */
 #define HONE_ZONE_SLOW(name, slow_ms, level)                                                    \
     static hone_prof_site HONE__CAT(hone__site_, __LINE__) = {                                  \
         name, __FILE__, __func__, __LINE__, (int)(level), (uint64_t)(slow_ms) * 1000000u, 0, 0, 0}; \

@@ -107,7 +107,9 @@ int hone_prof_configure(const hone_prof_config *cfg) {
     if (g_frozen && c.significant_digits != g_layout.digits) {
         rc = HONE_ESTATE;
     } else {
-        hone__layout_init(&g_layout, c.significant_digits, 3600000000000ull);
+        /* Recorders read the layout without the lock once sites exist, so
+         * it is written only before that. */
+        if (!g_frozen) hone__layout_init(&g_layout, c.significant_digits, 3600000000000ull);
         __atomic_store_n(&g_slow_interval_ns, c.slow_log_interval_ns, __ATOMIC_RELAXED);
     }
     pthread_mutex_unlock(&g_lock);
