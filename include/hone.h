@@ -4,5 +4,6 @@
 #define HONE_H
 
 #include "hone/core.h"
+#include "hone/cache.h"
 
 #endif /* HONE_H */
