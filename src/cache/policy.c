@@ -756,3 +756,37 @@ unsigned hone__pol_window_permille(const hone__pol *p) {
     if (p->kind != HONE_CACHE_POLICY_HONE) return 0;
     return (unsigned)(p->window_max * 1000 / p->cap);
 }
+
+void hone__pol_clear(hone__pol *p, hone__pol_evict_fn cb, void *ctx) {
+    /* Reports every resident key first, then forgets all nodes at once:
+     * the lists and the key map are rebuilt empty, the sketch is kept
+     * (popularity outlives a flush). */
+    for (uint32_t i = 0; i < p->n_nodes; i++)
+        if (is_resident_q(p->nodes[i].q) && cb) cb(ctx, p->nodes[i].key, p->nodes[i].payload);
+    memset(p->slots, 0xff, (p->slot_mask + 1) * sizeof *p->slots);
+    p->used_slots = 0;
+    p->n_nodes = 0;
+    p->free_head = NIL;
+    for (int i = 0; i < Q_COUNT; i++) {
+        p->q[i].head = p->q[i].tail = NIL;
+        p->q[i].weight = p->q[i].count = 0;
+    }
+    p->resident_weight = p->resident_count = 0;
+    p->arc_p = 0;
+    p->has_evicted = 0;
+}
+
+int hone__pol_evict_one(hone__pol *p, hone__pol_evict_fn cb, void *ctx) {
+    if (p->resident_count == 0) return 0;
+    uint64_t cap = p->cap;
+    p->cap = p->resident_weight - 1;
+    evict_to_cap(p, cb, ctx);
+    p->cap = cap;
+    return 1;
+}
+
+void *hone__pol_peek(const hone__pol *p, uint64_t key) {
+    uint32_t id = map_find(p, key);
+    if (id == NIL || !is_resident_q(p->nodes[id].q)) return NULL;
+    return p->nodes[id].payload;
+}

@@ -38,6 +38,9 @@ int hone__pol_insert(hone__pol *p, uint64_t key, uint32_t weight, void *payload,
  * or HONE_ENOMEM. */
 int hone__pol_access(hone__pol *p, uint64_t key);
 
+/* The payload of a resident key, or NULL; changes nothing. */
+void *hone__pol_peek(const hone__pol *p, uint64_t key);
+
 /* Removes a resident key without reporting it; returns its payload or NULL
  * when it is not resident. */
 void *hone__pol_remove(hone__pol *p, uint64_t key);
@@ -51,6 +54,13 @@ int hone__pol_reweigh(hone__pol *p, uint64_t key, uint32_t weight, hone__pol_evi
 
 /* Sets a new capacity, evicting (through cb) down to it. */
 void hone__pol_set_capacity(hone__pol *p, uint64_t capacity, hone__pol_evict_fn cb, void *ctx);
+
+/* Drops every resident key (reporting each through cb) and all ghosts. */
+void hone__pol_clear(hone__pol *p, hone__pol_evict_fn cb, void *ctx);
+
+/* Evicts one entry the way the policy would to make room; returns 1, or 0
+ * when nothing is resident. Used to enforce a second (entry count) limit. */
+int hone__pol_evict_one(hone__pol *p, hone__pol_evict_fn cb, void *ctx);
 
 /* Resident keys, their total weight, and bytes of memory the policy holds. */
 uint64_t hone__pol_count(const hone__pol *p);
@@ -75,6 +85,23 @@ static inline uint64_t hone__mix64(uint64_t x) {
     x *= 0x94d049bb133111ebULL;
     x ^= x >> 31;
     return x;
+}
+
+/* Hashes a byte string to 64 bits (8 bytes per step, then mixed). */
+static inline uint64_t hone__hash_bytes(const void *data, size_t n) {
+    const unsigned char *s = (const unsigned char *)data;
+    uint64_t h = 0x243f6a8885a308d3ULL ^ (n * 0x9e3779b97f4a7c15ULL);
+    while (n >= 8) {
+        uint64_t w = (uint64_t)s[0] | (uint64_t)s[1] << 8 | (uint64_t)s[2] << 16 |
+                     (uint64_t)s[3] << 24 | (uint64_t)s[4] << 32 | (uint64_t)s[5] << 40 |
+                     (uint64_t)s[6] << 48 | (uint64_t)s[7] << 56;
+        h = (h ^ hone__mix64(w)) * 0x9fb21c651e98df25ULL;
+        s += 8;
+        n -= 8;
+    }
+    uint64_t w = 0;
+    for (size_t i = 0; i < n; i++) w |= (uint64_t)s[i] << (8 * i);
+    return hone__mix64(h ^ w ^ 0x5851f42d4c957f2dULL);
 }
 
 #endif
