@@ -68,7 +68,7 @@ struct hone__pol {
     uint64_t cap;
     pnode *nodes;
     uint32_t n_nodes, cap_nodes, free_head;
-    uint32_t *slots; /* open addressing, linear probing; NIL = empty */
+    uint64_t *slots; /* open addressing, linear probing; EMPTY = free */
     uint64_t slot_mask, used_slots;
     plist q[Q_COUNT];
     uint64_t resident_weight, resident_count;
@@ -137,41 +137,50 @@ static void l_move(hone__pol *p, int q, uint32_t id) {
     l_push_head(p, q, id);
 }
 
-static uint64_t slot_of(const hone__pol *p, uint64_t key) {
-    return hone__mix64(key ^ 0x9e3779b97f4a7c15ULL) & p->slot_mask;
-}
+/* A slot packs a 32-bit fingerprint of the key's hash above the node id,
+ * so that probing rarely touches a node that is not the one sought. */
+#define EMPTY UINT64_MAX
+
+static uint64_t khash(uint64_t key) { return hone__mix64(key ^ 0x9e3779b97f4a7c15ULL); }
+static uint64_t fp_of(uint64_t h) { return h & 0xffffffff00000000ULL; }
 
 static uint32_t map_find(const hone__pol *p, uint64_t key) {
-    for (uint64_t i = slot_of(p, key);; i = (i + 1) & p->slot_mask) {
-        uint32_t id = p->slots[i];
-        if (id == NIL) return NIL;
-        if (p->nodes[id].key == key) return id;
+    uint64_t h = khash(key), fp = fp_of(h);
+    for (uint64_t i = h & p->slot_mask;; i = (i + 1) & p->slot_mask) {
+        uint64_t s = p->slots[i];
+        if (s == EMPTY) return NIL;
+        if ((s & 0xffffffff00000000ULL) == fp && p->nodes[(uint32_t)s].key == key)
+            return (uint32_t)s;
     }
+}
+
+static void slot_put(uint64_t *slots, uint64_t mask, uint64_t h, uint32_t id) {
+    uint64_t i = h & mask;
+    while (slots[i] != EMPTY) i = (i + 1) & mask;
+    slots[i] = fp_of(h) | id;
 }
 
 static int map_grow(hone__pol *p) {
     uint64_t n = (p->slot_mask + 1) * 2;
-    uint32_t *ns = hone_malloc(p->alloc, n * sizeof *ns);
+    uint64_t *ns = hone_malloc(p->alloc, n * sizeof *ns);
     if (!ns) return HONE_ENOMEM;
     memset(ns, 0xff, n * sizeof *ns);
-    uint32_t *old = p->slots;
+    uint64_t *old = p->slots;
     uint64_t old_n = p->slot_mask + 1;
     p->slots = ns;
     p->slot_mask = n - 1;
-    for (uint64_t i = 0; i < old_n; i++) {
-        if (old[i] == NIL) continue;
-        uint64_t j = slot_of(p, p->nodes[old[i]].key);
-        while (ns[j] != NIL) j = (j + 1) & p->slot_mask;
-        ns[j] = old[i];
-    }
+    for (uint64_t i = 0; i < old_n; i++)
+        if (old[i] != EMPTY)
+            slot_put(ns, p->slot_mask, khash(p->nodes[(uint32_t)old[i]].key), (uint32_t)old[i]);
     hone_free(p->alloc, old);
     return HONE_OK;
 }
 
 /* Makes room for one more map entry and one more node, so that the insert
- * that follows cannot fail half way. */
+ * that follows cannot fail half way. The table stays at most 5/8 full:
+ * short probe runs matter more than the bytes. */
 static int reserve_one(hone__pol *p) {
-    if ((p->used_slots + 1) * 4 > (p->slot_mask + 1) * 3 && map_grow(p)) return HONE_ENOMEM;
+    if ((p->used_slots + 1) * 8 > (p->slot_mask + 1) * 5 && map_grow(p)) return HONE_ENOMEM;
     uint32_t id = node_alloc(p);
     if (id == NIL) return HONE_ENOMEM;
     node_release(p, id);
@@ -184,28 +193,26 @@ static uint32_t map_add(hone__pol *p, uint64_t key) {
     memset(n, 0, sizeof *n);
     n->key = key;
     n->prev = n->next = NIL;
-    uint64_t i = slot_of(p, key);
-    while (p->slots[i] != NIL) i = (i + 1) & p->slot_mask;
-    p->slots[i] = id;
+    slot_put(p->slots, p->slot_mask, khash(key), id);
     p->used_slots++;
     return id;
 }
 
 /* Deletes with backward shift, so linear probing needs no tombstones. */
 static void map_del(hone__pol *p, uint32_t id) {
-    uint64_t i = slot_of(p, p->nodes[id].key);
-    while (p->slots[i] != id) i = (i + 1) & p->slot_mask;
+    uint64_t i = khash(p->nodes[id].key) & p->slot_mask;
+    while ((uint32_t)p->slots[i] != id) i = (i + 1) & p->slot_mask;
     for (uint64_t j = (i + 1) & p->slot_mask;; j = (j + 1) & p->slot_mask) {
-        uint32_t o = p->slots[j];
-        if (o == NIL) break;
-        uint64_t h = slot_of(p, p->nodes[o].key);
+        uint64_t o = p->slots[j];
+        if (o == EMPTY) break;
+        uint64_t h = khash(p->nodes[(uint32_t)o].key) & p->slot_mask;
         /* o may move to i when its home h is not in (i, j]. */
         if ((j > i && (h <= i || h > j)) || (j < i && (h <= i && h > j))) {
             p->slots[i] = o;
             i = j;
         }
     }
-    p->slots[i] = NIL;
+    p->slots[i] = EMPTY;
     p->used_slots--;
     node_release(p, id);
 }
@@ -741,7 +748,7 @@ uint64_t hone__pol_capacity(const hone__pol *p) { return p->cap; }
 
 uint64_t hone__pol_memory(const hone__pol *p) {
     uint64_t m = sizeof *p + (uint64_t)p->cap_nodes * sizeof(pnode) +
-                 (p->slot_mask + 1) * sizeof(uint32_t);
+                 (p->slot_mask + 1) * sizeof(uint64_t);
     if (p->sk.t) m += (p->sk.mask + 1) * 2;
     return m;
 }
