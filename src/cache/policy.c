@@ -19,24 +19,24 @@ enum {
 #define NIL HONE__POL_NIL
 
 /* The window starts at 1 % of the capacity (TinyLFU's default), the
- * protected segment holds 80 % of the main space, and the hill climber
+ * protected segment holds 90 % of the main space, and the hill climber
  * samples the hit rate every 10 x capacity accesses, stepping 6.25 % of the
  * capacity, restarting its step after a 5 % change in hit rate and decaying
  * it by 2 % otherwise (Caffeine's constants). The ghost lists each remember
- * 20 % of the capacity; a ghost hit moves the window by 4 x the entry's
+ * 20 % of the capacity; a ghost hit moves the window by the entry's
  * weight, scaled like ARC by the ratio of the ghost list sizes. The sketch
  * has 8 counters per row for each unit of capacity: narrower rows saturate
  * on traces with many more distinct keys than the cache holds (OLTP). The
  * values were chosen on the simulator over the SOURCES.md traces; see
  * docs/design/cache.md for what each changes. */
 #define HONE_WINDOW_START 0.01
-#define HONE_PROT_SHARE 0.80
+#define HONE_PROT_SHARE 0.90
 #define HONE_STEP 0.0625
 #define HONE_RESTART 0.05
 #define HONE_DECAY 0.98
 #define HONE_SAMPLE 10
 #define HONE_GHOST_SHARE 0.20
-#define HONE_GHOST_UNIT 4.0
+#define HONE_GHOST_UNIT 1.0
 #define HONE_SKETCH_WIDTH 8
 
 typedef struct pnode {
@@ -401,7 +401,17 @@ static void hone_hit(hone__pol *p, uint32_t id) {
     }
 }
 
-static void hone_insert(hone__pol *p, uint32_t id, hone__pol_evict_fn cb, void *ctx) {
+/* Inserts a new key into the window, or straight into main segment
+ * `direct` (Q_PROB, Q_PROT) when a ghost list vouched for it. */
+static void hone_insert(hone__pol *p, uint32_t id, int direct, hone__pol_evict_fn cb,
+                        void *ctx) {
+    if (direct != Q_NONE) {
+        l_push_head(p, direct, id);
+        while (p->q[Q_PROT].weight > p->prot_max && p->q[Q_PROT].tail != NIL)
+            l_move(p, Q_PROB, p->q[Q_PROT].tail);
+        hone_evict(p, NIL, cb, ctx);
+        return;
+    }
     l_push_head(p, Q_WINDOW, id);
     uint32_t cand = NIL;
     while (p->q[Q_WINDOW].weight > p->window_max && p->q[Q_WINDOW].tail != NIL) {
@@ -577,6 +587,7 @@ int hone__pol_insert(hone__pol *p, uint64_t key, uint32_t weight, void *payload,
     if (p->kind == HONE_CACHE_POLICY_ARC || p->kind == HONE_CACHE_POLICY_S3FIFO) weight = 1;
     if (reserve_one(p)) return HONE_ENOMEM;
     uint32_t ghost = map_find(p, key);
+    int direct = Q_NONE;
     switch (p->kind) {
     case HONE_CACHE_POLICY_ARC: {
         int q = ghost != NIL ? p->nodes[ghost].q : Q_NONE;
@@ -646,6 +657,12 @@ int hone__pol_insert(hone__pol *p, uint64_t key, uint32_t weight, void *payload,
                 hone_set_window(p, p->window_max > dd ? p->window_max - dd : 0);
                 hone_rebalance(p);
             }
+            /* A ghost hit is proof of reuse the sketch may not show yet
+             * (it was aged, or the key was rejected at a tie): the key
+             * skips the window and the admission duel, like S3-FIFO's
+             * ghost hits go straight to main. Keys main let go return to
+             * protected, keys the window let go to probation. */
+            direct = q == Q_GW ? Q_PROB : q == Q_GM ? Q_PROT : Q_NONE;
             drop(p, ghost);
         }
         break;
@@ -660,7 +677,7 @@ int hone__pol_insert(hone__pol *p, uint64_t key, uint32_t weight, void *payload,
         while (p->resident_weight > p->cap && p->q[Q_LRU].tail != NIL)
             evict_node(p, p->q[Q_LRU].tail, cb, ctx);
     } else {
-        hone_insert(p, id, cb, ctx);
+        hone_insert(p, id, direct, cb, ctx);
     }
     return HONE_OK;
 }
