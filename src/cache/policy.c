@@ -283,15 +283,23 @@ static void sk_inc_at(sketch *s, uint64_t idx) {
     s->t[idx >> 1] = (uint8_t)(s->t[idx >> 1] + (1u << ((idx & 1) * 4)));
 }
 
-static uint64_t sk_index(const sketch *s, uint64_t h, int row) {
-    uint64_t x = hone__mix64(h + (uint64_t)row * 0x9e3779b97f4a7c15ULL);
-    return ((uint64_t)row * (s->mask + 1)) + (x & s->mask);
+/* The four counters of a key lie in one 64-byte block (128 counters, a
+ * 32-counter row each), so that reading or bumping them costs one cache
+ * miss instead of four; the block and the positions come from one mix. */
+static void sk_indexes(const sketch *s, uint64_t key, uint64_t idx[4]) {
+    uint64_t h = hone__mix64(key + 0x9e3779b97f4a7c15ULL);
+    uint64_t nblocks = (s->mask + 1) * 4 / 128;
+    uint64_t base = (h & (nblocks - 1)) * 128;
+    uint64_t x = h >> 32;
+    for (int r = 0; r < 4; r++) idx[r] = base + (uint64_t)r * 32 + ((x >> (r * 5)) & 31);
 }
 
 static unsigned sketch_freq(const sketch *s, uint64_t key) {
+    uint64_t idx[4];
+    sk_indexes(s, key, idx);
     unsigned m = 15;
     for (int r = 0; r < 4; r++) {
-        unsigned v = sk_get(s, sk_index(s, key, r));
+        unsigned v = sk_get(s, idx[r]);
         if (v < m) m = v;
     }
     return m;
@@ -301,9 +309,9 @@ static void sketch_add(sketch *s, uint64_t key) {
     /* Conservative update: only the minimal counters grow, which keeps
      * collisions from inflating rarely seen keys. */
     uint64_t idx[4];
+    sk_indexes(s, key, idx);
     unsigned m = 15;
     for (int r = 0; r < 4; r++) {
-        idx[r] = sk_index(s, key, r);
         unsigned v = sk_get(s, idx[r]);
         if (v < m) m = v;
     }
