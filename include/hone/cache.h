@@ -155,11 +155,14 @@ HONE_API int hone_cache_new(hone_cache **out, const hone_cache_options *opts);
 HONE_API void hone_cache_free(hone_cache *c);
 
 /* Stores a copy of key and value, replacing any entry for key. ttl_ns: 0
- * uses the default ttl, UINT64_MAX means never expire. weight: 0 means
- * klen + vlen. The entry may be evicted at once when the policy does not
- * admit it (it is then counted as a size eviction). Returns HONE_OK;
- * HONE_EINVAL (NULL key with klen > 0, weight above the shard's capacity);
- * HONE_ENOMEM (the cache is unchanged). Thread-safe. */
+ * uses the default ttl, UINT64_MAX means never expire. weight counts only
+ * when max_bytes is set (otherwise every entry weighs 1): 0 means klen +
+ * vlen. The cache is split into shards, each with an equal share of
+ * max_bytes, so one entry may weigh at most max_bytes / shards. The entry
+ * may be evicted at once when the policy does not admit it (counted as a
+ * size eviction). Returns HONE_OK; HONE_EINVAL (NULL key or value with a
+ * nonzero length, klen or weight above 2^32 - 1, weight above the shard's
+ * share); HONE_ENOMEM (the cache is unchanged). Thread-safe. */
 HONE_API int hone_cache_put(hone_cache *c, const void *key, size_t klen, const void *val,
                             size_t vlen);
 HONE_API int hone_cache_put_ex(hone_cache *c, const void *key, size_t klen, const void *val,
