@@ -94,7 +94,8 @@ static void hit_ratios(void) {
 
 #define NKEYS 1000000
 #define CAP (NKEYS / 10)
-#define OPS_PER_THREAD 2000000
+#define OPS_PER_THREAD 1000000
+#define REPEATS 5
 
 static uint32_t *zipf_seq; /* a shared precomputed Zipf(0.99) key stream */
 #define SEQ_LEN (1 << 22)
@@ -271,7 +272,8 @@ static void *worker(void *p) {
 }
 
 /* Runs `threads` workers; returns million operations per second. */
-static double run(int impl, int threads, int writes_pct, hone_cache *c, mlru *l, const bare *b) {
+static double run_once(int impl, int threads, int writes_pct, hone_cache *c, mlru *l,
+                       const bare *b) {
     pthread_t th[8];
     job jobs[8];
     pthread_barrier_t bar;
@@ -288,6 +290,17 @@ static double run(int impl, int threads, int writes_pct, hone_cache *c, mlru *l,
     }
     pthread_barrier_destroy(&bar);
     return ops / secs / 1e6;
+}
+
+/* The best of REPEATS runs: the machine is shared, and interference only
+ * ever makes a run slower. */
+static double run(int impl, int threads, int writes_pct, hone_cache *c, mlru *l, const bare *b) {
+    double best = 0;
+    for (int r = 0; r < REPEATS; r++) {
+        double m = run_once(impl, threads, writes_pct, c, l, b);
+        if (m > best) best = m;
+    }
+    return best;
 }
 
 static void warm(hone_cache *c, mlru *l) {
