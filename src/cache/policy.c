@@ -83,7 +83,10 @@ struct hone__pol {
     uint64_t sample_hits, sample_misses, sample_period;
     double prev_rate, step;
     uint64_t rng;
+    uint64_t sk_sized, sk_target; /* lazy sketch growth; 0: sized at once */
 };
+
+#define SKETCH_FIRST 4096
 
 /* ------------------------------------------------------------------ */
 /* nodes, lists and the key map                                        */
@@ -263,7 +266,9 @@ static void evict_to_ghost(hone__pol *p, uint32_t id, int q, uint64_t limit,
 
 static int sketch_init(hone__pol *p, uint64_t cap) {
     uint64_t w = 16;
-    while (w < cap && w < (1ULL << 30)) w <<= 1;
+    /* At most 2^26 counters per row (128 MiB in all): beyond that the
+     * sketch would cost more than the entries it judges. */
+    while (w < cap && w < (1ULL << 23)) w <<= 1;
     w *= HONE_SKETCH_WIDTH;
     uint8_t *t = hone_calloc(p->alloc, (size_t)(w * 4 / 2), 1);
     if (!t) return HONE_ENOMEM;
@@ -419,6 +424,11 @@ static void hone_insert(hone__pol *p, uint32_t id, int direct, hone__pol_evict_f
             l_move(p, Q_PROB, p->q[Q_PROT].tail);
         hone_evict(p, NIL, cb, ctx);
         return;
+    }
+    if (p->sk_target && p->resident_count > p->sk_sized && p->sk_sized < p->sk_target) {
+        uint64_t n = p->sk_sized * 4 < p->sk_target ? p->sk_sized * 4 : p->sk_target;
+        if (sketch_init(p, n) == HONE_OK) p->sk_sized = n;
+        else p->sk_target = p->sk_sized; /* stay small rather than fail */
     }
     l_push_head(p, Q_WINDOW, id);
     uint32_t cand = NIL;
@@ -753,12 +763,16 @@ int hone__pol_reweigh(hone__pol *p, uint64_t key, uint32_t weight, hone__pol_evi
 void hone__pol_set_capacity(hone__pol *p, uint64_t capacity, hone__pol_evict_fn cb, void *ctx) {
     if (capacity == 0) capacity = 1;
     double share = p->cap ? (double)p->window_max / (double)p->cap : HONE_WINDOW_START;
+    uint64_t old_cap = p->cap;
     p->cap = capacity;
     if (p->kind == HONE_CACHE_POLICY_S3FIFO) s3_sizes(p);
     if (p->kind == HONE_CACHE_POLICY_HONE) {
         hone_set_window(p, (uint64_t)(share * (double)capacity));
         p->step = HONE_STEP * (double)capacity;
-        p->sample_period = HONE_SAMPLE * capacity < 1000000 ? HONE_SAMPLE * capacity : 1000000;
+        /* The sample period scales with the capacity (it may have been
+         * sized from an entry hint, so it is scaled, not recomputed). */
+        double period = (double)p->sample_period * (double)capacity / (double)old_cap;
+        p->sample_period = period < 1 ? 1 : period > 1e6 ? 1000000 : (uint64_t)period;
         p->hghost_cap = (uint64_t)(HONE_GHOST_SHARE * (double)capacity);
         for (int q = Q_GW; q <= Q_GM; q++)
             while (p->q[q].weight > p->hghost_cap && p->q[q].tail != NIL) drop(p, p->q[q].tail);
@@ -821,4 +835,18 @@ void *hone__pol_peek(const hone__pol *p, uint64_t key) {
     uint32_t id = map_find(p, key);
     if (id == NIL || !is_resident_q(p->nodes[id].q)) return NULL;
     return p->nodes[id].payload;
+}
+
+int hone__pol_set_entries_hint(hone__pol *p, uint64_t entries) {
+    if (p->kind != HONE_CACHE_POLICY_HONE) return HONE_OK;
+    if (entries < 16) entries = 16;
+    /* The hint is a guess, so the sketch starts small and grows with the
+     * entries actually held (as Caffeine's does). */
+    uint64_t first = entries < SKETCH_FIRST ? entries : SKETCH_FIRST;
+    int rc = sketch_init(p, first);
+    if (rc) return rc;
+    p->sk_sized = first;
+    p->sk_target = entries;
+    p->sample_period = HONE_SAMPLE * entries < 1000000 ? HONE_SAMPLE * entries : 1000000;
+    return HONE_OK;
 }

@@ -23,6 +23,12 @@ typedef void (*hone__pol_evict_fn)(void *ctx, uint64_t key, void *payload);
 int hone__pol_new(hone__pol **out, int kind, uint64_t capacity, const hone_allocator *a);
 void hone__pol_free(hone__pol *p);
 
+/* For weighted capacities: sizes the frequency sketch and the climber's
+ * sample period for about `entries` entries instead of `capacity` units
+ * (a cache of 1 GiB holds far fewer than 2^30 entries). Call it before the
+ * first access. Returns HONE_OK or HONE_ENOMEM (the old sizing stays). */
+int hone__pol_set_entries_hint(hone__pol *p, uint64_t entries);
+
 /* Looks key up; on a hit updates recency/frequency and returns 1 (and its
  * payload in *payload when not NULL). On a miss records the reference (the
  * frequency sketch counts misses too) and returns 0. */

@@ -190,6 +190,28 @@ static void test_capacity_bytes(void **state) {
     hone_cache_free(c);
 }
 
+static void test_large_byte_cache_is_lazy(void **state) {
+    (void)state;
+    /* A cache allowed 64 GiB must not reserve memory for the millions of
+     * entries it might hold: it starts small and grows with its content. */
+    hone_cache *c = make(0, 64ULL << 30, NULL);
+    uint64_t m0 = hone_cache_memory_size(c);
+    assert_true(m0 < (64u << 20));
+    char k[16], v[100] = {0};
+    for (int i = 0; i < 20000; i++) {
+        snprintf(k, sizeof k, "%d", i);
+        assert_int_equal(hone_cache_put(c, k, strlen(k), v, sizeof v), 0);
+    }
+    hone_cache_stats st;
+    hone_cache_stats_get(c, &st);
+    assert_int_equal(st.entries, 20000);
+    assert_true(hone_cache_memory_size(c) < m0 + 20000 * 400);
+    hone_cache_free(c);
+    c = make(1000000000, 0, NULL);
+    assert_true(hone_cache_memory_size(c) < (64u << 20));
+    hone_cache_free(c);
+}
+
 static void test_ttl(void **state) {
     (void)state;
     fake_clock fc = {1000};
@@ -361,7 +383,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_put_get_delete),       cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_view_outlives_eviction), cmocka_unit_test(test_capacity_entries),
         cmocka_unit_test(test_frequent_keys_survive), cmocka_unit_test(test_capacity_bytes),
-        cmocka_unit_test(test_ttl),                  cmocka_unit_test(test_get_or_load),
+        cmocka_unit_test(test_large_byte_cache_is_lazy), cmocka_unit_test(test_ttl),                  cmocka_unit_test(test_get_or_load),
         cmocka_unit_test(test_iterate_clear_json),
     };
     if (argc > 1) cmocka_set_test_filter(argv[1]);
