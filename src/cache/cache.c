@@ -138,18 +138,12 @@ int hone_cache_new(hone_cache **out, const hone_cache_options *opts) {
         shard *s = &c->shards[made];
         shard_limits(c, o.max_entries, o.max_bytes, &s->max_entries, &s->max_bytes);
         uint64_t cap = c->by_bytes ? s->max_bytes : s->max_entries;
-        rc = hone__pol_new(&s->pol, HONE_CACHE_POLICY_HONE, cap, o.alloc);
-        if (rc) break;
-        /* The sketch grows with the entries held, up to what the limits
-         * allow; entries are assumed to weigh 64 bytes or more when only
-         * bytes are limited. A cache allowed a billion entries must not
-         * reserve for them up front. */
+        /* Entries are assumed to weigh 64 bytes or more when only bytes
+         * are limited; the sketch grows with the entries actually held. */
         uint64_t hint = s->max_entries ? s->max_entries : s->max_bytes / 64;
         if (c->by_bytes && hint > s->max_bytes) hint = s->max_bytes;
-        if ((rc = hone__pol_set_entries_hint(s->pol, hint))) {
-            hone__pol_free(s->pol);
-            break;
-        }
+        rc = hone__pol_new(&s->pol, HONE_CACHE_POLICY_HONE, cap, hint ? hint : 1, o.alloc);
+        if (rc) break;
         /* Critical sections are a few hundred nanoseconds: spinning a
          * little before sleeping beats a futex round trip when two threads
          * meet on a hot shard. */

@@ -536,7 +536,8 @@ static void s3_sizes(hone__pol *p) {
 /* ------------------------------------------------------------------ */
 /* the common interface                                                */
 
-int hone__pol_new(hone__pol **out, int kind, uint64_t capacity, const hone_allocator *a) {
+int hone__pol_new(hone__pol **out, int kind, uint64_t capacity, uint64_t entries_hint,
+                  const hone_allocator *a) {
     *out = NULL;
     if (kind < 0 || kind >= HONE_CACHE_POLICY_COUNT || capacity == 0) return HONE_EINVAL;
     hone__pol *p = hone_calloc(a, 1, sizeof *p);
@@ -552,9 +553,19 @@ int hone__pol_new(hone__pol **out, int kind, uint64_t capacity, const hone_alloc
     p->slot_mask = 15;
     p->rng = 0x2545f4914f6cdd1dULL;
     if (kind == HONE_CACHE_POLICY_HONE) {
-        if (sketch_init(p, capacity)) goto fail;
+        uint64_t size = entries_hint ? entries_hint : capacity;
+        if (entries_hint) {
+            /* The hint is a guess, so the sketch starts small and grows
+             * with the entries actually held (as Caffeine's does). */
+            if (size < 16) size = 16;
+            p->sk_target = size;
+            p->sk_sized = size < SKETCH_FIRST ? size : SKETCH_FIRST;
+            if (sketch_init(p, p->sk_sized)) goto fail;
+        } else if (sketch_init(p, size)) {
+            goto fail;
+        }
         hone_set_window(p, (uint64_t)((double)capacity * HONE_WINDOW_START));
-        p->sample_period = (uint64_t)(HONE_SAMPLE * (double)capacity);
+        p->sample_period = (uint64_t)(HONE_SAMPLE * (double)size);
         if (p->sample_period > 1000000) p->sample_period = 1000000;
         p->step = HONE_STEP * (double)capacity;
         p->hghost_cap = (uint64_t)(HONE_GHOST_SHARE * (double)capacity);
@@ -564,6 +575,7 @@ int hone__pol_new(hone__pol **out, int kind, uint64_t capacity, const hone_alloc
     *out = p;
     return HONE_OK;
 fail:
+    hone_free(a, p->sk.t);
     hone_free(a, p->slots);
     hone_free(a, p);
     return HONE_ENOMEM;
@@ -835,18 +847,4 @@ void *hone__pol_peek(const hone__pol *p, uint64_t key) {
     uint32_t id = map_find(p, key);
     if (id == NIL || !is_resident_q(p->nodes[id].q)) return NULL;
     return p->nodes[id].payload;
-}
-
-int hone__pol_set_entries_hint(hone__pol *p, uint64_t entries) {
-    if (p->kind != HONE_CACHE_POLICY_HONE) return HONE_OK;
-    if (entries < 16) entries = 16;
-    /* The hint is a guess, so the sketch starts small and grows with the
-     * entries actually held (as Caffeine's does). */
-    uint64_t first = entries < SKETCH_FIRST ? entries : SKETCH_FIRST;
-    int rc = sketch_init(p, first);
-    if (rc) return rc;
-    p->sk_sized = first;
-    p->sk_target = entries;
-    p->sample_period = HONE_SAMPLE * entries < 1000000 ? HONE_SAMPLE * entries : 1000000;
-    return HONE_OK;
 }

@@ -19,15 +19,15 @@ typedef void (*hone__pol_evict_fn)(void *ctx, uint64_t key, void *payload);
 
 /* kind is a hone_cache_policy value. capacity is in weight units (entries
  * when every weight is 1); only the hone policy and LRU accept weights
- * other than 1. Returns HONE_OK, HONE_EINVAL or HONE_ENOMEM. */
-int hone__pol_new(hone__pol **out, int kind, uint64_t capacity, const hone_allocator *a);
+ * other than 1. entries_hint 0 sizes the hone policy's frequency sketch
+ * and sample period for `capacity` entries at once (the simulator);
+ * nonzero sizes them for about that many entries, the sketch starting
+ * small and growing with the entries held (the cache, whose capacity may
+ * be bytes or far above what it will hold). Returns HONE_OK, HONE_EINVAL
+ * or HONE_ENOMEM. */
+int hone__pol_new(hone__pol **out, int kind, uint64_t capacity, uint64_t entries_hint,
+                  const hone_allocator *a);
 void hone__pol_free(hone__pol *p);
-
-/* For weighted capacities: sizes the frequency sketch and the climber's
- * sample period for about `entries` entries instead of `capacity` units
- * (a cache of 1 GiB holds far fewer than 2^30 entries). Call it before the
- * first access. Returns HONE_OK or HONE_ENOMEM (the old sizing stays). */
-int hone__pol_set_entries_hint(hone__pol *p, uint64_t entries);
 
 /* Looks key up; on a hit updates recency/frequency and returns 1 (and its
  * payload in *payload when not NULL). On a miss records the reference (the

@@ -28,7 +28,7 @@ int hone_cache_sim_new(hone_cache_sim **out, int policy, uint64_t capacity,
     hone_cache_sim *s = hone_calloc(alloc, 1, sizeof *s);
     if (!s) return HONE_ENOMEM;
     s->alloc = alloc;
-    int rc = hone__pol_new(&s->pol, policy, capacity, alloc);
+    int rc = hone__pol_new(&s->pol, policy, capacity, 0, alloc);
     if (rc) {
         hone_free(alloc, s);
         return rc;

@@ -94,6 +94,39 @@ static void test_scan_resistance(void **state) {
     free(k);
 }
 
+/* OLTP (914,145 accesses) from the shared traces, when present: the LRU
+ * column exactly, ARC and S3-FIFO within 0.3 points. orm-busy (5M
+ * accesses) is left to bench/cache. */
+static void test_reference_policies_oltp(void **state) {
+    (void)state;
+    const char *dir = getenv("TEST_SHARED_DIR");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/traces/OLTP.lis.zst", dir ? dir : HONE_SOURCE_DIR "/../shared");
+    uint64_t *k;
+    size_t n;
+    hone_error err;
+    if (hone_cache_trace_load(path, HONE_CACHE_TRACE_AUTO, NULL, &k, &n, &err)) {
+        printf("skipping: %s\n", err.msg);
+        skip();
+    }
+    assert_int_equal(n, 914145);
+    static const struct { uint64_t size; double lru, arc, s3; } rows[] = {
+        {250, 16.5, 21.2, 21.7}, {500, 23.4, 30.5, 32.6}, {1000, 32.8, 39.0, 40.8},
+        {2000, 42.5, 46.1, 47.0}};
+    for (size_t i = 0; i < 4; i++) {
+        double lru, arc, s3;
+        assert_int_equal(hone_cache_sim_run(HONE_CACHE_POLICY_LRU, rows[i].size, k, n, NULL, &lru), 0);
+        assert_int_equal(hone_cache_sim_run(HONE_CACHE_POLICY_ARC, rows[i].size, k, n, NULL, &arc), 0);
+        assert_int_equal(hone_cache_sim_run(HONE_CACHE_POLICY_S3FIFO, rows[i].size, k, n, NULL, &s3), 0);
+        printf("OLTP %llu: lru %.3f arc %.3f s3fifo %.3f\n", (unsigned long long)rows[i].size, lru,
+               arc, s3);
+        assert_float_equal(lru, rows[i].lru, 0.05);
+        assert_float_equal(arc, rows[i].arc, 0.3);
+        assert_float_equal(s3, rows[i].s3, 0.3);
+    }
+    hone_free(NULL, k);
+}
+
 static void test_sim_counts(void **state) {
     (void)state;
     hone_cache_sim *s;
@@ -133,7 +166,7 @@ int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_web07_shape),     cmocka_unit_test(test_reference_policies),
         cmocka_unit_test(test_hone_policy),     cmocka_unit_test(test_scan_resistance),
-        cmocka_unit_test(test_sim_counts),      cmocka_unit_test(test_policy_names),
+        cmocka_unit_test(test_reference_policies_oltp), cmocka_unit_test(test_sim_counts),      cmocka_unit_test(test_policy_names),
     };
     if (argc > 1) cmocka_set_test_filter(argv[1]);
     return cmocka_run_group_tests(tests, load_web07, free_web07);
