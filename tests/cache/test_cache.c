@@ -273,7 +273,7 @@ static int loader(void *ctx, const void *key, size_t klen, void **val, size_t *v
     memcpy(v + 7, key, klen);
     *val = v;
     *vlen = klen + 7;
-    (void)ttl;
+    if (klen == 1 && *(const char *)key == 't') *ttl = 10; /* the loader picks the ttl */
     return HONE_OK;
 }
 
@@ -295,6 +295,16 @@ static void test_get_or_load(void **state) {
     assert_int_equal(hone_cache_get_or_load(c, "x", 1, loader, &ls, &v), HONE_OK);
     hone_cache_view_release(&v);
     assert_int_equal(ls.calls, 1); /* the second was a hit */
+    assert_int_equal(hone_cache_get_or_load(c, "t", 1, loader, &ls, &v), HONE_OK);
+    hone_cache_view_release(&v);
+    fc.t += 9;
+    assert_int_equal(hone_cache_contains(c, "t", 1), 1);
+    fc.t += 1;
+    assert_int_equal(hone_cache_contains(c, "t", 1), 0);
+    assert_int_equal(hone_cache_get_or_load(c, "t", 1, loader, &ls, &v), HONE_OK);
+    hone_cache_view_release(&v);
+    assert_int_equal(ls.calls, 3);
+    ls.calls = 1;
     /* Errors are returned and not cached... */
     ls.fail = 1;
     assert_int_equal(hone_cache_get_or_load(c, "y", 1, loader, &ls, &v), HONE_EIO);
@@ -303,7 +313,7 @@ static void test_get_or_load(void **state) {
     assert_int_equal(ls.calls, 3);
     hone_cache_stats st;
     hone_cache_stats_get(c, &st);
-    assert_int_equal(st.loads, 3);
+    assert_int_equal(st.loads, 5); /* x, t twice, y twice */
     assert_int_equal(st.load_failures, 2);
     hone_cache_free(c);
 
