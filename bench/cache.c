@@ -31,12 +31,8 @@ static const struct row {
 #define NROWS (sizeof rows / sizeof rows[0])
 
 static void hit_ratios(void) {
-    const char *dir = getenv("HONE_BENCH_TRACES");
-    char shared[1024];
-    if (!dir) {
-        snprintf(shared, sizeof shared, "%s/../shared/traces", HONE_SOURCE_DIR);
-        dir = shared;
-    }
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/../shared/traces", HONE_SOURCE_DIR);
     const char *loaded = NULL;
     uint64_t *keys = NULL;
     size_t n = 0;
