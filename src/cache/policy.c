@@ -98,7 +98,10 @@ static uint32_t node_alloc(hone__pol *p) {
         return id;
     }
     if (p->n_nodes == p->cap_nodes) {
-        uint32_t nc = p->cap_nodes ? p->cap_nodes * 2 : 64;
+        /* Growing by half, not double: the node array is most of the
+         * policy's memory, and doubling leaves up to half of it idle. */
+        if (p->cap_nodes > (NIL - 1) / 3 * 2) return NIL;
+        uint32_t nc = p->cap_nodes ? p->cap_nodes + p->cap_nodes / 2 : 64;
         pnode *nn = hone_realloc(p->alloc, p->nodes, (size_t)nc * sizeof *nn);
         if (!nn) return NIL;
         p->nodes = nn;
