@@ -11,5 +11,6 @@
 #include "hone/mem.h"
 #include "hone/hash.h"
 #include "hone/io.h"
+#include "hone/cache.h"
 
 #endif /* HONE_H */

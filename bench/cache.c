@@ -1,0 +1,391 @@
+/* cache.c - benchmarks of the cache module: hit ratios on the reference
+ * traces against libCacheSim's best published policy per row, throughput
+ * under Zipf(0.99) against a mutex-protected LRU and a bare hash lookup,
+ * thread scaling, and memory per entry. */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hone.h"
+
+/* ------------------------------------------------------------------ */
+/* hit ratios                                                          */
+
+static const struct row {
+    const char *trace, *file;
+    uint64_t size;
+    double lru, best; /* best of ARC, LIRS, S3-FIFO, SIEVE, W-TinyLFU */
+} rows[] = {
+    {"oltp", "OLTP.lis.zst", 250, 16.5, 21.7},       {"oltp", "OLTP.lis.zst", 500, 23.4, 32.6},
+    {"oltp", "OLTP.lis.zst", 1000, 32.8, 40.8},      {"oltp", "OLTP.lis.zst", 2000, 42.5, 47.0},
+    {"web07", "web07.trace.xz", 500, 45.6, 50.0},    {"web07", "web07.trace.xz", 1000, 50.4, 54.1},
+    {"web07", "web07.trace.xz", 2000, 55.5, 58.0},   {"web07", "web07.trace.xz", 4000, 60.8, 62.6},
+    {"orm-busy", "orm-busy.trace.xz", 1000, 78.8, 78.5},
+    {"orm-busy", "orm-busy.trace.xz", 5000, 85.5, 86.6},
+    {"orm-busy", "orm-busy.trace.xz", 10000, 89.5, 90.5},
+    {"orm-busy", "orm-busy.trace.xz", 20000, 93.6, 94.5},
+};
+#define NROWS (sizeof rows / sizeof rows[0])
+
+static void hit_ratios(void) {
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/../shared/traces", HONE_SOURCE_DIR);
+    const char *loaded = NULL;
+    uint64_t *keys = NULL;
+    size_t n = 0;
+    double sum = 0, sum_best = 0, sum_lru = 0;
+    int done = 0, met = 0;
+    for (size_t i = 0; i < NROWS; i++) {
+        if (!loaded || strcmp(loaded, rows[i].file)) {
+            hone_free(NULL, keys);
+            keys = NULL;
+            char path[1200];
+            snprintf(path, sizeof path, "%s/%s", dir, rows[i].file);
+            hone_error err;
+            if (hone_cache_trace_load(path, 0, NULL, &keys, &n, &err)) {
+                printf("# skipping %s: %s\n", rows[i].trace, err.msg);
+                loaded = NULL;
+                continue;
+            }
+            loaded = rows[i].file;
+        }
+        if (!keys) continue;
+        double h = 0, l = 0;
+        hone_cache_sim_run(HONE_CACHE_POLICY_HONE, rows[i].size, keys, n, NULL, &h);
+        hone_cache_sim_run(HONE_CACHE_POLICY_LRU, rows[i].size, keys, n, NULL, &l);
+        printf("cache.hit.%s.%llu\t%.2f\t%%\n", rows[i].trace, (unsigned long long)rows[i].size, h);
+        printf("cache.hit.%s.%llu.delta\t%+.2f\tpoints vs best reference %.1f\n", rows[i].trace,
+               (unsigned long long)rows[i].size, h - rows[i].best, rows[i].best);
+        printf("cache.hit.%s.%llu.lru\t%.3f\t%% (reference %.1f)\n", rows[i].trace,
+               (unsigned long long)rows[i].size, l, rows[i].lru);
+        sum += h;
+        sum_best += rows[i].best;
+        sum_lru += l;
+        met += h >= rows[i].best - 0.5;
+        done++;
+        fflush(stdout);
+    }
+    hone_free(NULL, keys);
+    if (done == (int)NROWS) {
+        /* S3-FIFO has the best mean of the single reference policies. */
+        static const double s3[] = {21.7, 32.6, 40.8, 47.0, 50.0, 54.1,
+                                    58.0, 62.4, 77.7, 86.6, 90.5, 94.1};
+        double s3m = 0;
+        for (size_t i = 0; i < NROWS; i++) s3m += s3[i];
+        s3m /= NROWS;
+        printf("cache.hit.mean\t%.2f\t%%\n", sum / NROWS);
+        printf("cache.hit.mean.delta\t%+.2f\tpoints vs best single policy mean (S3-FIFO %.2f)\n",
+               sum / NROWS - s3m, s3m);
+        printf("cache.hit.rows_within_0.5\t%d\tof %zu\n", met, NROWS);
+        (void)sum_best;
+        (void)sum_lru;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* throughput                                                          */
+
+#define NKEYS 1000000
+#define CAP (NKEYS / 10)
+#define OPS_PER_THREAD 1000000
+#define REPEATS 5
+
+static uint32_t *zipf_seq; /* a shared precomputed Zipf(0.99) key stream */
+#define SEQ_LEN (1 << 22)
+
+static void make_zipf(void) {
+    /* Inverse-CDF sampling over 1M ranks; the rank order is scrambled so
+     * hot keys do not share hash buckets by construction. */
+    double *cdf = malloc(NKEYS * sizeof *cdf);
+    double s = 0;
+    for (int i = 0; i < NKEYS; i++) s += 1.0 / pow(i + 1, 0.99), cdf[i] = s;
+    zipf_seq = malloc(SEQ_LEN * sizeof *zipf_seq);
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < SEQ_LEN; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        double u = (double)(x >> 11) / 9007199254740992.0 * s;
+        int lo = 0, hi = NKEYS - 1;
+        while (lo < hi) {
+            int mid = (lo + hi) / 2;
+            if (cdf[mid] < u) lo = mid + 1; else hi = mid;
+        }
+        zipf_seq[i] = (uint32_t)(((uint64_t)lo * 2654435761u) % NKEYS);
+    }
+    free(cdf);
+}
+
+/* The baseline: a hash table plus a doubly-linked LRU list behind one
+ * mutex, with copy-out gets, as a careful user would write it. */
+typedef struct lnode {
+    uint64_t key;
+    char val[16];
+    struct lnode *prev, *next, *hnext;
+} lnode;
+
+typedef struct mlru {
+    pthread_mutex_t mu;
+    lnode **buckets;
+    size_t mask, n, cap;
+    lnode head; /* sentinel: head.next is MRU */
+} mlru;
+
+static uint64_t mix(uint64_t x) {
+    x ^= x >> 33, x *= 0xff51afd7ed558ccdULL, x ^= x >> 33;
+    return x;
+}
+
+static void mlru_init(mlru *l, size_t cap) {
+    pthread_mutex_init(&l->mu, NULL);
+    size_t b = 1;
+    while (b < cap * 2) b <<= 1;
+    l->buckets = calloc(b, sizeof *l->buckets);
+    l->mask = b - 1;
+    l->n = 0;
+    l->cap = cap;
+    l->head.next = l->head.prev = &l->head;
+}
+
+static void unlink_n(lnode *n) { n->prev->next = n->next, n->next->prev = n->prev; }
+static void push_front(mlru *l, lnode *n) {
+    n->next = l->head.next, n->prev = &l->head;
+    l->head.next->prev = n, l->head.next = n;
+}
+
+static int mlru_get(mlru *l, uint64_t key, char *out) {
+    pthread_mutex_lock(&l->mu);
+    lnode *n = l->buckets[mix(key) & l->mask];
+    while (n && n->key != key) n = n->hnext;
+    if (n) {
+        unlink_n(n);
+        push_front(l, n);
+        memcpy(out, n->val, 16);
+    }
+    pthread_mutex_unlock(&l->mu);
+    return n != NULL;
+}
+
+static void mlru_put(mlru *l, uint64_t key, const char *val) {
+    pthread_mutex_lock(&l->mu);
+    lnode **b = &l->buckets[mix(key) & l->mask], *n = *b;
+    while (n && n->key != key) n = n->hnext;
+    if (n) {
+        memcpy(n->val, val, 16);
+        unlink_n(n);
+        push_front(l, n);
+        pthread_mutex_unlock(&l->mu);
+        return;
+    }
+    if (l->n == l->cap) {
+        lnode *v = l->head.prev;
+        unlink_n(v);
+        lnode **p = &l->buckets[mix(v->key) & l->mask];
+        while (*p != v) p = &(*p)->hnext;
+        *p = v->hnext;
+        free(v);
+        l->n--;
+    }
+    n = malloc(sizeof *n);
+    n->key = key;
+    memcpy(n->val, val, 16);
+    n->hnext = *b;
+    *b = n;
+    push_front(l, n);
+    l->n++;
+    pthread_mutex_unlock(&l->mu);
+}
+
+static void mlru_free(mlru *l) {
+    for (lnode *n = l->head.next; n != &l->head;) {
+        lnode *next = n->next;
+        free(n);
+        n = next;
+    }
+    free(l->buckets);
+    pthread_mutex_destroy(&l->mu);
+}
+
+/* A bare hash table lookup of the same keys: no policy, no lock. */
+typedef struct bare {
+    uint64_t *keys;
+    char (*vals)[16];
+    size_t mask;
+} bare;
+
+static int bare_get(const bare *b, uint64_t key, char *out) {
+    for (size_t i = mix(key) & b->mask;; i = (i + 1) & b->mask) {
+        if (b->keys[i] == key + 1) {
+            memcpy(out, b->vals[i], 16);
+            return 1;
+        }
+        if (!b->keys[i]) return 0;
+    }
+}
+
+enum { IMPL_HONE, IMPL_MLRU, IMPL_BARE };
+
+typedef struct job {
+    int impl, writes_pct, tid;
+    hone_cache *c;
+    mlru *l;
+    const bare *b;
+    pthread_barrier_t *bar;
+    uint64_t hits, ops;
+    double secs;
+} job;
+
+static void *worker(void *p) {
+    job *j = p;
+    char val[16] = "0123456789abcde", out[16];
+    size_t pos = (size_t)j->tid * 7919 * 13;
+    uint64_t hits = 0;
+    pthread_barrier_wait(j->bar);
+    uint64_t t0 = hone_monotonic_ns();
+    for (int i = 0; i < OPS_PER_THREAD; i++) {
+        uint64_t key = zipf_seq[(pos + (size_t)i) & (SEQ_LEN - 1)];
+        int write = j->writes_pct && (i % 100) < j->writes_pct;
+        switch (j->impl) {
+        case IMPL_HONE:
+            if (write) hone_cache_put(j->c, &key, 8, val, 16);
+            else {
+                size_t n;
+                hits += hone_cache_get(j->c, &key, 8, out, 16, &n) == HONE_OK;
+            }
+            break;
+        case IMPL_MLRU:
+            if (write) mlru_put(j->l, key, val);
+            else hits += (uint64_t)mlru_get(j->l, key, out);
+            break;
+        default: hits += (uint64_t)bare_get(j->b, key, out); break;
+        }
+    }
+    j->secs = (double)(hone_monotonic_ns() - t0) / 1e9;
+    j->hits = hits;
+    j->ops = OPS_PER_THREAD;
+    return NULL;
+}
+
+/* Runs `threads` workers; returns million operations per second. */
+static double run_once(int impl, int threads, int writes_pct, hone_cache *c, mlru *l,
+                       const bare *b) {
+    pthread_t th[8];
+    job jobs[8];
+    pthread_barrier_t bar;
+    pthread_barrier_init(&bar, NULL, (unsigned)threads);
+    for (int t = 0; t < threads; t++) {
+        jobs[t] = (job){impl, writes_pct, t, c, l, b, &bar, 0, 0, 0};
+        pthread_create(&th[t], NULL, worker, &jobs[t]);
+    }
+    double ops = 0, secs = 0;
+    for (int t = 0; t < threads; t++) {
+        pthread_join(th[t], NULL);
+        ops += (double)jobs[t].ops;
+        if (jobs[t].secs > secs) secs = jobs[t].secs;
+    }
+    pthread_barrier_destroy(&bar);
+    return ops / secs / 1e6;
+}
+
+/* The best of REPEATS runs: the machine is shared, and interference only
+ * ever makes a run slower. */
+static double run(int impl, int threads, int writes_pct, hone_cache *c, mlru *l, const bare *b) {
+    double best = 0;
+    for (int r = 0; r < REPEATS; r++) {
+        double m = run_once(impl, threads, writes_pct, c, l, b);
+        if (m > best) best = m;
+    }
+    return best;
+}
+
+static void warm(hone_cache *c, mlru *l) {
+    char val[16] = "0123456789abcde";
+    for (int i = 0; i < SEQ_LEN / 2; i++) {
+        uint64_t key = zipf_seq[i];
+        size_t n;
+        char out[16];
+        if (hone_cache_get(c, &key, 8, out, 16, &n) != HONE_OK) hone_cache_put(c, &key, 8, val, 16);
+        if (!mlru_get(l, key, out)) mlru_put(l, key, val);
+    }
+}
+
+static void throughput(void) {
+    make_zipf();
+    hone_cache_options o = {0};
+    o.max_entries = CAP;
+    hone_cache *c;
+    if (hone_cache_new(&c, &o)) return;
+    mlru l;
+    mlru_init(&l, CAP);
+    warm(c, &l);
+    /* The bare table holds the same keys hone holds after warming. */
+    bare b;
+    size_t bs = 1;
+    while (bs < CAP * 2) bs <<= 1;
+    b.keys = calloc(bs, sizeof *b.keys);
+    b.vals = calloc(bs, sizeof *b.vals);
+    b.mask = bs - 1;
+    for (uint64_t k = 0; k < NKEYS; k++) {
+        if (!hone_cache_contains(c, &k, 8)) continue;
+        size_t i = mix(k) & b.mask;
+        while (b.keys[i]) i = (i + 1) & b.mask;
+        b.keys[i] = k + 1;
+    }
+    double h1 = run(IMPL_HONE, 1, 0, c, &l, &b);
+    double h2 = run(IMPL_HONE, 2, 0, c, &l, &b);
+    double m1 = run(IMPL_MLRU, 1, 0, c, &l, &b);
+    double m2 = run(IMPL_MLRU, 2, 0, c, &l, &b);
+    double b1 = run(IMPL_BARE, 1, 0, c, &l, &b);
+    double hw1 = run(IMPL_HONE, 1, 10, c, &l, &b);
+    double hw2 = run(IMPL_HONE, 2, 10, c, &l, &b);
+    double mw2 = run(IMPL_MLRU, 2, 10, c, &l, &b);
+    printf("cache.get_mops.1t\t%.2f\tMops/s (100%% reads, Zipf 0.99, 1M keys, 100k entries)\n", h1);
+    printf("cache.get_mops.2t\t%.2f\tMops/s\n", h2);
+    printf("cache.mixed_mops.1t\t%.2f\tMops/s (90%% reads, 10%% writes)\n", hw1);
+    printf("cache.mixed_mops.2t\t%.2f\tMops/s\n", hw2);
+    printf("cache.mutex_lru.get_mops.1t\t%.2f\tMops/s\n", m1);
+    printf("cache.mutex_lru.get_mops.2t\t%.2f\tMops/s\n", m2);
+    printf("cache.mutex_lru.mixed_mops.2t\t%.2f\tMops/s\n", mw2);
+    printf("cache.bare_lookup.get_mops.1t\t%.2f\tMops/s\n", b1);
+    printf("cache.get.ratio\t%.2f\tx vs mutex LRU at 2 threads (goal >= 5)\n", h2 / m2);
+    printf("cache.mixed.ratio\t%.2f\tx vs mutex LRU at 2 threads, 90/10\n", hw2 / mw2);
+    printf("cache.scaling.ratio\t%.2f\tx 2 threads vs 1 (goal >= 1.8)\n", h2 / h1);
+    printf("cache.policy_cost.ratio\t%.2f\tx bare hash lookup time per get, 1 thread\n", b1 / h1);
+    hone_cache_stats st;
+    hone_cache_stats_get(c, &st);
+    printf("cache.zipf.hit_rate\t%.2f\t%%\n", st.hit_rate * 100);
+    hone_cache_free(c);
+    mlru_free(&l);
+    free(b.keys);
+    free(b.vals);
+    free(zipf_seq);
+}
+
+/* ------------------------------------------------------------------ */
+/* memory                                                              */
+
+static void memory(void) {
+    hone_cache_options o = {0};
+    o.max_entries = CAP;
+    hone_cache *c;
+    if (hone_cache_new(&c, &o)) return;
+    char val[16] = "0123456789abcde";
+    for (uint64_t k = 0; k < CAP; k++) hone_cache_put(c, &k, 8, val, 16);
+    hone_cache_stats st;
+    hone_cache_stats_get(c, &st);
+    uint64_t full = hone_cache_memory_size(c);
+    /* Everything the cache holds, sketch and fixed structures included,
+     * divided by the entries, less the key and value bytes. */
+    double per = (double)full / (double)st.entries - (8 + 16);
+    printf("cache.bytes_per_entry\t%.1f\tbytes beyond key and value (goal <= 48; %llu entries)\n",
+           per, (unsigned long long)st.entries);
+    hone_cache_free(c);
+}
+
+int main(void) {
+    hit_ratios();
+    throughput();
+    memory();
+    return 0;
+}

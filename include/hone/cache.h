@@ -1,0 +1,265 @@
+/* cache.h - hone's in-memory cache: a sharded, thread-safe key/value cache
+ * with an adaptive admission and eviction policy, TTLs, single-flight
+ * loading and statistics; and the trace reader and simulator that measure
+ * its policy against LRU, ARC and S3-FIFO. */
+#ifndef HONE_CACHE_H
+#define HONE_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hone/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Policies                                                            */
+/* ------------------------------------------------------------------ */
+
+/* The eviction policies. HONE is the cache's own (an adaptive W-TinyLFU,
+ * see docs/design/cache.md); the others are faithful reference policies
+ * for the simulator. Append-only. */
+typedef enum hone_cache_policy {
+    HONE_CACHE_POLICY_HONE = 0,
+    HONE_CACHE_POLICY_LRU = 1,
+    HONE_CACHE_POLICY_ARC = 2,
+    HONE_CACHE_POLICY_S3FIFO = 3,
+    HONE_CACHE_POLICY_COUNT
+} hone_cache_policy;
+
+/* The policy's short name ("hone", "lru", "arc", "s3fifo"), or NULL for an
+ * unknown value. Static string; thread-safe. */
+HONE_API const char *hone_cache_policy_name(int policy);
+/* Parses a short name (as above, case-sensitive; "s3-fifo" is accepted).
+ * Returns HONE_OK, or HONE_EINVAL with err naming the value and the valid
+ * names (and the nearest one). */
+HONE_API int hone_cache_policy_parse(const char *name, int *out, hone_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Traces                                                              */
+/* ------------------------------------------------------------------ */
+
+/* Trace formats (see hone-cache(1)). AUTO picks by file name: a name
+ * containing ".lis" is ARC, ".trace" is cache2k, anything else lines. */
+typedef enum hone_cache_trace_format {
+    HONE_CACHE_TRACE_AUTO = 0,
+    HONE_CACHE_TRACE_CACHE2K = 1, /* big-endian int32 keys, no header */
+    HONE_CACHE_TRACE_ARC = 2,     /* "start count ignored reqno" lines */
+    HONE_CACHE_TRACE_LINES = 3    /* one key per line (text, hashed) */
+} hone_cache_trace_format;
+
+/* Parses "cache2k", "arc", "lines" or "auto". Returns HONE_OK or
+ * HONE_EINVAL (err filled). */
+HONE_API int hone_cache_trace_format_parse(const char *name, int *out, hone_error *err);
+
+typedef struct hone_cache_trace hone_cache_trace;
+
+/* Opens a trace file. Compression is detected from the content: xz and
+ * zstd streams are decompressed on the fly, anything else is read plain.
+ * Returns HONE_OK; HONE_EINVAL (bad format value); HONE_ENOTFOUND,
+ * HONE_EACCES or HONE_EIO when the file cannot be opened; HONE_ENOMEM.
+ * On failure *out is NULL and err says why. Not thread-safe per handle. */
+HONE_API int hone_cache_trace_open(hone_cache_trace **out, const char *path, int format,
+                                   const hone_allocator *alloc, hone_error *err);
+
+/* Reads the next key. Returns 1 with *key set, 0 at the clean end of the
+ * trace, or a negative status: HONE_ETRUNC (the file or its compressed
+ * stream ends mid-record), HONE_EPARSE or HONE_ECORRUPT (malformed data),
+ * HONE_EIO. Errors fill err with the byte offset (err->offset; of the
+ * decompressed data, and the compressed offset too in the message for
+ * compressed files) and for text formats the line. Lines keys are 64-bit
+ * hashes of the line's text, so distinct lines may in theory collide. */
+HONE_API int hone_cache_trace_next(hone_cache_trace *t, uint64_t *key, hone_error *err);
+
+/* Closes the trace; NULL is a no-op. */
+HONE_API void hone_cache_trace_close(hone_cache_trace *t);
+
+/* Reads a whole trace into an array allocated with alloc (the caller frees
+ * it with hone_free(alloc, *keys)). Returns as hone_cache_trace_open and
+ * hone_cache_trace_next do; on error *keys is NULL and *n 0. */
+HONE_API int hone_cache_trace_load(const char *path, int format, const hone_allocator *alloc,
+                                   uint64_t **keys, size_t *n, hone_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Simulator                                                           */
+/* ------------------------------------------------------------------ */
+
+/* A policy replayed over keys with unit sizes, counting object hits from a
+ * cold start: the conventions of libCacheSim's --ignore-obj-size 1. */
+typedef struct hone_cache_sim hone_cache_sim;
+
+/* Creates a simulator of `policy` holding `capacity` objects. Returns
+ * HONE_OK, HONE_EINVAL (unknown policy, capacity 0) or HONE_ENOMEM. */
+HONE_API int hone_cache_sim_new(hone_cache_sim **out, int policy, uint64_t capacity,
+                                const hone_allocator *alloc);
+/* Replays one access. Returns 1 on a hit, 0 on a miss, HONE_ENOMEM. */
+HONE_API int hone_cache_sim_access(hone_cache_sim *s, uint64_t key);
+/* Hits and accesses so far. */
+HONE_API void hone_cache_sim_counts(const hone_cache_sim *s, uint64_t *hits, uint64_t *accesses);
+/* Hits / accesses in percent (0 before the first access). */
+HONE_API double hone_cache_sim_hit_percent(const hone_cache_sim *s);
+/* NULL is a no-op. */
+HONE_API void hone_cache_sim_free(hone_cache_sim *s);
+
+/* Replays keys[0..n) through a fresh simulator; *hit_percent gets the
+ * object hit ratio in percent. Returns HONE_OK, HONE_EINVAL, HONE_ENOMEM.
+ * Thread-safe (keys are only read). */
+HONE_API int hone_cache_sim_run(int policy, uint64_t capacity, const uint64_t *keys, size_t n,
+                                const hone_allocator *alloc, double *hit_percent);
+
+/* ------------------------------------------------------------------ */
+/* The cache                                                           */
+/* ------------------------------------------------------------------ */
+
+typedef struct hone_cache hone_cache;
+
+/* Why an entry left the cache (stats count each). */
+typedef enum hone_cache_reason {
+    HONE_CACHE_EVICT_SIZE = 0,     /* the policy chose it to make room */
+    HONE_CACHE_EVICT_EXPIRED = 1,  /* its time-to-live ran out */
+    HONE_CACHE_EVICT_EXPLICIT = 2, /* delete, clear, or replaced by put */
+    HONE_CACHE_REASON_COUNT
+} hone_cache_reason;
+
+/* A clock returning nanoseconds on any monotonic scale. */
+typedef uint64_t (*hone_cache_clock_fn)(void *ctx);
+
+typedef struct hone_cache_options {
+    const hone_allocator *alloc; /* NULL: the default allocator */
+    /* Capacity: at most max_entries entries and at most max_bytes bytes of
+     * weight (an entry weighs key length + value length, or what put_ex
+     * says). 0 means no limit of that kind; at least one must be set. */
+    uint64_t max_entries;
+    uint64_t max_bytes;
+    uint64_t ttl_ns;            /* default time-to-live after write; 0: none */
+    int expire_after_access;    /* nonzero: each hit restarts the entry's ttl */
+    uint64_t negative_ttl_ns;   /* get_or_load: cache loader errors this long; 0: never */
+    hone_cache_clock_fn clock;  /* NULL: hone_monotonic_ns */
+    void *clock_ctx;
+    /* Shards (a power of two up to 256); 0 picks from the capacity: one
+     * shard for small caches (so eviction order is exact), up to 64. */
+    unsigned shards;
+} hone_cache_options;
+
+/* Creates a cache. Returns HONE_OK; HONE_EINVAL (no capacity, shards not a
+ * power of two or above 256); HONE_ENOMEM. On failure *out is NULL and
+ * nothing leaks. */
+HONE_API int hone_cache_new(hone_cache **out, const hone_cache_options *opts);
+
+/* Frees the cache and every entry no view holds. Views still held stay
+ * valid until released (their memory is freed by the last release), but
+ * the cache must not be used by any thread after this call. NULL is a
+ * no-op. */
+HONE_API void hone_cache_free(hone_cache *c);
+
+/* Stores a copy of key and value, replacing any entry for key. ttl_ns: 0
+ * uses the default ttl, UINT64_MAX means never expire. weight counts only
+ * when max_bytes is set (otherwise every entry weighs 1): 0 means klen +
+ * vlen. The cache is split into shards, each with an equal share of
+ * max_bytes, so one entry may weigh at most max_bytes / shards. The entry
+ * may be evicted at once when the policy does not admit it (counted as a
+ * size eviction). Returns HONE_OK; HONE_EINVAL (NULL key or value with a
+ * nonzero length, klen or weight above 2^32 - 1, weight above the shard's
+ * share); HONE_ENOMEM (the cache is unchanged). Thread-safe. */
+HONE_API int hone_cache_put(hone_cache *c, const void *key, size_t klen, const void *val,
+                            size_t vlen);
+HONE_API int hone_cache_put_ex(hone_cache *c, const void *key, size_t klen, const void *val,
+                               size_t vlen, uint64_t ttl_ns, uint64_t weight);
+
+/* Copy-out get: copies the value into buf (up to cap bytes) and sets *vlen
+ * to the value's full length. Returns HONE_OK on a hit (the copy is
+ * truncated when cap < *vlen: compare them), HONE_ENOTFOUND on a miss or an
+ * expired entry. Thread-safe. */
+HONE_API int hone_cache_get(hone_cache *c, const void *key, size_t klen, void *buf, size_t cap,
+                            size_t *vlen);
+
+/* A read-only view of a cached value. It stays valid until
+ * hone_cache_view_release(), even if the entry is evicted, replaced or the
+ * cache is cleared meanwhile: each entry carries a reference count; the
+ * cache holds one reference and every view another, and the last one to
+ * let go frees the entry. */
+typedef struct hone_cache_view {
+    const void *data;
+    size_t len;
+    void *ref_; /* private */
+} hone_cache_view;
+
+/* Gets a view. Returns HONE_OK (release it once), HONE_ENOTFOUND (nothing
+ * to release). Thread-safe; a view may be released on any thread. */
+HONE_API int hone_cache_get_view(hone_cache *c, const void *key, size_t klen,
+                                 hone_cache_view *view);
+/* Releases a view; a zeroed view or NULL is a no-op. */
+HONE_API void hone_cache_view_release(hone_cache_view *view);
+
+/* Loads a missing value. On success it fills *val with a buffer allocated
+ * by the cache's allocator (the cache takes ownership), *vlen, and may set
+ * *ttl_ns (preset to 0 = the default) for this entry. Returns HONE_OK or
+ * any negative status, which goes to every waiter. */
+typedef int (*hone_cache_loader_fn)(void *ctx, const void *key, size_t klen, void **val,
+                                    size_t *vlen, uint64_t *ttl_ns);
+
+/* Gets key as a view, loading it on a miss. When many threads miss the same
+ * key at once, the loader runs once (in the first thread) and the others
+ * wait for its result: all of them get a view of the same value, or the
+ * same error. A loader error is not cached unless negative_ttl_ns is set;
+ * then the same error is returned without calling the loader until it
+ * expires. Returns HONE_OK (release the view), the loader's error, or
+ * HONE_ENOMEM. The loader must not call back into this cache for the same
+ * key (it would wait for itself). Thread-safe. */
+HONE_API int hone_cache_get_or_load(hone_cache *c, const void *key, size_t klen,
+                                    hone_cache_loader_fn loader, void *ctx,
+                                    hone_cache_view *view);
+
+/* Removes key. Returns HONE_OK or HONE_ENOTFOUND. Thread-safe. */
+HONE_API int hone_cache_delete(hone_cache *c, const void *key, size_t klen);
+/* 1 when key is present and not expired, else 0. Does not count as an
+ * access for the policy or the stats. Thread-safe. */
+HONE_API int hone_cache_contains(hone_cache *c, const void *key, size_t klen);
+/* Removes every entry (counted as explicit evictions). Thread-safe. */
+HONE_API void hone_cache_clear(hone_cache *c);
+
+/* Calls fn for each live entry, one shard at a time under that shard's
+ * lock: each shard is a consistent snapshot, the whole is not (entries may
+ * change in shards not yet or already visited). fn must not call into the
+ * cache; returning nonzero stops the walk. Returns HONE_OK, or fn's nonzero
+ * value. Thread-safe. */
+HONE_API int hone_cache_iterate(hone_cache *c,
+                                int (*fn)(void *ctx, const void *key, size_t klen,
+                                          const void *val, size_t vlen),
+                                void *ctx);
+
+/* Changes the capacity at run time (same meaning as in the options),
+ * evicting down to it. Returns HONE_OK or HONE_EINVAL (both zero).
+ * Thread-safe. */
+HONE_API int hone_cache_resize(hone_cache *c, uint64_t max_entries, uint64_t max_bytes);
+
+/* Statistics. Counters are exact (updated under shard locks). */
+typedef struct hone_cache_stats {
+    uint64_t hits, misses;
+    double hit_rate; /* hits / (hits + misses), 0 when none */
+    uint64_t loads, load_failures, load_time_ns;
+    uint64_t evictions[HONE_CACHE_REASON_COUNT];
+    uint64_t entries, bytes; /* bytes: total weight */
+    double utilization;      /* percent of the binding capacity in use */
+    uint64_t max_entries, max_bytes;
+} hone_cache_stats;
+
+/* Fills *st. Thread-safe (a per-shard consistent sum). */
+HONE_API void hone_cache_stats_get(hone_cache *c, hone_cache_stats *st);
+/* Zeroes hits, misses, loads and evictions (not entries). Thread-safe. */
+HONE_API void hone_cache_stats_reset(hone_cache *c);
+/* Appends the stats as one JSON object to buf. Returns HONE_OK or
+ * HONE_ENOMEM. Thread-safe. */
+HONE_API int hone_cache_stats_json(hone_cache *c, hone_buf *buf);
+/* Bytes of memory the cache holds now: its structures, entries (with key
+ * and value copies) and policy metadata, not the allocator's overhead.
+ * Thread-safe. */
+HONE_API uint64_t hone_cache_memory_size(hone_cache *c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,113 @@
+/* policy.h - the eviction policies (hone's adaptive W-TinyLFU and the
+ * reference LRU, ARC and S3-FIFO) over 64-bit keys, shared by the trace
+ * simulator and the concurrent cache's shards. Not thread-safe: callers
+ * serialise access to one policy. */
+#ifndef HONE_CACHE_POLICY_H
+#define HONE_CACHE_POLICY_H
+
+#include <stdint.h>
+
+#include "hone/core.h"
+
+#define HONE__POL_NIL UINT32_MAX
+
+typedef struct hone__pol hone__pol;
+
+/* Called for every key the policy drops (ghost entries are not reported).
+ * `payload` is what hone__pol_set_payload stored for it. */
+typedef void (*hone__pol_evict_fn)(void *ctx, uint64_t key, void *payload);
+
+/* kind is a hone_cache_policy value. capacity is in weight units (entries
+ * when every weight is 1); only the hone policy and LRU accept weights
+ * other than 1. entries_hint 0 sizes the hone policy's frequency sketch
+ * and sample period for `capacity` entries at once (the simulator);
+ * nonzero sizes them for about that many entries, the sketch starting
+ * small and growing with the entries held (the cache, whose capacity may
+ * be bytes or far above what it will hold). Returns HONE_OK, HONE_EINVAL
+ * or HONE_ENOMEM. */
+int hone__pol_new(hone__pol **out, int kind, uint64_t capacity, uint64_t entries_hint,
+                  const hone_allocator *a);
+void hone__pol_free(hone__pol *p);
+
+/* Looks key up; on a hit updates recency/frequency and returns 1 (and its
+ * payload in *payload when not NULL). On a miss records the reference (the
+ * frequency sketch counts misses too) and returns 0. */
+int hone__pol_get(hone__pol *p, uint64_t key, void **payload);
+
+/* Inserts a key that hone__pol_get just missed, with its weight and
+ * payload. May evict other keys or the new key itself (through cb).
+ * Returns HONE_OK or HONE_ENOMEM (nothing changed). */
+int hone__pol_insert(hone__pol *p, uint64_t key, uint32_t weight, void *payload,
+                     hone__pol_evict_fn cb, void *ctx);
+
+/* The simulator's access: get, and insert on a miss. Returns 1 hit, 0 miss,
+ * or HONE_ENOMEM. */
+int hone__pol_access(hone__pol *p, uint64_t key);
+
+/* The payload of a resident key, or NULL; changes nothing. */
+void *hone__pol_peek(const hone__pol *p, uint64_t key);
+
+/* Removes a resident key without reporting it; returns its payload or NULL
+ * when it is not resident. */
+void *hone__pol_remove(hone__pol *p, uint64_t key);
+
+/* Changes the payload of a resident key; returns 0, or HONE_ENOTFOUND. */
+int hone__pol_set_payload(hone__pol *p, uint64_t key, void *payload);
+
+/* Changes the weight of a resident key and evicts as needed. */
+int hone__pol_reweigh(hone__pol *p, uint64_t key, uint32_t weight, hone__pol_evict_fn cb,
+                      void *ctx);
+
+/* Sets a new capacity, evicting (through cb) down to it. */
+void hone__pol_set_capacity(hone__pol *p, uint64_t capacity, hone__pol_evict_fn cb, void *ctx);
+
+/* Drops every resident key (reporting each through cb) and all ghosts. */
+void hone__pol_clear(hone__pol *p, hone__pol_evict_fn cb, void *ctx);
+
+/* Evicts one entry the way the policy would to make room; returns 1, or 0
+ * when nothing is resident. Used to enforce a second (entry count) limit. */
+int hone__pol_evict_one(hone__pol *p, hone__pol_evict_fn cb, void *ctx);
+
+/* Resident keys, their total weight, and bytes of memory the policy holds. */
+uint64_t hone__pol_count(const hone__pol *p);
+uint64_t hone__pol_weight(const hone__pol *p);
+uint64_t hone__pol_capacity(const hone__pol *p);
+uint64_t hone__pol_memory(const hone__pol *p);
+
+/* Calls fn for every resident key (in no particular order). fn must not
+ * change the policy. */
+void hone__pol_foreach(const hone__pol *p, void (*fn)(void *ctx, uint64_t key, void *payload),
+                       void *ctx);
+
+/* The window share of the hone policy in per mille (for tests and docs);
+ * 0 for other policies. */
+unsigned hone__pol_window_permille(const hone__pol *p);
+
+/* A strong 64-bit mix, used for sketch indexes and for hashing byte keys. */
+static inline uint64_t hone__mix64(uint64_t x) {
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
+}
+
+/* Hashes a byte string to 64 bits (8 bytes per step, then mixed). */
+static inline uint64_t hone__hash_bytes(const void *data, size_t n) {
+    const unsigned char *s = (const unsigned char *)data;
+    uint64_t h = 0x243f6a8885a308d3ULL ^ (n * 0x9e3779b97f4a7c15ULL);
+    while (n >= 8) {
+        uint64_t w = (uint64_t)s[0] | (uint64_t)s[1] << 8 | (uint64_t)s[2] << 16 |
+                     (uint64_t)s[3] << 24 | (uint64_t)s[4] << 32 | (uint64_t)s[5] << 40 |
+                     (uint64_t)s[6] << 48 | (uint64_t)s[7] << 56;
+        h = (h ^ hone__mix64(w)) * 0x9fb21c651e98df25ULL;
+        s += 8;
+        n -= 8;
+    }
+    uint64_t w = 0;
+    for (size_t i = 0; i < n; i++) w |= (uint64_t)s[i] << (8 * i);
+    return hone__mix64(h ^ w ^ 0x5851f42d4c957f2dULL);
+}
+
+#endif

@@ -1,0 +1,179 @@
+/* test_concurrent.c - the cache under many threads: single-flight loading
+ * runs the loader exactly once and hands every waiter the same result or
+ * the same error; mixed operations keep values intact (run under TSan). */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "test.h"
+
+#define THREADS 16
+
+typedef struct flight_test {
+    hone_cache *c;
+    atomic_int calls;
+    atomic_int release; /* the loader waits for this */
+    int fail;
+    int rc[THREADS];
+    char got[THREADS][16];
+} flight_test;
+
+static int slow_loader(void *ctx, const void *key, size_t klen, void **val, size_t *vlen,
+                       uint64_t *ttl) {
+    flight_test *ft = ctx;
+    (void)key, (void)klen, (void)ttl;
+    atomic_fetch_add(&ft->calls, 1);
+    while (!atomic_load(&ft->release)) sched_yield();
+    if (ft->fail) return HONE_EIO;
+    char *v = hone_malloc(NULL, 6);
+    if (!v) return HONE_ENOMEM;
+    memcpy(v, "result", 6);
+    *val = v;
+    *vlen = 6;
+    return HONE_OK;
+}
+
+typedef struct arg {
+    flight_test *ft;
+    int i;
+} arg;
+
+static void *flight_thread(void *p) {
+    arg *a = p;
+    hone_cache_view v;
+    a->ft->rc[a->i] = hone_cache_get_or_load(a->ft->c, "same", 4, slow_loader, a->ft, &v);
+    if (a->ft->rc[a->i] == HONE_OK) {
+        memcpy(a->ft->got[a->i], v.data, v.len < 15 ? v.len : 15);
+        hone_cache_view_release(&v);
+    }
+    return NULL;
+}
+
+static void run_flight(int fail) {
+    flight_test ft;
+    memset(&ft, 0, sizeof ft);
+    ft.fail = fail;
+    hone_cache_options o = {0};
+    o.max_entries = 1000;
+    assert_int_equal(hone_cache_new(&ft.c, &o), 0);
+    pthread_t th[THREADS];
+    arg args[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        args[i] = (arg){&ft, i};
+        assert_int_equal(pthread_create(&th[i], NULL, flight_thread, &args[i]), 0);
+    }
+    /* Every thread counts its miss under the shard lock before it either
+     * starts the load or joins it; only when all have missed does the
+     * loader finish. So all of them were concurrent misses, by count. */
+    for (;;) {
+        hone_cache_stats st;
+        hone_cache_stats_get(ft.c, &st);
+        if (st.misses == THREADS) break;
+        sched_yield();
+    }
+    atomic_store(&ft.release, 1);
+    for (int i = 0; i < THREADS; i++) pthread_join(th[i], NULL);
+    assert_int_equal(atomic_load(&ft.calls), 1);
+    for (int i = 0; i < THREADS; i++) {
+        if (fail) {
+            assert_int_equal(ft.rc[i], HONE_EIO);
+        } else {
+            assert_int_equal(ft.rc[i], HONE_OK);
+            assert_string_equal(ft.got[i], "result");
+        }
+    }
+    hone_cache_stats st;
+    hone_cache_stats_get(ft.c, &st);
+    assert_int_equal(st.loads, 1);
+    assert_int_equal(st.load_failures, fail ? 1 : 0);
+    assert_int_equal(hone_cache_contains(ft.c, "same", 4), fail ? 0 : 1);
+    hone_cache_free(ft.c);
+}
+
+static void test_single_flight_once(void **state) {
+    (void)state;
+    run_flight(0);
+}
+
+static void test_single_flight_error_to_all(void **state) {
+    (void)state;
+    run_flight(1);
+}
+
+typedef struct mix {
+    hone_cache *c;
+    int seed;
+    pthread_barrier_t *bar;
+    int bad;
+} mix;
+
+/* Values are the key repeated, so any torn or mixed-up value shows. */
+static void *mix_thread(void *p) {
+    mix *m = p;
+    uint64_t x = (uint64_t)m->seed * 0x9e3779b97f4a7c15ULL + 1;
+    char key[16], val[64], buf[64];
+    pthread_barrier_wait(m->bar);
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int k = (int)(x % 300);
+        int kl = snprintf(key, sizeof key, "k%d", k);
+        int vl = 0;
+        while (vl + kl <= (int)sizeof val) memcpy(val + vl, key, (size_t)kl), vl += kl;
+        size_t n;
+        hone_cache_view v;
+        switch ((x >> 20) % 8) {
+        case 0:
+        case 1: hone_cache_put(m->c, key, (size_t)kl, val, (size_t)vl); break;
+        case 2: hone_cache_delete(m->c, key, (size_t)kl); break;
+        case 3:
+            if (hone_cache_get_view(m->c, key, (size_t)kl, &v) == HONE_OK) {
+                if (v.len != (size_t)vl || memcmp(v.data, val, v.len)) m->bad++;
+                hone_cache_view_release(&v);
+            }
+            break;
+        default:
+            if (hone_cache_get(m->c, key, (size_t)kl, buf, sizeof buf, &n) == HONE_OK &&
+                (n != (size_t)vl || memcmp(buf, val, n)))
+                m->bad++;
+            break;
+        }
+    }
+    return NULL;
+}
+
+static void test_mixed_operations(void **state) {
+    (void)state;
+    hone_cache_options o = {0};
+    o.max_entries = 128;
+    o.shards = 4;
+    hone_cache *c;
+    assert_int_equal(hone_cache_new(&c, &o), 0);
+    pthread_barrier_t bar;
+    pthread_barrier_init(&bar, NULL, 4);
+    pthread_t th[4];
+    mix m[4];
+    for (int i = 0; i < 4; i++) {
+        m[i] = (mix){c, i + 1, &bar, 0};
+        pthread_create(&th[i], NULL, mix_thread, &m[i]);
+    }
+    for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < 4; i++) assert_int_equal(m[i].bad, 0);
+    hone_cache_stats st;
+    hone_cache_stats_get(c, &st);
+    assert_true(st.entries <= 128);
+    assert_true(st.hits > 0);
+    pthread_barrier_destroy(&bar);
+    hone_cache_free(c);
+}
+
+int main(int argc, char **argv) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_single_flight_once),
+        cmocka_unit_test(test_single_flight_error_to_all),
+        cmocka_unit_test(test_mixed_operations),
+    };
+    if (argc > 1) cmocka_set_test_filter(argv[1]);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
