@@ -54,6 +54,29 @@ static double hone_tasks(hone_pool *p, hone_future **f, int n) {
     return now_s() - t0;
 }
 
+/* The like-for-like counterpart of OpenMP task/taskwait: one task spawns
+ * every task into a scope (no future each), then waits for them all,
+ * helping to run them. */
+static int scope_spawner(void *arg, hone_task *t) {
+    int n = *(int *)arg;
+    hone_scope *s;
+    if (hone_scope_new(&s, hone_task_pool(t))) abort();
+    for (int i = 0; i < n; i++)
+        if (hone_scope_spawn(s, empty_task, NULL)) abort();
+    int rc = hone_scope_wait(s);
+    hone_scope_free(s);
+    return rc;
+}
+
+static double hone_scope_tasks(hone_pool *p, int n) {
+    hone_future *root;
+    double t0 = now_s();
+    if (hone_pool_submit(p, scope_spawner, &n, &root)) abort();
+    if (hone_future_wait(root)) abort();
+    hone_future_free(root);
+    return now_s() - t0;
+}
+
 /* Submission from a thread outside the pool, through the shared queue. */
 static double hone_tasks_external(hone_pool *p, hone_future **f, int n) {
     double t0 = now_s();
@@ -99,11 +122,13 @@ static double pthread_tasks(int n) {
 static void bench_tasks(hone_pool *p) {
     enum { N = 200000, NT = 3000 };
     hone_future **f = malloc(N * sizeof *f);
-    double h = 1e9, o = 1e9, t = 1e9, e = 1e9;
+    double h = 1e9, o = 1e9, t = 1e9, e = 1e9, sc = 1e9;
     /* hone first, then the baselines: libgomp's idle threads spin after a
      * region and would steal the CPU from hone's workers on a small box. */
     for (int r = 0; r < REPS; r++) {
-        double x = hone_tasks(p, f, N);
+        double x = hone_scope_tasks(p, N);
+        if (x < sc) sc = x;
+        x = hone_tasks(p, f, N);
         if (x < h) h = x;
         x = hone_tasks_external(p, f, N);
         if (x < e) e = x;
@@ -119,18 +144,25 @@ static void bench_tasks(hone_pool *p) {
     }
 #endif
     free(f);
-    double hn = h / N * 1e9, tn = t / NT * 1e9;
-    printf("exec.task.submit_complete\t%.1f\tns/task\n", hn);
-    printf("exec.task.external_submit_complete\t%.1f\tns/task\n", e / N * 1e9);
+    double sn = sc / N * 1e9, hn = h / N * 1e9, tn = t / NT * 1e9;
+    /* exec.task.* measures hone_scope_spawn + hone_scope_wait, the same
+     * contract as OpenMP task + taskwait (no per-task handle);
+     * exec.future.* measures hone_pool_submit + hone_future_wait with
+     * 200 000 futures alive at once, which OpenMP has no equivalent of. */
+    printf("exec.task.submit_complete\t%.1f\tns/task\thone_scope_spawn+hone_scope_wait\n", sn);
+    printf("exec.future.submit_complete\t%.1f\tns/task\thone_pool_submit+hone_future_wait\n", hn);
+    printf("exec.future.external_submit_complete\t%.1f\tns/task\tfrom outside the pool\n",
+           e / N * 1e9);
 #ifdef _OPENMP
     double on = o / N * 1e9;
     printf("exec.task.omp\t%.1f\tns/task\n", on);
-    printf("exec.task.ratio\t%.3f\tvs OpenMP task/taskwait\n", hn / on);
+    printf("exec.task.ratio\t%.3f\tvs OpenMP task/taskwait (hone_scope_spawn/wait)\n", sn / on);
+    printf("exec.future.ratio\t%.3f\tvs OpenMP task/taskwait (hone futures)\n", hn / on);
 #else
     (void)o;
 #endif
     printf("exec.task.pthread\t%.1f\tns/task\n", tn);
-    printf("exec.task.pthread.ratio\t%.4f\tvs pthread_create+join\n", hn / tn);
+    printf("exec.task.pthread.ratio\t%.4f\tvs pthread_create+join (hone_scope)\n", sn / tn);
 }
 
 /* ---------------------------------------------------------------- */

@@ -137,6 +137,7 @@ hone_task *hone__exec_job_new(hone_pool *pool, hone_task_fn fn, void *arg) {
     j->cb_arg = NULL;
     j->hook = NULL;
     j->hctx = NULL;
+    j->scope = NULL;
     return j;
 }
 
@@ -191,7 +192,32 @@ static void settle(hone_task *j, int state) {
     outstanding_dec(pool);
 }
 
+/* The end of a scope job, run or refused: records a failure, counts the
+ * job off its scope, and frees it. The decrement is the last access to the
+ * scope (see HONE__SCOPE_WAITED); the pool stays valid until
+ * outstanding_dec, because shutdown waits for `outstanding` to drain. */
+static void scope_job_finish(hone_task *j, int result, int counted) {
+    hone_pool *pool = j->pool;
+    hone_scope *s = j->scope;
+    if (result != HONE_OK && atomic_load_explicit(&s->error, memory_order_relaxed) == HONE_OK) {
+        int none = HONE_OK;
+        atomic_compare_exchange_strong(&s->error, &none, result);
+    }
+    hone_objpool_put(pool->jobs, j);
+    size_t old = atomic_fetch_sub(&s->pending, 1);
+    if (old == (HONE__SCOPE_WAITED | 1)) wake_waiters(pool);
+    if (counted) outstanding_dec(pool);
+}
+
 static void run_job(hone_task *j) {
+    if (j->scope) {
+        /* No future, so no claim: nobody but this thread can settle it. */
+        int r = atomic_load_explicit(&j->pool->cancel_all, memory_order_relaxed)
+                    ? HONE_ECANCELED
+                    : j->fn(j->arg, j);
+        scope_job_finish(j, r, 1);
+        return;
+    }
     int expected = HONE_FUTURE_QUEUED;
     if (atomic_load_explicit(&j->pool->cancel_all, memory_order_relaxed)) {
         if (atomic_compare_exchange_strong(&j->state, &expected, HONE_FUTURE_CANCELLED))
@@ -267,6 +293,10 @@ int hone__exec_job_push(hone_pool *pool, hone_task *j) {
     atomic_fetch_add(&pool->outstanding, 1);
     int stopping = atomic_load(&pool->stopping);
     if (stopping == 2 || (stopping == 1 && !self)) {
+        if (j->scope) {
+            scope_job_finish(j, HONE_OK, 1);
+            return HONE_ECLOSED;
+        }
         int expected = HONE_FUTURE_QUEUED;
         if (atomic_compare_exchange_strong(&j->state, &expected, HONE_FUTURE_CANCELLED))
             settle(j, HONE_FUTURE_CANCELLED);
@@ -321,7 +351,7 @@ static void timed_wait(pthread_cond_t *cv, pthread_mutex_t *mu, uint64_t ns) {
  * follow the same pattern with `queued`, so a helping worker never sleeps
  * past work it could run. */
 int hone__exec_wait(hone_pool *pool, int (*pred)(void *ctx), void *ctx, uint64_t deadline,
-                    hone_task *watch) {
+                    void (*watch)(void *ctx)) {
     worker *self = tls_worker && tls_worker->pool == pool ? tls_worker : NULL;
     for (;;) {
         if (pred(ctx)) return HONE_OK;
@@ -337,7 +367,7 @@ int hone__exec_wait(hone_pool *pool, int (*pred)(void *ctx), void *ctx, uint64_t
         pthread_mutex_lock(&pool->mu);
         atomic_fetch_add(&pool->waiters, 1);
         if (self) atomic_fetch_add(&pool->helpers, 1);
-        if (watch) atomic_store(&watch->waited, 1);
+        if (watch) watch(ctx);
         (void)atomic_load(&pool->settled);
         int ready = pred(ctx) || (self && atomic_load(&pool->queued) > 0);
         if (!ready) {
@@ -506,6 +536,39 @@ int hone_pool_submit(hone_pool *pool, hone_task_fn fn, void *arg, hone_future **
     return HONE_OK;
 }
 
+int hone__exec_spawn(hone_scope *s, hone_task_fn fn, void *arg) {
+    hone_pool *pool = s->pool;
+    if (atomic_load_explicit(&pool->stopping, memory_order_relaxed) == 2) return HONE_ECLOSED;
+    worker *self = tls_worker;
+    if (self && self->pool == pool &&
+        atomic_load_explicit(&pool->queued, memory_order_relaxed) > THROTTLE * pool->nworkers &&
+        !atomic_load_explicit(&pool->stopping, memory_order_relaxed)) {
+        /* Past the queue threshold, run it here, as hone_pool_submit does.
+         * With no future to hand out, the task needs no job at all: its
+         * cancellation token lives on this stack frame for the call. */
+        hone_task t = {.fn = fn, .arg = arg, .pool = pool};
+        atomic_init(&t.cancel, 0);
+        int r = fn(arg, &t);
+        if (r != HONE_OK && atomic_load_explicit(&s->error, memory_order_relaxed) == HONE_OK) {
+            int none = HONE_OK;
+            atomic_compare_exchange_strong(&s->error, &none, r);
+        }
+        return HONE_OK;
+    }
+    hone_task *j = hone_objpool_get(pool->jobs);
+    if (!j) return HONE_ENOMEM;
+    j->fn = fn;
+    j->arg = arg;
+    j->pool = pool;
+    j->scope = s;
+    atomic_init(&j->cancel, 0);
+    atomic_init(&j->refs, 1);
+    /* Counted before the job is visible, so that a waiter never sees the
+     * scope empty while the job is queued. */
+    atomic_fetch_add_explicit(&s->pending, 1, memory_order_relaxed);
+    return hone__exec_job_push(pool, j);
+}
+
 int hone_task_cancelled(const hone_task *task) {
     return atomic_load_explicit(&task->cancel, memory_order_relaxed) ||
            atomic_load_explicit(&task->pool->cancel_all, memory_order_relaxed);
@@ -522,6 +585,8 @@ static int job_settled(void *p) {
     return s == HONE_FUTURE_DONE || s == HONE_FUTURE_CANCELLED;
 }
 
+static void job_watch(void *p) { atomic_store(&((hone_task *)p)->waited, 1); }
+
 static int job_result(const hone_task *j) {
     return atomic_load(&j->state) == HONE_FUTURE_CANCELLED ? HONE_ECANCELED : j->result;
 }
@@ -529,7 +594,7 @@ static int job_result(const hone_task *j) {
 int hone_future_wait(hone_future *f) {
     if (!f) return HONE_EINVAL;
     hone_task *j = (hone_task *)f;
-    hone__exec_wait(j->pool, job_settled, j, HONE__NO_DEADLINE, j);
+    hone__exec_wait(j->pool, job_settled, j, HONE__NO_DEADLINE, job_watch);
     return job_result(j);
 }
 
@@ -537,7 +602,7 @@ int hone_future_wait_until(hone_future *f, uint64_t deadline_ns) {
     if (!f) return HONE_EINVAL;
     hone_task *j = (hone_task *)f;
     if (deadline_ns == HONE__NO_DEADLINE) deadline_ns--;
-    if (hone__exec_wait(j->pool, job_settled, j, deadline_ns, j)) return HONE_ETIMEDOUT;
+    if (hone__exec_wait(j->pool, job_settled, j, deadline_ns, job_watch)) return HONE_ETIMEDOUT;
     return job_result(j);
 }
 
