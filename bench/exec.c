@@ -77,6 +77,59 @@ static double hone_scope_tasks(hone_pool *p, int n) {
     return now_s() - t0;
 }
 
+/* Untimed: the share of tasks that ran on a thread other than the
+ * spawner. Past the queue threshold both hone and libgomp run a task as a
+ * plain call on the spawning thread, so this says how much of each figure
+ * is real hand-off between threads rather than inline calls. */
+static _Thread_local long ran_here;
+
+static int here_task(void *arg, hone_task *t) {
+    ran_here++;
+    return HONE_OK;
+}
+
+static int here_spawner(void *arg, hone_task *t) {
+    int n = *(int *)arg;
+    hone_scope *s;
+    if (hone_scope_new(&s, hone_task_pool(t))) abort();
+    long before = ran_here;
+    for (int i = 0; i < n; i++)
+        if (hone_scope_spawn(s, here_task, NULL)) abort();
+    hone_scope_wait(s);
+    hone_scope_free(s);
+    *(int *)arg = (int)(ran_here - before);
+    return HONE_OK;
+}
+
+static double hone_offloaded(hone_pool *p, int n) {
+    int here = n;
+    hone_future *root;
+    if (hone_pool_submit(p, here_spawner, &here, &root)) abort();
+    hone_future_wait(root);
+    hone_future_free(root);
+    return (double)(n - here) / n;
+}
+
+#ifdef _OPENMP
+static double omp_offloaded(int n) {
+    long here = 0;
+#pragma omp parallel
+#pragma omp single
+    {
+        long before = ran_here;
+        for (int i = 0; i < n; i++) {
+#pragma omp task
+            {
+                ran_here++;
+            }
+        }
+#pragma omp taskwait
+        here = ran_here - before;
+    }
+    return (double)(n - here) / n;
+}
+#endif
+
 /* Submission from a thread outside the pool, through the shared queue. */
 static double hone_tasks_external(hone_pool *p, hone_future **f, int n) {
     double t0 = now_s();
@@ -143,6 +196,10 @@ static void bench_tasks(hone_pool *p) {
         if (x < o) o = x;
     }
 #endif
+    double ho = hone_offloaded(p, N), oo = 0;
+#ifdef _OPENMP
+    oo = omp_offloaded(N);
+#endif
     free(f);
     double sn = sc / N * 1e9, hn = h / N * 1e9, tn = t / NT * 1e9;
     /* exec.task.* measures hone_scope_spawn + hone_scope_wait, the same
@@ -160,6 +217,12 @@ static void bench_tasks(hone_pool *p) {
     printf("exec.future.ratio\t%.3f\tvs OpenMP task/taskwait (hone futures)\n", hn / on);
 #else
     (void)o;
+#endif
+    printf("exec.task.offloaded\t%.3f\tshare\ttasks run off the spawning thread (hone_scope)\n", ho);
+#ifdef _OPENMP
+    printf("exec.task.omp.offloaded\t%.3f\tshare\ttasks run off the spawning thread (OpenMP)\n", oo);
+#else
+    (void)oo;
 #endif
     printf("exec.task.pthread\t%.1f\tns/task\n", tn);
     printf("exec.task.pthread.ratio\t%.4f\tvs pthread_create+join (hone_scope)\n", sn / tn);
