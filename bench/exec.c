@@ -77,6 +77,54 @@ static double hone_scope_tasks(hone_pool *p, int n) {
     return now_s() - t0;
 }
 
+/* Rounds of ROUND tasks, each round waited for: below the inline
+ * threshold of both hone and libgomp, so every task goes through a queue
+ * and the other worker can take it - the hand-off path rather than inline
+ * calls. */
+enum { ROUND = 32 };
+
+static int scope_rounds(void *arg, hone_task *t) {
+    int n = *(int *)arg;
+    hone_scope *s;
+    if (hone_scope_new(&s, hone_task_pool(t))) abort();
+    for (int r = 0; r < n / ROUND; r++) {
+        for (int i = 0; i < ROUND; i++)
+            if (hone_scope_spawn(s, empty_task, NULL)) abort();
+        if (hone_scope_wait(s)) abort();
+    }
+    hone_scope_free(s);
+    return HONE_OK;
+}
+
+static double hone_scope_rounds(hone_pool *p, int n) {
+    hone_future *root;
+    double t0 = now_s();
+    if (hone_pool_submit(p, scope_rounds, &n, &root)) abort();
+    if (hone_future_wait(root)) abort();
+    hone_future_free(root);
+    return now_s() - t0;
+}
+
+#ifdef _OPENMP
+static double omp_rounds(int n) {
+    double t0 = now_s();
+#pragma omp parallel
+#pragma omp single
+    {
+        for (int r = 0; r < n / ROUND; r++) {
+            for (int i = 0; i < ROUND; i++) {
+#pragma omp task
+                {
+                    escape(NULL);
+                }
+            }
+#pragma omp taskwait
+        }
+    }
+    return now_s() - t0;
+}
+#endif
+
 /* Untimed: the share of tasks that ran on a thread other than the
  * spawner. Past the queue threshold both hone and libgomp run a task as a
  * plain call on the spawning thread, so this says how much of each figure
@@ -175,12 +223,14 @@ static double pthread_tasks(int n) {
 static void bench_tasks(hone_pool *p) {
     enum { N = 200000, NT = 3000 };
     hone_future **f = malloc(N * sizeof *f);
-    double h = 1e9, o = 1e9, t = 1e9, e = 1e9, sc = 1e9;
+    double h = 1e9, o = 1e9, t = 1e9, e = 1e9, sc = 1e9, hr = 1e9, orr = 1e9;
     /* hone first, then the baselines: libgomp's idle threads spin after a
      * region and would steal the CPU from hone's workers on a small box. */
     for (int r = 0; r < REPS; r++) {
         double x = hone_scope_tasks(p, N);
         if (x < sc) sc = x;
+        x = hone_scope_rounds(p, N);
+        if (x < hr) hr = x;
         x = hone_tasks(p, f, N);
         if (x < h) h = x;
         x = hone_tasks_external(p, f, N);
@@ -194,6 +244,8 @@ static void bench_tasks(hone_pool *p) {
     for (int r = 0; r < REPS; r++) {
         double x = omp_tasks(N);
         if (x < o) o = x;
+        x = omp_rounds(N);
+        if (x < orr) orr = x;
     }
 #endif
     double ho = hone_offloaded(p, N), oo = 0;
@@ -217,6 +269,16 @@ static void bench_tasks(hone_pool *p) {
     printf("exec.future.ratio\t%.3f\tvs OpenMP task/taskwait (hone futures)\n", hn / on);
 #else
     (void)o;
+#endif
+    printf("exec.task.rounds\t%.1f\tns/task\trounds of %d spawns + wait (hone_scope)\n",
+           hr / N * 1e9, ROUND);
+#ifdef _OPENMP
+    printf("exec.task.rounds.omp\t%.1f\tns/task\trounds of %d tasks + taskwait\n", orr / N * 1e9,
+           ROUND);
+    printf("exec.task.rounds.ratio\t%.3f\tvs OpenMP task/taskwait rounds (hone_scope)\n",
+           hr / orr);
+#else
+    (void)orr;
 #endif
     printf("exec.task.offloaded\t%.3f\tshare\ttasks run off the spawning thread (hone_scope)\n", ho);
 #ifdef _OPENMP
