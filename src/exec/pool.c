@@ -41,15 +41,26 @@ struct hone_pool {
     hone_objpool *jobs;
     jqueue injector;
 
-    atomic_size_t queued;      /* jobs in some queue */
+    /* The two counters every push and every pop or settle writes each get
+     * a cache line of their own: sharing a line with the read-mostly flags
+     * below made every submission on one core miss on the line the other
+     * core had just written. Padding rather than _Alignas: the pool comes
+     * from an allocator that promises 16-byte alignment only, and 64 bytes
+     * of distance is enough to part two fields' lines. */
+    char pad0[64];
+    atomic_size_t queued; /* jobs in some queue */
+    char pad1[64];
     atomic_size_t outstanding; /* submitted and not yet settled */
-    atomic_size_t settled;     /* settle counter: the waiters' fence */
+    char pad2[64];
+    atomic_size_t settled; /* settle counter: the waiters' fence */
+    char pad3[64];
     atomic_int sleepers;       /* idle workers blocked on sleep_cv */
     atomic_int waiters;        /* threads blocked on wait_cv */
     atomic_int helpers;        /* of those, workers that would run new tasks */
     atomic_int stopping;       /* 0, 1 drain, 2 cancel */
     atomic_int cancel_all;
     int shut_down;             /* shutdown finished (joined) */
+    char pad4[64];
 
     pthread_mutex_t mu; /* guards the two condition variables */
     pthread_cond_t sleep_cv;
@@ -440,7 +451,12 @@ int hone_pool_new(hone_pool **out, const hone_pool_opts *opts, hone_error *err) 
         hone_free(o.alloc, pool);
         return hone_error_set(err, HONE_ENOMEM, "hone_pool_new: out of memory");
     }
-    hone_objpool_opts jo = {.obj_size = sizeof(hone_task), .slab_objects = 512, .alloc = o.alloc};
+    /* Rounded up to whole cache lines: the object pool then aligns jobs to
+     * lines, and a job finished on one core shares no line with a job the
+     * other core is filling in. */
+    hone_objpool_opts jo = {.obj_size = (sizeof(hone_task) + 63) & ~(size_t)63,
+                            .slab_objects = 512,
+                            .alloc = o.alloc};
     if (hone_objpool_new(&pool->jobs, &jo)) {
         hone_free(o.alloc, pool->workers);
         hone_free(o.alloc, pool);

@@ -118,9 +118,14 @@ static int add_slab(hone_objpool *p) {
         p->free_arr = nf;
         p->freecap = cap;
     }
-    char *slab = hone_malloc(p->alloc, p->obj * p->slab_n);
-    if (!slab) return HONE_ENOMEM;
-    p->slabs[p->nslabs++] = slab;
+    /* Objects whose size is a multiple of a cache line start on one, so
+     * two objects used by different threads never share a line. The slab
+     * keeps its allocator's pointer for freeing. */
+    size_t line = p->obj % 64 == 0 ? 64 : 0;
+    char *raw = hone_malloc(p->alloc, p->obj * p->slab_n + line);
+    if (!raw) return HONE_ENOMEM;
+    p->slabs[p->nslabs++] = raw;
+    char *slab = line ? raw + (line - (uintptr_t)raw % line) % line : raw;
     /* Pushed backwards, so objects go out in address order. */
     for (size_t i = p->slab_n; i-- > 0;) p->free_arr[p->nfree++] = slab + i * p->obj;
     p->capacity += p->slab_n;

@@ -48,6 +48,22 @@ static void objpool_basic(void **state) {
     assert_int_equal(hone_objpool_new(&p, &z), HONE_EINVAL);
 }
 
+/* Sizes that are a multiple of 64 get objects on their own cache lines. */
+static void objpool_line_aligned(void **state) {
+    for (size_t size = 64; size <= 192; size += 64) {
+        hone_objpool *p;
+        hone_objpool_opts o = {.obj_size = size, .slab_objects = 7};
+        assert_int_equal(hone_objpool_new(&p, &o), HONE_OK);
+        for (int i = 0; i < 30; i++) {
+            unsigned char *x = hone_objpool_get(p);
+            assert_non_null(x);
+            assert_int_equal((uintptr_t)x % 64, 0);
+            memset(x, 0xab, size); /* the whole object is ours (ASan checks) */
+        }
+        hone_objpool_free(p);
+    }
+}
+
 static void *objpool_worker(void *arg) {
     hone_objpool *p = arg;
     uint64_t *held[16];
@@ -263,7 +279,8 @@ static void arena_basic(void **state) {
 int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(objpool_basic),     cmocka_unit_test(objpool_threads),
-        cmocka_unit_test(objpool_many_pools), cmocka_unit_test(objpool_cross_thread), cmocka_unit_test(interner_basic),
+        cmocka_unit_test(objpool_many_pools), cmocka_unit_test(objpool_cross_thread),
+        cmocka_unit_test(objpool_line_aligned), cmocka_unit_test(interner_basic),
         cmocka_unit_test(interner_threads),  cmocka_unit_test(arena_basic),
     };
     if (argc > 1) cmocka_set_test_filter(argv[1]);
