@@ -21,12 +21,15 @@ typedef struct jqueue {
 } jqueue;
 
 typedef struct worker {
-    jqueue q;
+    jqueue q; /* written by thieves too */
+    char pad0[64];
+    /* The owner's own fields, apart from the queue thieves lock. */
     hone_pool *pool;
     unsigned idx;
     unsigned steal_seed;
+    unsigned inline_left; /* submissions still to run inline; see INLINE_RUN */
     pthread_t thread;
-    char pad[64];
+    char pad1[64];
 } worker;
 
 struct hone_pool {
@@ -76,6 +79,30 @@ static _Thread_local worker *tls_worker __attribute__((tls_model("initial-exec")
 
 /* Queued tasks per worker beyond which a worker's submission runs inline. */
 #define THROTTLE 64
+/* Once over the threshold, a worker runs this many submissions inline
+ * before it reads the shared `queued` count again. Every steal writes that
+ * count, so reading it on every submission cost the submitting core a
+ * cache miss per task while another worker was stealing. Fewer than
+ * THROTTLE, so thieves still find queued work while the owner runs these:
+ * the hysteresis costs no parallelism. */
+#define INLINE_RUN 32
+
+/* Whether a submission by worker `self` (NULL: not a worker of this pool)
+ * runs inline: the pool holds more than THROTTLE queued tasks per worker
+ * and is not stopping. */
+static inline int run_inline(hone_pool *pool, worker *self) {
+    if (!self) return 0;
+    if (self->inline_left) {
+        self->inline_left--;
+        return 1;
+    }
+    if (atomic_load_explicit(&pool->queued, memory_order_relaxed) > THROTTLE * pool->nworkers &&
+        !atomic_load_explicit(&pool->stopping, memory_order_relaxed)) {
+        self->inline_left = INLINE_RUN - 1;
+        return 1;
+    }
+    return 0;
+}
 
 /* ---------------------------------------------------------------- */
 /* Queues                                                            */
@@ -519,10 +546,8 @@ int hone_pool_submit(hone_pool *pool, hone_task_fn fn, void *arg, hone_future **
     hone_task *j = hone__exec_job_new(pool, fn, arg);
     if (!j) return HONE_ENOMEM;
     if (out) atomic_store_explicit(&j->refs, 2, memory_order_relaxed);
-    worker *self = tls_worker;
-    if (self && self->pool == pool &&
-        atomic_load_explicit(&pool->queued, memory_order_relaxed) > THROTTLE * pool->nworkers &&
-        !atomic_load_explicit(&pool->stopping, memory_order_relaxed)) {
+    worker *self = tls_worker && tls_worker->pool == pool ? tls_worker : NULL;
+    if (run_inline(pool, self)) {
         /* Enough queued to keep every worker busy: run it here and now, as
          * OpenMP does past its own threshold. Queues stay short and a burst
          * of tiny tasks costs a call each instead of a queue round trip. */
@@ -555,10 +580,8 @@ int hone_pool_submit(hone_pool *pool, hone_task_fn fn, void *arg, hone_future **
 int hone__exec_spawn(hone_scope *s, hone_task_fn fn, void *arg) {
     hone_pool *pool = s->pool;
     if (atomic_load_explicit(&pool->stopping, memory_order_relaxed) == 2) return HONE_ECLOSED;
-    worker *self = tls_worker;
-    if (self && self->pool == pool &&
-        atomic_load_explicit(&pool->queued, memory_order_relaxed) > THROTTLE * pool->nworkers &&
-        !atomic_load_explicit(&pool->stopping, memory_order_relaxed)) {
+    worker *self = tls_worker && tls_worker->pool == pool ? tls_worker : NULL;
+    if (run_inline(pool, self)) {
         /* Past the queue threshold, run it here, as hone_pool_submit does.
          * With no future to hand out, the task needs no job at all: its
          * cancellation token lives on this stack frame for the call. */
