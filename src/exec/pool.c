@@ -9,19 +9,78 @@
 #include <time.h>
 #include <unistd.h>
 
-/* A queue of jobs: an intrusive doubly linked list under a mutex. The
- * owner pushes and pops at the tail (LIFO, so nested work stays hot in
- * cache); thieves and the injection queue take from the head (FIFO, so the
- * oldest and usually largest piece of work moves). Linking through the job
- * itself means a push never allocates and so never fails. See
- * docs/design/exec.md for why a locked deque rather than Chase-Lev. */
+/* The injection queue (submissions from outside the pool, and the
+ * overflow of a full worker deque): an intrusive linked list under a mutex,
+ * FIFO. Linking through the job itself means a push never allocates and so
+ * never fails. */
 typedef struct jqueue {
     pthread_mutex_t mu;
     hone_task *head, *tail;
 } jqueue;
 
+/* A worker's deque: Chase-Lev (Chase and Lev 2005, with the C11 orderings
+ * of Le et al. 2013) over a fixed ring. The owner pushes at the bottom with
+ * plain stores and pops there with one seq_cst store (plus a CAS for the
+ * last element only): LIFO, so nested work stays hot in cache. Thieves take
+ * from the top, the oldest and usually largest piece, with one CAS. Where the paper
+ * uses seq_cst fences, the accesses around them are seq_cst themselves
+ * (ThreadSanitizer does not model standalone fences; on x86 this is the
+ * same code). The ring never grows: when it is full the owner pushes to the
+ * locked injection queue instead, so a push still cannot fail. */
+#define DQ_CAP 256
+typedef struct deque {
+    atomic_llong top; /* next to steal; CAS by thieves and a last-element pop */
+    char pad0[64];
+    atomic_llong bottom; /* next free slot; written by the owner only */
+    char pad1[64];
+    _Atomic(hone_task *) buf[DQ_CAP];
+} deque;
+
+/* Owner only. 0 when the ring is full. */
+static int dq_push(deque *d, hone_task *j) {
+    long long b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
+    long long t = atomic_load_explicit(&d->top, memory_order_acquire);
+    if (b - t >= DQ_CAP) return 0;
+    atomic_store_explicit(&d->buf[b & (DQ_CAP - 1)], j, memory_order_relaxed);
+    atomic_store_explicit(&d->bottom, b + 1, memory_order_release);
+    return 1;
+}
+
+/* Owner only: the most recently pushed job, or NULL. */
+static hone_task *dq_pop(deque *d) {
+    long long b = atomic_load_explicit(&d->bottom, memory_order_relaxed) - 1;
+    atomic_store_explicit(&d->bottom, b, memory_order_seq_cst);
+    long long t = atomic_load_explicit(&d->top, memory_order_seq_cst);
+    if (t > b) {
+        atomic_store_explicit(&d->bottom, b + 1, memory_order_relaxed);
+        return NULL;
+    }
+    hone_task *j = atomic_load_explicit(&d->buf[b & (DQ_CAP - 1)], memory_order_relaxed);
+    if (t == b) {
+        /* The last one: race the thieves for it. */
+        if (!atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1, memory_order_seq_cst,
+                                                     memory_order_relaxed))
+            j = NULL;
+        atomic_store_explicit(&d->bottom, b + 1, memory_order_relaxed);
+    }
+    return j;
+}
+
+/* Any thread: the oldest job, or NULL when empty or when another thief won
+ * the race (the caller's `queued` check makes it look again). */
+static hone_task *dq_steal(deque *d) {
+    long long t = atomic_load_explicit(&d->top, memory_order_seq_cst);
+    long long b = atomic_load_explicit(&d->bottom, memory_order_seq_cst);
+    if (t >= b) return NULL;
+    hone_task *j = atomic_load_explicit(&d->buf[t & (DQ_CAP - 1)], memory_order_relaxed);
+    if (!atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1, memory_order_seq_cst,
+                                                 memory_order_relaxed))
+        return NULL;
+    return j;
+}
+
 typedef struct worker {
-    jqueue q; /* written by thieves too */
+    deque dq; /* written by thieves too */
     char pad0[64];
     /* The owner's own fields, apart from the queue thieves lock. */
     hone_pool *pool;
@@ -116,18 +175,6 @@ static void jq_push_tail(jqueue *q, hone_task *j) {
     else __atomic_store_n(&q->head, j, __ATOMIC_RELAXED);
     q->tail = j;
     pthread_mutex_unlock(&q->mu);
-}
-
-static hone_task *jq_pop_tail(jqueue *q) {
-    pthread_mutex_lock(&q->mu);
-    hone_task *j = q->tail;
-    if (j) {
-        q->tail = j->prev;
-        if (q->tail) q->tail->next = NULL;
-        else __atomic_store_n(&q->head, NULL, __ATOMIC_RELAXED);
-    }
-    pthread_mutex_unlock(&q->mu);
-    return j;
 }
 
 static hone_task *jq_pop_head(jqueue *q) {
@@ -272,14 +319,14 @@ static void run_job(hone_task *j) {
 static hone_task *find_job(hone_pool *pool, worker *self) {
     hone_task *j = NULL;
     if (atomic_load(&pool->queued) == 0) return NULL;
-    if (self) j = jq_pop_tail(&self->q);
+    if (self) j = dq_pop(&self->dq);
     if (!j) j = jq_pop_head(&pool->injector);
     if (!j) {
         unsigned n = pool->nworkers;
         unsigned start = self ? (self->steal_seed = self->steal_seed * 1103515245u + 12345u) : 0;
         for (unsigned k = 0; k < n && !j; k++) {
             worker *v = &pool->workers[(start + k) % n];
-            if (v != self) j = jq_pop_head(&v->q);
+            if (v != self) j = dq_steal(&v->dq);
         }
     }
     if (j) atomic_fetch_sub(&pool->queued, 1);
@@ -346,7 +393,7 @@ int hone__exec_job_push(hone_pool *pool, hone_task *j) {
     /* Counted before it is visible, so `queued` never underflows; a finder
      * that sees the count early just looks again. */
     atomic_fetch_add(&pool->queued, 1);
-    jq_push_tail(self ? &self->q : &pool->injector, j);
+    if (!self || !dq_push(&self->dq, j)) jq_push_tail(&pool->injector, j);
     int sl = atomic_load(&pool->sleepers), hw = atomic_load(&pool->helpers);
     if (sl > 0 || hw > 0) {
         pthread_mutex_lock(&pool->mu);
@@ -431,11 +478,12 @@ static void pool_destroy(hone_pool *pool) {
     /* Jobs cancelled while queued are still linked; drop their queue
      * references now that no thread can pop them. */
     for (unsigned i = 0; i <= pool->nworkers; i++) {
-        jqueue *q = i < pool->nworkers ? &pool->workers[i].q : &pool->injector;
         hone_task *j;
-        while ((j = jq_pop_head(q)) != NULL) hone__exec_job_unref(j);
+        if (i < pool->nworkers)
+            while ((j = dq_steal(&pool->workers[i].dq)) != NULL) hone__exec_job_unref(j);
+        else
+            while ((j = jq_pop_head(&pool->injector)) != NULL) hone__exec_job_unref(j);
     }
-    for (unsigned i = 0; i < pool->nworkers; i++) pthread_mutex_destroy(&pool->workers[i].q.mu);
     hone_objpool_free(pool->jobs);
     pthread_mutex_destroy(&pool->injector.mu);
     pthread_mutex_destroy(&pool->mu);
@@ -500,7 +548,6 @@ int hone_pool_new(hone_pool **out, const hone_pool_opts *opts, hone_error *err) 
     pthread_cond_init(&pool->wait_cv, &ca);
     pthread_condattr_destroy(&ca);
     for (unsigned i = 0; i < n; i++) {
-        pthread_mutex_init(&pool->workers[i].q.mu, NULL);
         pool->workers[i].pool = pool;
         pool->workers[i].idx = i;
         pool->workers[i].steal_seed = i * 2654435761u + 1;

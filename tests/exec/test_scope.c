@@ -78,7 +78,7 @@ static int tree_task(void *arg, hone_task *t) {
 }
 
 static void nested_spawns_counted(void **state) {
-    for (unsigned w = 1; w <= 2; w++) {
+    for (unsigned w = 1; w <= 4; w++) {
         hone_pool *p = mkpool(w);
         hone_scope *s;
         assert_int_equal(hone_scope_new(&s, p), HONE_OK);
