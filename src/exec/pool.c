@@ -193,6 +193,37 @@ static hone_task *jq_pop_head(jqueue *q) {
     return j;
 }
 
+/* How many injected jobs a worker takes per visit to the injection queue:
+ * one to run and up to this many more for its own deque. One lock hold per
+ * job made the injection lock the bottleneck of submissions from outside
+ * the pool, with the submitter and every worker fighting for it. */
+#define INJECT_BATCH 16
+
+/* Worker `self`, whose deque is empty, takes the injection queue's oldest
+ * job to run and moves up to INJECT_BATCH more into its deque, where
+ * thieves can still take them. They are pushed newest first, so the owner
+ * pops them in submission order. Only the owner pushes to its deque and it
+ * was empty, so they fit. */
+static hone_task *jq_take(jqueue *q, worker *self) {
+    if (!__atomic_load_n(&q->head, __ATOMIC_RELAXED)) return NULL;
+    hone_task *more[INJECT_BATCH];
+    int k = 0;
+    pthread_mutex_lock(&q->mu);
+    hone_task *j = q->head, *x = j ? j->next : NULL;
+    if (j) {
+        for (; x && k < INJECT_BATCH; x = x->next) more[k++] = x;
+        __atomic_store_n(&q->head, x, __ATOMIC_RELAXED);
+        if (x) x->prev = NULL;
+        else q->tail = NULL;
+    }
+    pthread_mutex_unlock(&q->mu);
+    while (k > 0) {
+        hone_task *m = more[--k];
+        if (!dq_push(&self->dq, m)) jq_push_tail(q, m); /* not reached; see above */
+    }
+    return j;
+}
+
 /* ---------------------------------------------------------------- */
 /* Jobs                                                              */
 /* ---------------------------------------------------------------- */
@@ -320,7 +351,7 @@ static hone_task *find_job(hone_pool *pool, worker *self) {
     hone_task *j = NULL;
     if (atomic_load(&pool->queued) == 0) return NULL;
     if (self) j = dq_pop(&self->dq);
-    if (!j) j = jq_pop_head(&pool->injector);
+    if (!j) j = self ? jq_take(&pool->injector, self) : jq_pop_head(&pool->injector);
     if (!j) {
         unsigned n = pool->nworkers;
         unsigned start = self ? (self->steal_seed = self->steal_seed * 1103515245u + 12345u) : 0;
