@@ -89,8 +89,11 @@ HONE_API void hone_pool_free(hone_pool *pool);
  * worker's deque). Like OpenMP, a task submitting while the pool already
  * holds more than 64 queued tasks per worker runs the new task at once on
  * its own thread, before this call returns (the future is then already
- * settled): queues stay short and tiny tasks stay cheap. Do not submit
- * while holding a lock the new task takes. Returns HONE_OK; HONE_EINVAL (pool or fn NULL);
+ * settled): queues stay short and tiny tasks stay cheap. Once over that
+ * threshold, the worker runs its next 31 submissions the same way without
+ * looking at the queue count again (it is the line every steal writes).
+ * Do not submit while holding a lock the new task takes.
+ * Returns HONE_OK; HONE_EINVAL (pool or fn NULL);
  * HONE_ENOMEM (nothing submitted); HONE_ECLOSED after shutdown began (from
  * a task of this pool during a drain, submission still works, so running
  * tasks can finish their nested work). */
@@ -180,8 +183,9 @@ HONE_API int hone_scope_new(hone_scope **out, hone_pool *pool);
  * including tasks of the scope itself (nested spawns are waited for too).
  * Called from a worker of the pool, the task goes to that worker's deque;
  * like hone_pool_submit, a worker spawning while the pool already holds
- * more than 64 queued tasks per worker runs the task at once on its own
- * thread, before this call returns, and then no memory is taken at all.
+ * more than 64 queued tasks per worker (and its next 31 spawns after that)
+ * runs the task at once on its own thread, before this call returns, and
+ * then no memory is taken at all.
  * The `task` argument fn receives is valid during the call only; its
  * cancellation flag is set only by a pool shutdown with cancel.
  * Returns HONE_OK; HONE_EINVAL (s or fn NULL); HONE_ENOMEM (nothing was
