@@ -21,12 +21,12 @@ typedef struct jqueue {
 /* A worker's deque: Chase-Lev (Chase and Lev 2005, with the C11 orderings
  * of Le et al. 2013) over a fixed ring. The owner pushes at the bottom with
  * plain stores and pops there with one seq_cst store (plus a CAS for the
- * last element only): LIFO, so nested work stays hot in cache. Thieves take
- * from the top, the oldest and usually largest piece, with one CAS. Where the paper
- * uses seq_cst fences, the accesses around them are seq_cst themselves
- * (ThreadSanitizer does not model standalone fences; on x86 this is the
- * same code). The ring never grows: when it is full the owner pushes to the
- * locked injection queue instead, so a push still cannot fail. */
+ * last element only): LIFO, so nested work stays hot in cache. Thieves
+ * take from the top, the oldest and usually largest piece, with one CAS.
+ * Where the paper uses seq_cst fences, the accesses around them are seq_cst
+ * themselves (ThreadSanitizer does not model standalone fences; on x86 this
+ * is the same code). The ring never grows: when it is full the owner pushes
+ * to the locked injection queue instead, so a push still cannot fail. */
 #define DQ_CAP 256
 typedef struct deque {
     atomic_llong top; /* next to steal; CAS by thieves and a last-element pop */
@@ -51,8 +51,11 @@ static hone_task *dq_pop(deque *d) {
     long long b = atomic_load_explicit(&d->bottom, memory_order_relaxed) - 1;
     atomic_store_explicit(&d->bottom, b, memory_order_seq_cst);
     long long t = atomic_load_explicit(&d->top, memory_order_seq_cst);
+    /* Restoring `bottom` is a release store (free on x86), so a thief that
+     * reads the restored value also sees the job published before it,
+     * without relying on release sequences through plain stores. */
     if (t > b) {
-        atomic_store_explicit(&d->bottom, b + 1, memory_order_relaxed);
+        atomic_store_explicit(&d->bottom, b + 1, memory_order_release);
         return NULL;
     }
     hone_task *j = atomic_load_explicit(&d->buf[b & (DQ_CAP - 1)], memory_order_relaxed);
@@ -61,7 +64,7 @@ static hone_task *dq_pop(deque *d) {
         if (!atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1, memory_order_seq_cst,
                                                      memory_order_relaxed))
             j = NULL;
-        atomic_store_explicit(&d->bottom, b + 1, memory_order_relaxed);
+        atomic_store_explicit(&d->bottom, b + 1, memory_order_release);
     }
     return j;
 }
