@@ -258,9 +258,9 @@ static void bench_tasks(hone_pool *p) {
      * contract as OpenMP task + taskwait (no per-task handle);
      * exec.future.* measures hone_pool_submit + hone_future_wait with
      * 200 000 futures alive at once, which OpenMP has no equivalent of. */
-    printf("exec.task.submit_complete\t%.1f\tns/task\thone_scope_spawn+hone_scope_wait\n", sn);
-    printf("exec.future.submit_complete\t%.1f\tns/task\thone_pool_submit+hone_future_wait\n", hn);
-    printf("exec.future.external_submit_complete\t%.1f\tns/task\tfrom outside the pool\n",
+    printf("exec.task.submit_complete\t%.1f\tns/task (hone_scope_spawn+wait)\n", sn);
+    printf("exec.future.submit_complete\t%.1f\tns/task (hone_pool_submit+future_wait)\n", hn);
+    printf("exec.future.external_submit_complete\t%.1f\tns/task (futures, from outside the pool)\n",
            e / N * 1e9);
 #ifdef _OPENMP
     double on = o / N * 1e9;
@@ -270,19 +270,19 @@ static void bench_tasks(hone_pool *p) {
 #else
     (void)o;
 #endif
-    printf("exec.task.rounds\t%.1f\tns/task\trounds of %d spawns + wait (hone_scope)\n",
+    printf("exec.task.rounds\t%.1f\tns/task (hone_scope, rounds of %d + wait)\n",
            hr / N * 1e9, ROUND);
 #ifdef _OPENMP
-    printf("exec.task.rounds.omp\t%.1f\tns/task\trounds of %d tasks + taskwait\n", orr / N * 1e9,
+    printf("exec.task.rounds.omp\t%.1f\tns/task (OpenMP, rounds of %d + taskwait)\n", orr / N * 1e9,
            ROUND);
     printf("exec.task.rounds.ratio\t%.3f\tvs OpenMP task/taskwait rounds (hone_scope)\n",
            hr / orr);
 #else
     (void)orr;
 #endif
-    printf("exec.task.offloaded\t%.3f\tshare\ttasks run off the spawning thread (hone_scope)\n", ho);
+    printf("exec.task.offloaded\t%.3f\tshare of tasks run off the spawner (hone_scope)\n", ho);
 #ifdef _OPENMP
-    printf("exec.task.omp.offloaded\t%.3f\tshare\ttasks run off the spawning thread (OpenMP)\n", oo);
+    printf("exec.task.omp.offloaded\t%.3f\tshare of tasks run off the spawner (OpenMP)\n", oo);
 #else
     (void)oo;
 #endif
