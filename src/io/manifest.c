@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "hone/hash.h"
+#include "hone/mem.h"
 #include "io/internal.h"
 
 struct hone_io_manifest {
@@ -21,7 +22,11 @@ struct hone_io_manifest {
     hone_hash_algo algo;
     size_t dlen;
     size_t n;
-    hone_io_manifest_entry *e; /* sorted by path; each path its own allocation */
+    hone_io_manifest_entry *e; /* sorted by path */
+    /* A built manifest's paths live in these arenas (one per walk thread);
+     * a parsed one's are each their own allocation (narenas 0). */
+    hone_arena **arenas;
+    size_t narenas;
 };
 
 static int64_t ts_ns(const struct timespec *t) { return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec; }
@@ -51,7 +56,12 @@ static int new_manifest(hone_io_manifest **out, const hone_allocator *a, hone_ha
 
 void hone_io_manifest_free(hone_io_manifest *m) {
     if (!m) return;
-    for (size_t i = 0; i < m->n; i++) hone_free(m->a, (void *)m->e[i].path);
+    if (m->arenas) {
+        for (size_t i = 0; i < m->narenas; i++) hone_arena_free(m->arenas[i]);
+        hone_free(m->a, m->arenas);
+    } else {
+        for (size_t i = 0; i < m->n; i++) hone_free(m->a, (void *)m->e[i].path);
+    }
     hone_free(m->a, m->e);
     hone_free(m->a, m);
 }
@@ -121,8 +131,9 @@ int hone_io_default_index_dir(char **out, const hone_allocator *alloc, hone_erro
 
 enum { F_CACHED = 1, F_HASHED, F_UNREADABLE };
 
+/* A file met by the walk. Its path lives in its thread's arena. */
 typedef struct fitem {
-    char *path;
+    const char *path;
     hone__io_fstat st;
     int state;
     int status, sys_errno; /* for F_UNREADABLE */
@@ -134,16 +145,31 @@ typedef struct bad_path {
     int status, sys_errno;
 } bad_path;
 
-/* What each walk thread keeps: its hasher, its index reader, a key buffer
- * and a read buffer for small files. Made on a thread's first file and
- * freed by the building thread once the walk is over. */
+/* What each walk thread keeps: its hasher, its index reader (one read
+ * transaction for the whole run), its own list of files and an arena for
+ * their paths (so the walk takes no lock and makes no allocation per
+ * file), counters, a key buffer that starts with the root's real path, and
+ * a read buffer for small files. Made on a thread's first file and freed
+ * by the building thread once the walk is over. */
 typedef struct tstate {
     struct tstate *next;
     hone_hash *h;
     hone__io_reader *rd; /* NULL without a usable index */
+    hone_arena *paths;
+    fitem *items;
+    size_t n, cap;
+    uint64_t hashed, hashed_bytes, racy;
     hone_buf key;
+    size_t key0; /* length of "<root_real>/" at the start of key */
     unsigned char buf[65536];
 } tstate;
+
+/* A sort key: the first 16 bytes of the path, big-endian and zero-padded,
+ * so most comparisons are two integer compares instead of a strcmp. */
+typedef struct skey {
+    uint64_t k0, k1;
+    fitem *f;
+} skey;
 
 typedef struct builder {
     const hone_io_manifest_opts *o;
@@ -156,16 +182,19 @@ typedef struct builder {
     int64_t g; /* racy granularity */
     pthread_key_t tkey;
 
-    pthread_mutex_t mu; /* guards the lists below */
+    pthread_mutex_t mu; /* guards threads and bad */
     tstate *threads;
-    fitem *items;
-    size_t n, cap;
     bad_path *bad; /* directories the walk could not read */
     size_t nbad, capbad;
     int oom;
     atomic_int corrupt;
 
-    atomic_uint_fast64_t seen_files, seen_bytes, done_files, done_bytes, hashed, hashed_bytes, racy;
+    fitem **order; /* every thread's items, sorted by path, after the walk */
+    size_t n;
+
+    /* Only kept up to date when there is a progress callback: shared
+     * counters bounce a cache line between the walk's threads. */
+    atomic_uint_fast64_t seen_files, seen_bytes, done_files, done_bytes;
     uint64_t t0;
     pthread_mutex_t progress_mu;
     atomic_uint_fast64_t last_progress;
@@ -209,24 +238,27 @@ static void unreadable(fitem *f, int status, int sys_errno) {
     f->state = F_UNREADABLE, f->status = status, f->sys_errno = sys_errno;
 }
 
-/* Hashes the open file fd into f, which holds the walk's stat of it; the
- * file must still be that regular file (device and inode), so a path
- * changed in between (say, a directory swapped for a link) cannot lead
- * outside the root. Closes fd. */
-static void hash_fd(builder *b, tstate *t, int fd, fitem *f) {
+/* Hashes the open file fd into f. With `known` set, f holds the walk's
+ * stat of the file and it must still be that regular file (device and
+ * inode), so a path changed in between (say, a directory swapped for a
+ * link) cannot lead outside the root; without it (a file the walk did not
+ * stat) it must be a regular file. Either way f->st becomes the stat of
+ * what is read. Closes fd. */
+static void hash_fd(builder *b, tstate *t, int fd, fitem *f, int known) {
     struct stat sb;
     if (fstat(fd, &sb) != 0) {
         unreadable(f, hone_status_from_errno(errno), errno);
         close(fd);
         return;
     }
-    if (!S_ISREG(sb.st_mode) || (uint64_t)sb.st_dev != f->st.dev ||
-        (uint64_t)sb.st_ino != f->st.ino) {
+    if (!S_ISREG(sb.st_mode) ||
+        (known && ((uint64_t)sb.st_dev != f->st.dev || (uint64_t)sb.st_ino != f->st.ino))) {
         unreadable(f, HONE_EIO, 0);
         close(fd);
         return;
     }
     fstat_of(&sb, &f->st);
+    if (!known && b->o->progress) atomic_fetch_add(&b->seen_bytes, f->st.size);
     uint64_t nb = 0;
     int rc = hone_hash_reset(t->h), e = 0;
     if (!rc && (size_t)sb.st_size < sizeof t->buf) {
@@ -257,9 +289,9 @@ static void hash_fd(builder *b, tstate *t, int fd, fitem *f) {
         return;
     }
     f->state = F_HASHED;
-    atomic_fetch_add(&b->hashed, 1);
-    atomic_fetch_add(&b->hashed_bytes, nb);
-    atomic_fetch_add(&b->done_bytes, nb);
+    t->hashed++;
+    t->hashed_bytes += nb;
+    if (b->o->progress) atomic_fetch_add(&b->done_bytes, nb);
 }
 
 static int open_flags(const builder *b) {
@@ -269,6 +301,8 @@ static int open_flags(const builder *b) {
 static void tstate_free(const hone_allocator *a, tstate *t) {
     hone__io_index_reader_end(t->rd);
     hone_hash_free(t->h);
+    hone_arena_free(t->paths);
+    hone_free(a, t->items);
     hone_buf_free(&t->key);
     hone_free(a, t);
 }
@@ -280,7 +314,13 @@ static tstate *thread_state(builder *b) {
     if (!t) return NULL;
     hone_buf_init(&t->key, b->a);
     hone_hash_opts ho = {.alloc = b->a};
+    hone_arena_opts ao = {.alloc = b->a};
     int rc = hone_hash_new(&t->h, b->algo, &ho);
+    if (!rc) rc = hone_arena_new(&t->paths, &ao);
+    if (!rc) rc = hone_buf_puts(&t->key, b->root_real);
+    /* "/" + "a" is "//a", not a key any other root makes for "/a". */
+    if (!rc && strcmp(b->root_real, "/") != 0) rc = hone_buf_puts(&t->key, "/");
+    t->key0 = t->key.len;
     /* A reader that cannot start (other than for memory) only costs this
      * thread its cache hits. */
     if (!rc && b->ix && hone__io_index_reader(b->ix, &t->rd) == HONE_ENOMEM) rc = HONE_ENOMEM;
@@ -295,59 +335,96 @@ static tstate *thread_state(builder *b) {
     return t;
 }
 
+/* Looks f (whose key is in t->key) up in the index. Returns 1 when the
+ * index holds a trusted digest for exactly the stat in f->st (copied into
+ * f), else 0. With `have_stat` clear the file has not been stat'ed yet:
+ * then a miss returns 0 at once, and a hit stats the file (fstatat on its
+ * directory, not following links) before comparing; *gone is set when it
+ * has vanished since it was listed, and an error leaves f unreadable. */
+static int from_index(builder *b, tstate *t, const hone_io_entry *e, fitem *f, int have_stat,
+                      int *gone) {
+    if (!t->rd || atomic_load(&b->corrupt)) return 0;
+    hone__io_fstat ist;
+    int64_t stamp = 0;
+    int r = hone__io_index_get(t->rd, t->key.data, t->key.len, (int)b->algo, b->dlen, &ist,
+                               f->digest, &stamp);
+    if (r < 0) atomic_store(&b->corrupt, 1);
+    if (r <= 0) return 0;
+    if (!have_stat) {
+        struct stat sb;
+        if (fstatat(e->dirfd, e->name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno == ENOENT) *gone = 1;
+            else unreadable(f, hone_status_from_errno(errno), errno);
+            return 0;
+        }
+        /* Listed as a file but something else now: as if the walk had
+         * seen that, it is not part of the manifest. */
+        if (!S_ISREG(sb.st_mode)) {
+            *gone = 1;
+            return 0;
+        }
+        fstat_of(&sb, &f->st);
+        if (b->o->progress) atomic_fetch_add(&b->seen_bytes, f->st.size);
+    }
+    if (memcmp(&ist, &f->st, sizeof ist) != 0) return 0;
+    /* The racy-timestamp rule: the entry was stored by a run that started
+     * at `stamp` and read the file after that; a later write gets an mtime
+     * in stamp's granule or after. Only an mtime in an earlier granule
+     * rules such a write out. */
+    if (granule(f->st.mtime_ns, b->g) < granule(stamp, b->g)) return 1;
+    t->racy++;
+    return 0;
+}
+
 /* The walk's callback, on the walk's threads: looks the file up in the
  * index and hashes it unless a trusted entry has its digest, so walking
- * and hashing overlap and each file is opened relative to its directory. */
+ * and hashing overlap and each file is opened relative to its directory.
+ * The walk runs lazily (hone__io_walk): a file listed as regular arrives
+ * without a stat, so a file with no index entry costs open, fstat, read
+ * and close, and one with an entry costs one fstatat. */
 static int on_file(void *ctx, const hone_io_entry *e) {
     builder *b = ctx;
     if (e->type != HONE_IO_FILE) return 0;
     tstate *t = thread_state(b);
     if (!t) return HONE_ENOMEM;
-    atomic_fetch_add(&b->seen_files, 1);
-    atomic_fetch_add(&b->seen_bytes, e->size);
-    fitem f;
-    memset(&f, 0, sizeof f);
-    f.st = (hone__io_fstat){e->dev, e->ino, e->size, e->mtime_ns, e->ctime_ns};
-    if (t->rd && !atomic_load(&b->corrupt)) {
-        hone_buf_clear(&t->key);
-        if (hone_buf_printf(&t->key, "%s/%s", b->root_real, e->path)) return HONE_ENOMEM;
-        int64_t stamp = 0;
-        int r = hone__io_index_lookup(t->rd, t->key.data, t->key.len, (int)b->algo, &f.st, f.digest,
-                                      b->dlen, &stamp);
-        if (r < 0) {
-            atomic_store(&b->corrupt, 1);
-        } else if (r > 0) {
-            /* The racy-timestamp rule: the entry was stored by a run that
-             * started at `stamp` and read the file after that; a later
-             * write gets an mtime in stamp's granule or after. Only an
-             * mtime in an earlier granule rules such a write out. */
-            if (granule(f.st.mtime_ns, b->g) < granule(stamp, b->g)) f.state = F_CACHED;
-            else atomic_fetch_add(&b->racy, 1);
-        }
+    int have_stat = e->mode != 0, gone = 0;
+    if (b->o->progress) {
+        atomic_fetch_add(&b->seen_files, 1);
+        if (have_stat) atomic_fetch_add(&b->seen_bytes, e->size);
     }
-    if (f.state != F_CACHED) {
+    if (t->n == t->cap) {
+        size_t nc = t->cap ? t->cap * 2 : 256;
+        fitem *ni = hone_realloc(b->a, t->items, nc * sizeof *ni);
+        if (!ni) return HONE_ENOMEM;
+        t->items = ni;
+        t->cap = nc;
+    }
+    fitem *f = &t->items[t->n];
+    f->state = 0;
+    f->st = (hone__io_fstat){e->dev, e->ino, e->size, e->mtime_ns, e->ctime_ns};
+    size_t pl = strlen(e->path);
+    t->key.len = t->key0;
+    if (hone_buf_append(&t->key, e->path, pl)) return HONE_ENOMEM;
+    if (from_index(b, t, e, f, have_stat, &gone)) {
+        f->state = F_CACHED;
+    } else if (gone) {
+        return 0;
+    } else if (f->state != F_UNREADABLE) {
         int fd = openat(e->dirfd, e->name, open_flags(b));
-        if (fd < 0) unreadable(&f, hone_status_from_errno(errno), errno);
-        else hash_fd(b, t, fd, &f);
-        if (f.state == F_UNREADABLE && f.status == HONE_ENOMEM) return HONE_ENOMEM;
+        if (fd < 0 && !have_stat && errno == ENOENT) return 0; /* vanished since listed */
+        if (fd < 0) unreadable(f, hone_status_from_errno(errno), errno);
+        else hash_fd(b, t, fd, f, have_stat);
+        if (f->state == F_UNREADABLE && f->status == HONE_ENOMEM) return HONE_ENOMEM;
     }
-    if (!(f.path = hone_strdup(b->a, e->path))) return HONE_ENOMEM;
-    pthread_mutex_lock(&b->mu);
-    if (b->n == b->cap) {
-        size_t nc = b->cap ? b->cap * 2 : 256;
-        fitem *ni = hone_realloc(b->a, b->items, nc * sizeof *ni);
-        if (!ni) {
-            pthread_mutex_unlock(&b->mu);
-            hone_free(b->a, f.path);
-            return HONE_ENOMEM;
-        }
-        b->items = ni;
-        b->cap = nc;
+    char *p = hone_arena_alloc(t->paths, pl + 1, 1);
+    if (!p) return HONE_ENOMEM;
+    memcpy(p, e->path, pl + 1);
+    f->path = p;
+    t->n++;
+    if (b->o->progress) {
+        atomic_fetch_add(&b->done_files, 1);
+        maybe_progress(b, 0);
     }
-    b->items[b->n++] = f;
-    pthread_mutex_unlock(&b->mu);
-    atomic_fetch_add(&b->done_files, 1);
-    maybe_progress(b, 0);
     return 0;
 }
 
@@ -369,11 +446,48 @@ static void on_walk_error(void *ctx, const char *path, int status, int sys_errno
     pthread_mutex_unlock(&b->mu);
 }
 
-static int cmp_fitem(const void *x, const void *y) {
-    return strcmp(((const fitem *)x)->path, ((const fitem *)y)->path);
+static void make_skey(skey *k, fitem *f) {
+    unsigned char c[16] = {0};
+    const char *p = f->path;
+    for (size_t i = 0; i < 16 && p[i]; i++) c[i] = (unsigned char)p[i];
+    uint64_t x = 0, y = 0;
+    for (int i = 0; i < 8; i++) x = x << 8 | c[i], y = y << 8 | c[8 + i];
+    k->k0 = x, k->k1 = y, k->f = f;
 }
+
+/* Bytewise order, what `LC_ALL=C sort` gives. Equal prefixes whose last
+ * byte is not NUL mean both paths are longer than 16 bytes. */
+static int cmp_skey(const void *x, const void *y) {
+    const skey *a = x, *b = y;
+    if (a->k0 != b->k0) return a->k0 < b->k0 ? -1 : 1;
+    if (a->k1 != b->k1) return a->k1 < b->k1 ? -1 : 1;
+    if ((a->k1 & 0xff) == 0) return 0;
+    return strcmp(a->f->path + 16, b->f->path + 16);
+}
+
 static int cmp_bad(const void *x, const void *y) {
     return strcmp(((const bad_path *)x)->path, ((const bad_path *)y)->path);
+}
+
+/* Gathers every thread's items into b->order, sorted by path. */
+static int sort_items(builder *b) {
+    size_t n = 0;
+    for (tstate *t = b->threads; t; t = t->next) n += t->n;
+    if (!n) return HONE_OK;
+    skey *k = hone_malloc(b->a, n * sizeof *k);
+    b->order = hone_malloc(b->a, n * sizeof *b->order);
+    if (!k || !b->order) {
+        hone_free(b->a, k);
+        return HONE_ENOMEM;
+    }
+    size_t i = 0;
+    for (tstate *t = b->threads; t; t = t->next)
+        for (size_t j = 0; j < t->n; j++) make_skey(&k[i++], &t->items[j]);
+    qsort(k, n, sizeof *k, cmp_skey);
+    for (i = 0; i < n; i++) b->order[i] = k[i].f;
+    b->n = n;
+    hone_free(b->a, k);
+    return HONE_OK;
 }
 
 static void report_unreadable(const hone_io_manifest_opts *o, const char *path, int status,
@@ -398,11 +512,11 @@ static int rehash_cached(builder *b) {
     }
     int rc = HONE_OK;
     for (size_t i = 0; i < b->n && !rc; i++) {
-        fitem *f = &b->items[i];
+        fitem *f = b->order[i];
         if (f->state != F_CACHED) continue;
         int fd = openat(b->rootfd, f->path, open_flags(b));
         if (fd < 0) unreadable(f, hone_status_from_errno(errno), errno);
-        else hash_fd(b, t, fd, f);
+        else hash_fd(b, t, fd, f, 1);
         if (f->state == F_UNREADABLE && f->status == HONE_ENOMEM) rc = HONE_ENOMEM;
     }
     tstate_free(b->a, t);
@@ -415,7 +529,7 @@ static int item_exists(void *ctx, const char *rest, size_t len) {
     size_t lo = 0, hi = b->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        const char *p = b->items[mid].path;
+        const char *p = b->order[mid]->path;
         size_t pl = strlen(p);
         int c = memcmp(p, rest, pl < len ? pl : len);
         if (c == 0) c = pl < len ? -1 : pl > len;
@@ -426,33 +540,42 @@ static int item_exists(void *ctx, const char *rest, size_t len) {
     return 0;
 }
 
-static void index_store(builder *b, int reset, int64_t stamp, hone_buf *key,
+static void index_store(builder *b, int reset, int64_t stamp, hone_buf *key, uint64_t hashed,
                         hone_io_manifest_stats *st) {
     hone__io_index *ix = b->ix;
     const hone_io_manifest_opts *o = b->o;
-    int rc = hone__io_index_begin_write(ix);
-    if (!rc && reset) rc = hone__io_index_reset(ix);
     uint64_t mine = 0;
     size_t maxk = hone__io_index_max_key(ix), rl = strlen(b->root_real);
-    for (size_t i = 0; i < b->n && !rc; i++) {
-        fitem *f = &b->items[i];
-        if (f->state == F_UNREADABLE) continue;
-        if (rl + 1 + strlen(f->path) <= maxk) mine++;
-        if (f->state != F_HASHED) continue;
-        hone_buf_clear(key);
-        if ((rc = hone_buf_printf(key, "%s/%s", b->root_real, f->path))) break;
-        rc = hone__io_index_put(ix, key->data, key->len, (int)b->algo, &f->st, f->digest, b->dlen,
-                                stamp);
-    }
+    for (size_t i = 0; i < b->n; i++)
+        if (b->order[i]->state != F_UNREADABLE && rl + 1 + strlen(b->order[i]->path) <= maxk) mine++;
     /* Entries of files no longer in the tree are dropped, but only after
      * a complete walk: with globs, -x or unreadable directories, files the
-     * walk did not see may still exist. Every file seen now has an entry,
-     * so when the index holds no more entries than that, there is nothing
-     * to drop and the scan is skipped (the common, warm case). */
-    if (!rc && !reset && !o->n_include && !o->n_exclude && !o->one_file_system && !b->nbad &&
-        hone__io_index_entries(ix) > mine) {
+     * walk did not see may still exist. Every file seen has an entry after
+     * the puts, so when the index holds no more entries than that, there is
+     * nothing to drop and the scan is skipped. */
+    int complete = !o->n_include && !o->n_exclude && !o->one_file_system && !b->nbad;
+    uint64_t before = hone__io_index_entries(ix);
+    /* The warm case: nothing hashed, nothing to drop. No write transaction
+     * (and so no writer's lock and no sync) at all. */
+    if (!reset && !hashed && (!complete || before == mine)) return;
+    int rc = hone__io_index_begin_write(ix);
+    if (!rc && reset) rc = hone__io_index_reset(ix);
+    /* Into an empty index (a first or rebuilt one) the sorted puts are
+     * appends: LMDB then fills pages in order without searching. */
+    int append = !rc && hone__io_index_entries(ix) == 0;
+    for (size_t i = 0; i < b->n && !rc; i++) {
+        fitem *f = b->order[i];
+        if (f->state != F_HASHED) continue;
+        key->len = 0;
+        if ((rc = hone_buf_puts(key, b->root_real))) break;
+        if (rl != 1 && (rc = hone_buf_puts(key, "/"))) break;
+        if ((rc = hone_buf_puts(key, f->path))) break;
+        rc = hone__io_index_put(ix, key->data, key->len, (int)b->algo, &f->st, f->digest, b->dlen,
+                                stamp, append);
+    }
+    if (!rc && !reset && complete && hone__io_index_entries(ix) > mine) {
         hone_buf_clear(key);
-        if (!(rc = hone_buf_printf(key, "%s/", b->root_real)))
+        if (!(rc = hone_buf_printf(key, "%s/", rl == 1 ? "" : b->root_real)))
             rc = hone__io_index_prune(ix, key->data, key->len, item_exists, b, &st->pruned);
     }
     if (!rc) rc = hone__io_index_commit(ix);
@@ -461,10 +584,9 @@ static void index_store(builder *b, int reset, int64_t stamp, hone_buf *key,
 }
 
 static void builder_free(builder *b) {
-    for (size_t i = 0; i < b->n; i++) hone_free(b->a, b->items[i].path);
     for (size_t i = 0; i < b->nbad; i++) hone_free(b->a, b->bad[i].path);
-    hone_free(b->a, b->items);
     hone_free(b->a, b->bad);
+    hone_free(b->a, b->order);
     while (b->threads) {
         tstate *t = b->threads;
         b->threads = t->next;
@@ -487,6 +609,20 @@ static int open_index(builder *b, hone_io_manifest_stats *st) {
     return HONE_OK;
 }
 
+/* Hands the threads' path arenas over to m, whose entries point into
+ * them. */
+static int give_arenas(builder *b, hone_io_manifest *m) {
+    size_t n = 0;
+    for (tstate *t = b->threads; t; t = t->next) n++;
+    if (!n) return HONE_OK;
+    if (!(m->arenas = hone_calloc(b->a, n, sizeof *m->arenas))) return HONE_ENOMEM;
+    for (tstate *t = b->threads; t; t = t->next) {
+        m->arenas[m->narenas++] = t->paths;
+        t->paths = NULL;
+    }
+    return HONE_OK;
+}
+
 int hone_io_manifest_build(hone_io_manifest **out, const char *root,
                            const hone_io_manifest_opts *opts, hone_io_manifest_stats *stats,
                            hone_error *err) {
@@ -502,7 +638,7 @@ int hone_io_manifest_build(hone_io_manifest **out, const char *root,
         if (rc) return rc;
     }
     int64_t (*clock_fn)(void *) = o->clock_ns ? o->clock_ns : default_clock;
-    /* Taken before anything is stat'ed or read: see on_file(). */
+    /* Taken before anything is stat'ed or read: see from_index(). */
     int64_t stamp = clock_fn(o->clock_ctx);
 
     builder b;
@@ -545,12 +681,12 @@ int hone_io_manifest_build(hone_io_manifest **out, const char *root,
                             .on_entry = on_file,
                             .on_error = on_walk_error,
                             .ctx = &b};
-    rc = hone_io_walk(root, &wo, NULL, err);
+    rc = hone__io_walk(root, &wo, 1, NULL, err);
     /* The walk's threads are gone; this thread's state is freed below. */
     pthread_setspecific(b.tkey, NULL);
     if (!rc && b.oom) rc = hone_error_set(err, HONE_ENOMEM, "out of memory");
+    if (!rc && (rc = sort_items(&b))) hone_error_set(err, rc, "out of memory");
     if (rc) goto done;
-    if (b.n) qsort(b.items, b.n, sizeof *b.items, cmp_fitem);
     if (b.nbad) qsort(b.bad, b.nbad, sizeof *b.bad, cmp_bad);
     int corrupt = atomic_load(&b.corrupt);
     if (corrupt) {
@@ -563,20 +699,36 @@ int hone_io_manifest_build(hone_io_manifest **out, const char *root,
         }
     }
     maybe_progress(&b, 1);
-    st->racy = corrupt ? 0 : atomic_load(&b.racy);
-    st->hashed = atomic_load(&b.hashed);
-    st->hashed_bytes = atomic_load(&b.hashed_bytes);
-    if (b.ix) index_store(&b, corrupt, stamp, &key, st);
+    uint64_t racy = 0;
+    for (tstate *t = b.threads; t; t = t->next) {
+        racy += t->racy;
+        st->hashed += t->hashed;
+        st->hashed_bytes += t->hashed_bytes;
+    }
+    if (corrupt) {
+        /* rehash_cached counted into its own state: count the files it
+         * read as hashed too. */
+        st->hashed = 0, st->hashed_bytes = 0;
+        for (size_t i = 0; i < b.n; i++)
+            if (b.order[i]->state == F_HASHED) st->hashed++, st->hashed_bytes += b.order[i]->st.size;
+    }
+    st->racy = corrupt ? 0 : racy;
+    if (b.ix) index_store(&b, corrupt, stamp, &key, st->hashed, st);
 
-    /* The manifest takes the paths over from the items. */
+    /* The manifest takes the path arenas over from the threads. */
     hone_io_manifest *m;
     if ((rc = new_manifest(&m, b.a, algo, b.n))) {
         rc = hone_error_set(err, rc, "out of memory");
         goto done;
     }
+    if ((rc = give_arenas(&b, m))) {
+        hone_io_manifest_free(m);
+        rc = hone_error_set(err, rc, "out of memory");
+        goto done;
+    }
     size_t ib = 0;
     for (size_t i = 0; i < b.n; i++) {
-        fitem *f = &b.items[i];
+        fitem *f = b.order[i];
         /* Unreadable directories and files are reported in path order. */
         while (ib < b.nbad && strcmp(b.bad[ib].path, f->path) < 0) {
             report_unreadable(o, b.bad[ib].path, b.bad[ib].status, b.bad[ib].sys_errno);
@@ -590,7 +742,6 @@ int hone_io_manifest_build(hone_io_manifest **out, const char *root,
         if (f->state == F_CACHED) st->cached++;
         hone_io_manifest_entry *e = &m->e[m->n++];
         e->path = f->path;
-        f->path = NULL;
         memcpy(e->digest, f->digest, b.dlen);
         e->size = f->st.size;
         e->mtime_ns = f->st.mtime_ns;

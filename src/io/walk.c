@@ -3,6 +3,7 @@
  * relative to the open directory. */
 #include "hone/io.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -43,6 +44,7 @@ typedef struct item {
 
 typedef struct walker {
     const hone_io_walk_opts *o;
+    int lazy; /* see hone__io_walk */
     const hone_allocator *a;
     int rootfd;
     uint64_t root_dev;
@@ -160,12 +162,31 @@ static int push_dir(walker *w, const item *parent, const char *path, size_t len,
 /* Handles one name found in directory `it` (open as dfd). Returns a
  * negative status to stop the walk. */
 static int visit(walker *w, hone_io_walk_stats *st, const item *it, int dfd, const char *name,
-                 hone_buf *pb) {
+                 size_t nlen, unsigned d_type, hone_buf *pb) {
     const hone_io_walk_opts *o = w->o;
+    size_t plen = strlen(it->path);
     hone_buf_clear(pb);
-    if (*it->path && (hone_buf_puts(pb, it->path) || hone_buf_puts(pb, "/"))) return HONE_ENOMEM;
-    if (hone_buf_puts(pb, name)) return HONE_ENOMEM;
+    if (hone_buf_reserve(pb, plen + 1 + nlen)) return HONE_ENOMEM;
+    if (plen) {
+        memcpy(pb->data, it->path, plen);
+        pb->data[plen++] = '/';
+    }
+    memcpy(pb->data + plen, name, nlen + 1);
+    pb->len = plen + nlen;
     const char *path = pb->data;
+
+    if (w->lazy && d_type == DT_REG) {
+        /* The caller stats the file itself (see hone__io_walk). */
+        if ((o->n_exclude && excluded(o, path)) || !included(o, path)) {
+            st->excluded++;
+            return 0;
+        }
+        st->files++;
+        hone_io_entry e = {.path = path, .name = path + plen, .type = HONE_IO_FILE,
+                           .depth = it->depth + 1, .dirfd = dfd};
+        int rc = o->on_entry(o->ctx, &e);
+        return rc < 0 ? rc : 0;
+    }
 
     struct stat sb;
     if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -190,7 +211,7 @@ static int visit(walker *w, hone_io_walk_stats *st, const item *it, int dfd, con
         return 0;
     }
     hone_io_entry e = {.path = path,
-                       .name = path + pb->len - strlen(name),
+                       .name = path + plen,
                        .type = t,
                        .depth = it->depth + 1,
                        .dev = (uint64_t)sb.st_dev,
@@ -271,7 +292,8 @@ static int process(walker *w, hone_io_walk_stats *st, const item *it, char *dbuf
             off += d->d_reclen;
             const char *nm = d->d_name;
             if (nm[0] == '.' && (nm[1] == '\0' || (nm[1] == '.' && nm[2] == '\0'))) continue;
-            rc = visit(w, st, it, dfd, nm, pb);
+            /* d_reclen pads the name with NULs: strlen is still needed. */
+            rc = visit(w, st, it, dfd, nm, strlen(nm), d->d_type, pb);
         }
         if (rc) break;
         pthread_mutex_lock(&w->mu);
@@ -346,12 +368,18 @@ int hone__io_open_root(const char *root, int *fd, hone_error *err) {
 
 int hone_io_walk(const char *root, const hone_io_walk_opts *opts, hone_io_walk_stats *stats,
                  hone_error *err) {
+    return hone__io_walk(root, opts, 0, stats, err);
+}
+
+int hone__io_walk(const char *root, const hone_io_walk_opts *opts, int lazy_files,
+                  hone_io_walk_stats *stats, hone_error *err) {
     if (stats) memset(stats, 0, sizeof *stats);
     if (!opts || !opts->on_entry)
         return hone_error_set(err, HONE_EINVAL, "hone_io_walk: on_entry callback is required");
     walker *w = hone_calloc(opts->alloc, 1, sizeof *w);
     if (!w) return hone_error_set(err, HONE_ENOMEM, "out of memory");
     w->o = opts;
+    w->lazy = lazy_files;
     w->a = opts->alloc;
     int rc = hone__io_open_root(root, &w->rootfd, err);
     if (rc) {
