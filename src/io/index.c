@@ -90,7 +90,11 @@ static int try_open(hone__io_index *ix) {
     if (rc) return lmdb_status(rc);
     /* 1 GiB of address space; the file grows only as entries are added. */
     mdb_env_set_mapsize(ix->env, (size_t)1 << 30);
-    rc = mdb_env_open(ix->env, ix->path, MDB_NOSUBDIR | MDB_NOTLS, 0644);
+    /* MDB_NOMETASYNC: one sync per commit instead of two. LMDB keeps the
+     * database intact (a crash can only undo the last commit, which for a
+     * cache means re-hashing), and the saved sync is a few milliseconds
+     * of a 20,000-file cold build. */
+    rc = mdb_env_open(ix->env, ix->path, MDB_NOSUBDIR | MDB_NOTLS | MDB_NOMETASYNC, 0644);
     if (rc) goto fail;
     MDB_txn *txn;
     rc = mdb_txn_begin(ix->env, NULL, 0, &txn);

@@ -637,6 +637,7 @@ int hone_io_manifest_build(hone_io_manifest **out, const char *root,
         int rc = hone_hash_from_name(o->algo, &algo, err);
         if (rc) return rc;
     }
+    uint64_t t_start = hone_monotonic_ns();
     int64_t (*clock_fn)(void *) = o->clock_ns ? o->clock_ns : default_clock;
     /* Taken before anything is stat'ed or read: see from_index(). */
     int64_t stamp = clock_fn(o->clock_ctx);
@@ -669,6 +670,8 @@ int hone_io_manifest_build(hone_io_manifest **out, const char *root,
         rc = hone_error_set(err, rc, "out of memory");
         goto done;
     }
+    uint64_t t1 = hone_monotonic_ns();
+    st->open_ns = t1 - b.t0;
 
     hone_io_walk_opts wo = {.alloc = b.a,
                             .threads = o->threads,
@@ -684,10 +687,14 @@ int hone_io_manifest_build(hone_io_manifest **out, const char *root,
     rc = hone__io_walk(root, &wo, 1, NULL, err);
     /* The walk's threads are gone; this thread's state is freed below. */
     pthread_setspecific(b.tkey, NULL);
+    uint64_t t2 = hone_monotonic_ns();
+    st->walk_ns = t2 - t1;
     if (!rc && b.oom) rc = hone_error_set(err, HONE_ENOMEM, "out of memory");
     if (!rc && (rc = sort_items(&b))) hone_error_set(err, rc, "out of memory");
     if (rc) goto done;
     if (b.nbad) qsort(b.bad, b.nbad, sizeof *b.bad, cmp_bad);
+    uint64_t t3 = hone_monotonic_ns();
+    st->sort_ns = t3 - t2;
     int corrupt = atomic_load(&b.corrupt);
     if (corrupt) {
         hone_log(HONE_LOG_WARN, "io",
@@ -714,6 +721,8 @@ int hone_io_manifest_build(hone_io_manifest **out, const char *root,
     }
     st->racy = corrupt ? 0 : racy;
     if (b.ix) index_store(&b, corrupt, stamp, &key, st->hashed, st);
+    uint64_t t4 = hone_monotonic_ns();
+    st->store_ns = t4 - t3;
 
     /* The manifest takes the path arenas over from the threads. */
     hone_io_manifest *m;
@@ -753,6 +762,7 @@ int hone_io_manifest_build(hone_io_manifest **out, const char *root,
         st->unreadable++;
     }
     *out = m;
+    st->make_ns = hone_monotonic_ns() - t4;
 done:
     builder_free(&b);
     hone__io_index_close(b.ix);
@@ -761,6 +771,7 @@ done:
     pthread_key_delete(b.tkey);
     pthread_mutex_destroy(&b.mu);
     pthread_mutex_destroy(&b.progress_mu);
+    if (!rc) st->total_ns = hone_monotonic_ns() - t_start;
     return rc;
 }
 
