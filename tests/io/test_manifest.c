@@ -592,6 +592,112 @@ static void test_bad_arguments(void **state) {
     hone_io_manifest_free(m);
 }
 
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The manifest sorts on a 16-byte prefix key before strcmp: names that
+ * tie on the prefix, end inside it or right at it, differ only after it,
+ * or hold bytes >= 0x80 must still come out in plain bytewise order. */
+static void test_order_is_bytewise_around_the_sort_prefix(void **state) {
+    env *e = *state;
+    const char *names[] = {"a.txt", "b.txt", "sub/c.bin", "sub/deep/d.tmp",
+                           "0123456789abcdef", "0123456789abcde", "0123456789abcdeg",
+                           "0123456789abcdef0", "0123456789abcdef.", "0123456789abcdd/x",
+                           "longdirectoryname/f1", "longdirectoryname/f0",
+                           "longdirectoryname-x", "\xc3\xa9t\xc3\xa9", "\x7f", "Z", "a-b",
+                           "a\xff", "0123456789abcdef0123456789abcdef1",
+                           "0123456789abcdef0123456789abcdef0"};
+    size_t n = sizeof names / sizeof *names;
+    for (size_t i = 4; i < n; i++) assert_int_equal(tree_file(e->root, names[i], names[i]), 0);
+    const char *want[sizeof names / sizeof *names];
+    memcpy(want, names, sizeof names);
+    qsort(want, n, sizeof *want, cmp_str);
+    hone_io_manifest *m;
+    hone_error err = {0};
+    for (int pass = 0; pass < 2; pass++) { /* cold, then every digest from the index */
+        hone_io_manifest_stats st;
+        assert_int_equal(hone_io_manifest_build(&m, e->root, &e->o, &st, &err), HONE_OK);
+        assert_int_equal(st.cached, pass ? n : 0);
+        assert_int_equal(hone_io_manifest_count(m), n);
+        for (size_t i = 0; i < n; i++)
+            assert_string_equal(hone_io_manifest_entry_at(m, i)->path, want[i]);
+        expect_digest(m, "0123456789abcdef0", "0123456789abcdef0");
+        hone_io_manifest_free(m);
+    }
+}
+
+/* The LMDB transaction id of the index: it grows with every commit. */
+static size_t index_txnid(const env *e) {
+    char p[4096];
+    index_file(e, p, sizeof p);
+    MDB_env *menv;
+    MDB_envinfo info;
+    assert_int_equal(mdb_env_create(&menv), 0);
+    assert_int_equal(mdb_env_open(menv, p, MDB_NOSUBDIR | MDB_RDONLY, 0644), 0);
+    assert_int_equal(mdb_env_info(menv, &info), 0);
+    mdb_env_close(menv);
+    return info.me_last_txnid;
+}
+
+/* A warm build with nothing to store commits nothing (no writer's lock,
+ * no sync); a changed or a deleted file does make it write. */
+static void test_warm_build_writes_nothing(void **state) {
+    env *e = *state;
+    hone_io_manifest *m;
+    hone_io_manifest_stats st;
+    hone_error err = {0};
+    assert_int_equal(hone_io_manifest_build(&m, e->root, &e->o, &st, &err), HONE_OK);
+    hone_io_manifest_free(m);
+    size_t t0 = index_txnid(e);
+    assert_int_equal(hone_io_manifest_build(&m, e->root, &e->o, &st, &err), HONE_OK);
+    assert_int_equal(st.cached, 4);
+    /* Every phase was timed and the whole covers the parts. */
+    assert_true(st.total_ns >= st.open_ns + st.walk_ns + st.sort_ns + st.store_ns + st.make_ns);
+    assert_true(st.walk_ns > 0);
+    hone_io_manifest_free(m);
+    assert_int_equal(index_txnid(e), t0);
+    tree_file(e->root, "a.txt", "changed");
+    set_mtime(e->root, "a.txt", e->now - 1000000000);
+    assert_int_equal(hone_io_manifest_build(&m, e->root, &e->o, &st, &err), HONE_OK);
+    assert_int_equal(st.hashed, 1);
+    hone_io_manifest_free(m);
+    size_t t1 = index_txnid(e);
+    assert_true(t1 > t0);
+    char p[4096];
+    tree_path(p, sizeof p, e->root, "b.txt");
+    assert_int_equal(unlink(p), 0);
+    assert_int_equal(hone_io_manifest_build(&m, e->root, &e->o, &st, &err), HONE_OK);
+    assert_int_equal(st.hashed, 0);
+    assert_int_equal(st.pruned, 1);
+    hone_io_manifest_free(m);
+    assert_true(index_txnid(e) > t1);
+}
+
+/* A path that was a file when indexed and is a directory now (and the
+ * reverse) is listed as what it is now, never with the old digest. */
+static void test_file_swapped_for_directory(void **state) {
+    env *e = *state;
+    hone_io_manifest *m;
+    hone_io_manifest_stats st;
+    hone_error err = {0};
+    assert_int_equal(hone_io_manifest_build(&m, e->root, &e->o, &st, &err), HONE_OK);
+    hone_io_manifest_free(m);
+    char p[4096];
+    tree_path(p, sizeof p, e->root, "a.txt");
+    assert_int_equal(unlink(p), 0);
+    assert_int_equal(tree_file(e->root, "a.txt/inner", "in"), 0);
+    assert_int_equal(tree_file(e->root, "sub/c.bin", "sea2"), 0);
+    set_mtime(e->root, "sub/c.bin", e->now - 1000000000);
+    assert_int_equal(hone_io_manifest_build(&m, e->root, &e->o, &st, &err), HONE_OK);
+    assert_null(hone_io_manifest_find(m, "a.txt"));
+    expect_digest(m, "a.txt/inner", "in");
+    expect_digest(m, "sub/c.bin", "sea2");
+    assert_int_equal(st.hashed, 2);
+    assert_int_equal(st.cached, 2);
+    hone_io_manifest_free(m);
+}
+
 int main(int argc, char **argv) {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
@@ -609,6 +715,9 @@ int main(int argc, char **argv) {
         T(test_parse_fuzz),
         T(test_symlinks_listed_only_when_followed_inside),
         T(test_bad_arguments),
+        T(test_order_is_bytewise_around_the_sort_prefix),
+        T(test_warm_build_writes_nothing),
+        T(test_file_swapped_for_directory),
     };
     if (argc > 1) cmocka_set_test_filter(argv[1]);
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "hone/io.h"
+#include "io/internal.h"
 #include "tree.h"
 
 /* Collects "T path" lines (T: f file, d dir, l link, o other) and errors,
@@ -98,6 +100,65 @@ static void test_lists_every_entry(void **state) {
     assert_int_equal(st.bytes, 1 + 1 + 2 + 3 + 1);
     assert_int_equal(st.errors, 0);
     assert_int_equal(st.loops, 0);
+    tree_rm(r);
+    free(r);
+}
+
+/* Counts what a lazy walk (the manifest builder's) hands over: files
+ * unstat'ed (mode 0), everything else stat'ed as usual. */
+typedef struct lazy_seen {
+    pthread_mutex_t mu;
+    int files, unstated, dirs, links, bad;
+} lazy_seen;
+
+static int on_lazy(void *ctx, const hone_io_entry *e) {
+    lazy_seen *s = ctx;
+    pthread_mutex_lock(&s->mu);
+    if (e->type == HONE_IO_FILE) {
+        s->files++;
+        if (e->mode == 0 && e->size == 0 && e->ino == 0) s->unstated++;
+        /* The callback can still reach the file through dirfd. */
+        struct stat sb;
+        if (fstatat(e->dirfd, e->name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode)) s->bad++;
+    } else if (e->type == HONE_IO_DIR) {
+        s->dirs++;
+        if (!S_ISDIR(e->mode) || e->ino == 0) s->bad++;
+    } else if (e->type == HONE_IO_SYMLINK) {
+        s->links++;
+        if (!S_ISLNK(e->mode)) s->bad++;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
+static void test_lazy_walk_leaves_files_unstated(void **state) {
+    (void)state;
+    char *r = basic_tree();
+    assert_int_equal(tree_symlink(r, "d/link", "../a.txt"), 0);
+    lazy_seen s = {0};
+    pthread_mutex_init(&s.mu, NULL);
+    const char *exc[] = {"*.tmp"};
+    hone_io_walk_opts o = {.threads = 2, .report_dirs = 1, .on_entry = on_lazy, .ctx = &s,
+                           .exclude = exc, .n_exclude = 1};
+    hone_io_walk_stats st;
+    hone_error err = {0};
+    assert_int_equal(hone__io_walk(r, &o, 1, &st, &err), HONE_OK);
+    /* ext4, tmpfs, btrfs and xfs fill d_type; where it is DT_UNKNOWN the
+     * walk stats every file as usual. */
+    int has_dtype = 0;
+    DIR *dir = opendir(r);
+    assert_non_null(dir);
+    for (struct dirent *d; (d = readdir(dir));)
+        if (!strcmp(d->d_name, "a.txt")) has_dtype = d->d_type == DT_REG;
+    closedir(dir);
+    assert_int_equal(s.files, 4); /* g.tmp is excluded before any stat */
+    assert_int_equal(s.unstated, has_dtype ? 4 : 0);
+    assert_int_equal(s.dirs, 4);
+    assert_int_equal(s.links, 1);
+    assert_int_equal(s.bad, 0);
+    assert_int_equal(st.files, 4);
+    assert_int_equal(st.excluded, 1);
+    pthread_mutex_destroy(&s.mu);
     tree_rm(r);
     free(r);
 }
@@ -267,6 +328,7 @@ static void test_wide_tree_many_threads(void **state) {
 int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lists_every_entry),
+        cmocka_unit_test(test_lazy_walk_leaves_files_unstated),
         cmocka_unit_test(test_follow_never_loops_or_leaves_root),
         cmocka_unit_test(test_globs),
         cmocka_unit_test(test_prune_and_stop),
