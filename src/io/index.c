@@ -215,17 +215,35 @@ size_t hone__io_index_max_key(const hone__io_index *ix) {
     return (size_t)mdb_env_get_maxkeysize(ix->env);
 }
 
+/* A file of the directory a reader has loaded: its name and its value,
+ * both pointing into LMDB's map (valid while the read transaction lives). */
+typedef struct dent {
+    const char *name;
+    size_t nlen;
+    MDB_val v;
+    uint64_t h;
+} dent;
+
 struct hone__io_reader {
     hone__io_index *ix;
     MDB_txn *txn;
+    MDB_cursor *cur;
+    int loaded;          /* dir holds the prefix whose entries are in ents */
+    hone_buf dir;        /* "<root>/<dir>/" */
+    dent *ents;
+    size_t n, cap;
+    uint32_t *tab;       /* open addressing: index + 1 into ents, 0 empty */
+    size_t tcap;         /* a power of two, at least 2n */
 };
 
 int hone__io_index_reader(hone__io_index *ix, hone__io_reader **out) {
     *out = NULL;
-    hone__io_reader *r = hone_malloc(ix->a, sizeof *r);
+    hone__io_reader *r = hone_calloc(ix->a, 1, sizeof *r);
     if (!r) return HONE_ENOMEM;
     r->ix = ix;
+    hone_buf_init(&r->dir, ix->a);
     int rc = lmdb_status(mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &r->txn));
+    if (!rc && (rc = lmdb_status(mdb_cursor_open(r->txn, ix->dbi, &r->cur)))) mdb_txn_abort(r->txn);
     if (rc) {
         hone_free(ix->a, r);
         return rc;
@@ -236,28 +254,133 @@ int hone__io_index_reader(hone__io_index *ix, hone__io_reader **out) {
 
 void hone__io_index_reader_end(hone__io_reader *r) {
     if (!r) return;
+    mdb_cursor_close(r->cur);
     mdb_txn_abort(r->txn);
+    hone_buf_free(&r->dir);
+    hone_free(r->ix->a, r->ents);
+    hone_free(r->ix->a, r->tab);
     hone_free(r->ix->a, r);
 }
 
-int hone__io_index_get(hone__io_reader *r, const char *key, size_t klen, int algo, size_t dlen,
-                       hone__io_fstat *st, uint8_t *digest, int64_t *stamp_ns) {
+static uint64_t name_hash(const char *s, size_t n) {
+    uint64_t h = 0x9e3779b97f4a7c15u ^ n, w;
+    for (; n >= 8; s += 8, n -= 8) {
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdu;
+        h ^= h >> 32;
+    }
+    if (n) {
+        w = 0;
+        memcpy(&w, s, n);
+        h = (h ^ w) * 0xff51afd7ed558ccdu;
+    }
+    return h ^ (h >> 29);
+}
+
+/* Reads the entries of one directory (keys "<prefix><name>" with no '/'
+ * in name) with a cursor, in key order, skipping each subdirectory's
+ * range with one seek, and indexes them by name. One sequential scan per
+ * directory replaces a B-tree descent (and its key compares along long
+ * shared prefixes) per file. */
+static int load_dir(hone__io_reader *r, const char *prefix, size_t plen) {
     hone__io_index *ix = r->ix;
-    if (klen == 0 || klen > hone__io_index_max_key(ix)) return 0;
-    MDB_val k = {klen, (void *)key}, v;
-    if (mdb_get(r->txn, ix->dbi, &k, &v) != 0) return 0;
+    r->loaded = 0;
+    r->n = 0;
+    hone_buf_clear(&r->dir);
+    if (hone_buf_append(&r->dir, prefix, plen)) return HONE_ENOMEM;
+    size_t maxk = hone__io_index_max_key(ix);
+    char seek[1024];
+    MDB_val k = {plen, (void *)prefix}, v;
+    int rc = plen <= maxk ? mdb_cursor_get(r->cur, &k, &v, MDB_SET_RANGE) : MDB_NOTFOUND;
+    while (rc == 0) {
+        if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0) break;
+        const char *rest = (const char *)k.mv_data + plen;
+        size_t rl = k.mv_size - plen;
+        const char *sl = memchr(rest, '/', rl);
+        if (sl) {
+            /* "<prefix>sub/..." : go on at "<prefix>sub0", '0' being the
+             * byte after '/', past everything under sub. */
+            size_t sk = (size_t)(sl - (const char *)k.mv_data);
+            if (sk + 1 > sizeof seek) {
+                rc = mdb_cursor_get(r->cur, &k, &v, MDB_NEXT);
+                continue;
+            }
+            memcpy(seek, k.mv_data, sk);
+            seek[sk] = '/' + 1;
+            k = (MDB_val){sk + 1, seek};
+            rc = mdb_cursor_get(r->cur, &k, &v, MDB_SET_RANGE);
+            continue;
+        }
+        if (r->n == r->cap) {
+            size_t nc = r->cap ? r->cap * 2 : 256;
+            dent *ne = hone_realloc(ix->a, r->ents, nc * sizeof *ne);
+            if (!ne) return HONE_ENOMEM;
+            r->ents = ne;
+            r->cap = nc;
+        }
+        r->ents[r->n++] = (dent){rest, rl, v, name_hash(rest, rl)};
+        rc = mdb_cursor_get(r->cur, &k, &v, MDB_NEXT);
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_status(rc);
+    size_t tc = 16;
+    while (tc < 2 * r->n) tc *= 2;
+    if (tc > r->tcap) {
+        uint32_t *nt = hone_malloc(ix->a, tc * sizeof *nt);
+        if (!nt) return HONE_ENOMEM;
+        hone_free(ix->a, r->tab);
+        r->tab = nt;
+        r->tcap = tc;
+    }
+    memset(r->tab, 0, tc * sizeof *r->tab);
+    for (size_t i = 0; i < r->n; i++) {
+        size_t j = (size_t)r->ents[i].h & (tc - 1);
+        while (r->tab[j]) j = (j + 1) & (tc - 1);
+        r->tab[j] = (uint32_t)(i + 1);
+    }
+    r->loaded = 1;
+    return HONE_OK;
+}
+
+/* Checks and decodes a stored entry; see hone__io_index_get. */
+static int decode(const MDB_val *v, int algo, size_t dlen, hone__io_fstat *st, uint8_t *digest,
+                  int64_t *stamp_ns) {
     entry_head h;
-    if (v.mv_size < sizeof h + 8) return -1;
-    memcpy(&h, v.mv_data, sizeof h);
-    if (h.version != ENTRY_VERSION || v.mv_size != sizeof h + h.dlen + 8) return -1;
+    if (v->mv_size < sizeof h + 8) return HONE__IO_BAD_ENTRY;
+    memcpy(&h, v->mv_data, sizeof h);
+    if (h.version != ENTRY_VERSION || v->mv_size != sizeof h + h.dlen + 8) return HONE__IO_BAD_ENTRY;
     uint64_t sum;
-    memcpy(&sum, (const char *)v.mv_data + sizeof h + h.dlen, 8);
-    if (sum != entry_sum(v.mv_data, sizeof h + h.dlen)) return -1;
+    memcpy(&sum, (const char *)v->mv_data + sizeof h + h.dlen, 8);
+    if (sum != entry_sum(v->mv_data, sizeof h + h.dlen)) return HONE__IO_BAD_ENTRY;
     if (h.algo != algo || h.dlen != dlen) return 0;
     *st = (hone__io_fstat){h.dev, h.ino, h.size, h.mtime_ns, h.ctime_ns};
-    memcpy(digest, (const char *)v.mv_data + sizeof h, dlen);
+    memcpy(digest, (const char *)v->mv_data + sizeof h, dlen);
     *stamp_ns = h.stamp_ns;
     return 1;
+}
+
+int hone__io_index_get(hone__io_reader *r, const char *key, size_t klen, size_t dirlen, int algo,
+                       size_t dlen, hone__io_fstat *st, uint8_t *digest, int64_t *stamp_ns) {
+    hone__io_index *ix = r->ix;
+    if (klen == 0 || klen > hone__io_index_max_key(ix) || dirlen > klen) return 0;
+    if (!r->loaded || r->dir.len != dirlen || memcmp(r->dir.data, key, dirlen) != 0) {
+        int rc = load_dir(r, key, dirlen);
+        if (rc == HONE_ENOMEM) return rc;
+        if (rc) {
+            /* The scan failed (rare): one plain lookup instead. */
+            MDB_val k = {klen, (void *)key}, v;
+            if (mdb_get(r->txn, ix->dbi, &k, &v) != 0) return 0;
+            return decode(&v, algo, dlen, st, digest, stamp_ns);
+        }
+    }
+    const char *name = key + dirlen;
+    size_t nlen = klen - dirlen;
+    uint64_t h = name_hash(name, nlen);
+    for (size_t j = (size_t)h & (r->tcap - 1); r->tab[j]; j = (j + 1) & (r->tcap - 1)) {
+        const dent *d = &r->ents[r->tab[j] - 1];
+        if (d->h == h && d->nlen == nlen && !memcmp(d->name, name, nlen))
+            return decode(&d->v, algo, dlen, st, digest, stamp_ns);
+    }
+    return 0;
 }
 
 int hone__io_index_begin_write(hone__io_index *ix) {

@@ -36,16 +36,22 @@ size_t hone__io_index_max_key(const hone__io_index *ix);
 
 /* Readers: each thread that looks entries up makes its own (an LMDB
  * read-only transaction; MDB_NOTLS lets any thread end it) and keeps it
- * for the whole run. hone__io_index_get returns 1 and fills *st, digest
- * and *stamp_ns (the storing run's stamp, for the racy check) when an
- * entry for key exists with this algorithm and digest length; 0 when there
- * is none or it is for another algorithm; -1 when the entry is malformed
- * (the caller must then distrust the whole index and call
- * hone__io_index_reset). The caller compares *st with the file's stat. */
+ * for the whole run. hone__io_index_get looks up key, whose first dirlen
+ * bytes are its directory ("<root>/<dir>/"): the first lookup in a
+ * directory reads all that directory's entries with one cursor scan into
+ * a hash table of the reader, so the lookups that follow (a thread lists a
+ * whole directory at a time) cost a hash probe. It returns 1 and fills *st,
+ * digest and *stamp_ns (the storing run's stamp, for the racy check) when
+ * an entry exists with this algorithm and digest length; 0 when there is
+ * none or it is for another algorithm; HONE__IO_BAD_ENTRY when the entry
+ * is malformed (the caller must then distrust the whole index and call
+ * hone__io_index_reset); HONE_ENOMEM. The caller compares *st with the
+ * file's stat. */
+#define HONE__IO_BAD_ENTRY 2
 typedef struct hone__io_reader hone__io_reader;
 int hone__io_index_reader(hone__io_index *ix, hone__io_reader **out);
-int hone__io_index_get(hone__io_reader *r, const char *key, size_t klen, int algo, size_t dlen,
-                       hone__io_fstat *st, uint8_t *digest, int64_t *stamp_ns);
+int hone__io_index_get(hone__io_reader *r, const char *key, size_t klen, size_t dirlen, int algo,
+                       size_t dlen, hone__io_fstat *st, uint8_t *digest, int64_t *stamp_ns);
 void hone__io_index_reader_end(hone__io_reader *r);
 
 /* A write pass: begin, puts, commit (or abort). A put with append set

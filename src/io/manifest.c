@@ -337,7 +337,7 @@ static tstate *thread_state(builder *b) {
 
 /* Looks f (whose key is in t->key) up in the index. Returns 1 when the
  * index holds a trusted digest for exactly the stat in f->st (copied into
- * f), else 0. With `have_stat` clear the file has not been stat'ed yet:
+ * f), HONE_ENOMEM, else 0. With `have_stat` clear the file has not been stat'ed yet:
  * then a miss returns 0 at once, and a hit stats the file (fstatat on its
  * directory, not following links) before comparing; *gone is set when it
  * has vanished since it was listed, and an error leaves f unreadable. */
@@ -346,10 +346,12 @@ static int from_index(builder *b, tstate *t, const hone_io_entry *e, fitem *f, i
     if (!t->rd || atomic_load(&b->corrupt)) return 0;
     hone__io_fstat ist;
     int64_t stamp = 0;
-    int r = hone__io_index_get(t->rd, t->key.data, t->key.len, (int)b->algo, b->dlen, &ist,
-                               f->digest, &stamp);
-    if (r < 0) atomic_store(&b->corrupt, 1);
-    if (r <= 0) return 0;
+    size_t dirlen = t->key0 + (size_t)(e->name - e->path);
+    int r = hone__io_index_get(t->rd, t->key.data, t->key.len, dirlen, (int)b->algo, b->dlen,
+                               &ist, f->digest, &stamp);
+    if (r == HONE_ENOMEM) return r;
+    if (r == HONE__IO_BAD_ENTRY) atomic_store(&b->corrupt, 1);
+    if (r != 1) return 0;
     if (!have_stat) {
         struct stat sb;
         if (fstatat(e->dirfd, e->name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -405,7 +407,9 @@ static int on_file(void *ctx, const hone_io_entry *e) {
     size_t pl = strlen(e->path);
     t->key.len = t->key0;
     if (hone_buf_append(&t->key, e->path, pl)) return HONE_ENOMEM;
-    if (from_index(b, t, e, f, have_stat, &gone)) {
+    int cached = from_index(b, t, e, f, have_stat, &gone);
+    if (cached < 0) return cached;
+    if (cached) {
         f->state = F_CACHED;
     } else if (gone) {
         return 0;
