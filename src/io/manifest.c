@@ -159,6 +159,7 @@ typedef struct tstate {
     fitem *items;
     size_t n, cap;
     uint64_t hashed, hashed_bytes, racy;
+    int no_noatime; /* O_NOATIME was refused once: not tried again */
     hone_buf key;
     size_t key0; /* length of "<root_real>/" at the start of key */
     unsigned char buf[65536];
@@ -298,6 +299,23 @@ static int open_flags(const builder *b) {
     return O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (b->o->follow_symlinks ? 0 : O_NOFOLLOW);
 }
 
+/* Opens a file to hash. O_NOATIME spares the kernel an inode update per
+ * file read (relatime still writes atime once a day, or when it is older
+ * than mtime); it is refused (EPERM) on files of other owners without
+ * CAP_FOWNER, and then this thread stops asking for it. */
+static int open_file(const builder *b, tstate *t, int dirfd, const char *name) {
+#ifdef O_NOATIME
+    if (!t->no_noatime) {
+        int fd = openat(dirfd, name, open_flags(b) | O_NOATIME);
+        if (fd >= 0 || errno != EPERM) return fd;
+        t->no_noatime = 1;
+    }
+#else
+    (void)t;
+#endif
+    return openat(dirfd, name, open_flags(b));
+}
+
 static void tstate_free(const hone_allocator *a, tstate *t) {
     hone__io_index_reader_end(t->rd);
     hone_hash_free(t->h);
@@ -414,7 +432,7 @@ static int on_file(void *ctx, const hone_io_entry *e) {
     } else if (gone) {
         return 0;
     } else if (f->state != F_UNREADABLE) {
-        int fd = openat(e->dirfd, e->name, open_flags(b));
+        int fd = open_file(b, t, e->dirfd, e->name);
         if (fd < 0 && !have_stat && errno == ENOENT) return 0; /* vanished since listed */
         if (fd < 0) unreadable(f, hone_status_from_errno(errno), errno);
         else hash_fd(b, t, fd, f, have_stat);
