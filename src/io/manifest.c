@@ -134,6 +134,7 @@ enum { F_CACHED = 1, F_HASHED, F_UNREADABLE };
 /* A file met by the walk. Its path lives in its thread's arena. */
 typedef struct fitem {
     const char *path;
+    size_t plen;
     hone__io_fstat st;
     int state;
     int status, sys_errno; /* for F_UNREADABLE */
@@ -442,6 +443,7 @@ static int on_file(void *ctx, const hone_io_entry *e) {
     if (!p) return HONE_ENOMEM;
     memcpy(p, e->path, pl + 1);
     f->path = p;
+    f->plen = pl;
     t->n++;
     if (b->o->progress) {
         atomic_fetch_add(&b->done_files, 1);
@@ -479,12 +481,39 @@ static void make_skey(skey *k, fitem *f) {
 
 /* Bytewise order, what `LC_ALL=C sort` gives. Equal prefixes whose last
  * byte is not NUL mean both paths are longer than 16 bytes. */
-static int cmp_skey(const void *x, const void *y) {
-    const skey *a = x, *b = y;
-    if (a->k0 != b->k0) return a->k0 < b->k0 ? -1 : 1;
-    if (a->k1 != b->k1) return a->k1 < b->k1 ? -1 : 1;
+static inline int skey_less(const skey *a, const skey *b) {
+    if (a->k0 != b->k0) return a->k0 < b->k0;
+    if (a->k1 != b->k1) return a->k1 < b->k1;
     if ((a->k1 & 0xff) == 0) return 0;
-    return strcmp(a->f->path + 16, b->f->path + 16);
+    return strcmp(a->f->path + 16, b->f->path + 16) < 0;
+}
+
+/* A stable bottom-up merge sort with the comparison inlined: about twice
+ * as fast as qsort() here, whose indirect call per comparison dominated. */
+static void sort_skeys(skey *k, skey *tmp, size_t n) {
+    /* Runs of 8 by insertion sort first. */
+    for (size_t lo = 0; lo < n; lo += 8) {
+        size_t hi = lo + 8 < n ? lo + 8 : n;
+        for (size_t i = lo + 1; i < hi; i++) {
+            skey x = k[i];
+            size_t j = i;
+            for (; j > lo && skey_less(&x, &k[j - 1]); j--) k[j] = k[j - 1];
+            k[j] = x;
+        }
+    }
+    skey *src = k, *dst = tmp;
+    for (size_t w = 8; w < n; w *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * w) {
+            size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+            size_t i = lo, j = mid, o = lo;
+            while (i < mid && j < hi) dst[o++] = skey_less(&src[j], &src[i]) ? src[j++] : src[i++];
+            while (i < mid) dst[o++] = src[i++];
+            while (j < hi) dst[o++] = src[j++];
+        }
+        skey *t = src;
+        src = dst, dst = t;
+    }
+    if (src != k) memcpy(k, src, n * sizeof *k);
 }
 
 static int cmp_bad(const void *x, const void *y) {
@@ -496,7 +525,7 @@ static int sort_items(builder *b) {
     size_t n = 0;
     for (tstate *t = b->threads; t; t = t->next) n += t->n;
     if (!n) return HONE_OK;
-    skey *k = hone_malloc(b->a, n * sizeof *k);
+    skey *k = hone_malloc(b->a, 2 * n * sizeof *k);
     b->order = hone_malloc(b->a, n * sizeof *b->order);
     if (!k || !b->order) {
         hone_free(b->a, k);
@@ -505,7 +534,7 @@ static int sort_items(builder *b) {
     size_t i = 0;
     for (tstate *t = b->threads; t; t = t->next)
         for (size_t j = 0; j < t->n; j++) make_skey(&k[i++], &t->items[j]);
-    qsort(k, n, sizeof *k, cmp_skey);
+    sort_skeys(k, k + n, n);
     for (i = 0; i < n; i++) b->order[i] = k[i].f;
     b->n = n;
     hone_free(b->a, k);
@@ -552,7 +581,7 @@ static int item_exists(void *ctx, const char *rest, size_t len) {
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         const char *p = b->order[mid]->path;
-        size_t pl = strlen(p);
+        size_t pl = b->order[mid]->plen;
         int c = memcmp(p, rest, pl < len ? pl : len);
         if (c == 0) c = pl < len ? -1 : pl > len;
         if (c == 0) return 1;
@@ -569,7 +598,7 @@ static void index_store(builder *b, int reset, int64_t stamp, hone_buf *key, uin
     uint64_t mine = 0;
     size_t maxk = hone__io_index_max_key(ix), rl = strlen(b->root_real);
     for (size_t i = 0; i < b->n; i++)
-        if (b->order[i]->state != F_UNREADABLE && rl + 1 + strlen(b->order[i]->path) <= maxk) mine++;
+        if (b->order[i]->state != F_UNREADABLE && rl + 1 + b->order[i]->plen <= maxk) mine++;
     /* Entries of files no longer in the tree are dropped, but only after
      * a complete walk: with globs, -x or unreadable directories, files the
      * walk did not see may still exist. Every file seen has an entry after
@@ -591,7 +620,7 @@ static void index_store(builder *b, int reset, int64_t stamp, hone_buf *key, uin
         key->len = 0;
         if ((rc = hone_buf_puts(key, b->root_real))) break;
         if (rl != 1 && (rc = hone_buf_puts(key, "/"))) break;
-        if ((rc = hone_buf_puts(key, f->path))) break;
+        if ((rc = hone_buf_append(key, f->path, f->plen))) break;
         rc = hone__io_index_put(ix, key->data, key->len, (int)b->algo, &f->st, f->digest, b->dlen,
                                 stamp, append);
     }
