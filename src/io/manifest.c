@@ -356,11 +356,12 @@ static tstate *thread_state(builder *b) {
 
 /* Looks f (whose key is in t->key) up in the index. Returns 1 when the
  * index holds a trusted digest for exactly the stat in f->st (copied into
- * f), HONE_ENOMEM, else 0. With `have_stat` clear the file has not been stat'ed yet:
- * then a miss returns 0 at once, and a hit stats the file (fstatat on its
- * directory, not following links) before comparing; *gone is set when it
- * has vanished since it was listed, and an error leaves f unreadable. */
-static int from_index(builder *b, tstate *t, const hone_io_entry *e, fitem *f, int have_stat,
+ * f), HONE_ENOMEM, else 0. With *have_stat clear the file has not been
+ * stat'ed yet: then a miss returns 0 at once, and a hit stats the file
+ * (fstatat on its directory, not following links; *have_stat is then set)
+ * before comparing; *gone is set when it has vanished since it was
+ * listed, and an error leaves f unreadable. */
+static int from_index(builder *b, tstate *t, const hone_io_entry *e, fitem *f, int *have_stat,
                       int *gone) {
     if (!t->rd || atomic_load(&b->corrupt)) return 0;
     hone__io_fstat ist;
@@ -371,7 +372,7 @@ static int from_index(builder *b, tstate *t, const hone_io_entry *e, fitem *f, i
     if (r == HONE_ENOMEM) return r;
     if (r == HONE__IO_BAD_ENTRY) atomic_store(&b->corrupt, 1);
     if (r != 1) return 0;
-    if (!have_stat) {
+    if (!*have_stat) {
         struct stat sb;
         if (fstatat(e->dirfd, e->name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
             if (errno == ENOENT) *gone = 1;
@@ -385,6 +386,7 @@ static int from_index(builder *b, tstate *t, const hone_io_entry *e, fitem *f, i
             return 0;
         }
         fstat_of(&sb, &f->st);
+        *have_stat = 1;
         if (b->o->progress) atomic_fetch_add(&b->seen_bytes, f->st.size);
     }
     if (memcmp(&ist, &f->st, sizeof ist) != 0) return 0;
@@ -426,7 +428,7 @@ static int on_file(void *ctx, const hone_io_entry *e) {
     size_t pl = strlen(e->path);
     t->key.len = t->key0;
     if (hone_buf_append(&t->key, e->path, pl)) return HONE_ENOMEM;
-    int cached = from_index(b, t, e, f, have_stat, &gone);
+    int cached = from_index(b, t, e, f, &have_stat, &gone);
     if (cached < 0) return cached;
     if (cached) {
         f->state = F_CACHED;
