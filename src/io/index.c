@@ -24,6 +24,7 @@ struct hone__io_index {
     MDB_dbi dbi;
     MDB_txn *txn;
     char *path;
+    int fresh; /* an empty database: the magic record is still to write */
 };
 
 /* An entry's fixed part, stored as bytes in native order (the magic
@@ -116,12 +117,11 @@ static int try_open(hone__io_index *ix) {
             rc = MDB_INVALID; /* entries without hone's record: foreign */
             goto fail;
         }
-        MDB_val mv = {(size_t)wl, want};
-        rc = mdb_put(txn, ix->dbi, &k, &mv, 0);
-        if (rc) {
-            mdb_txn_abort(txn);
-            goto fail;
-        }
+        /* The magic record is written with the first write pass rather
+         * than in a commit (and a sync) of its own; an index left empty
+         * without it is still recognised as empty, not as foreign. The
+         * dbi handle stays usable once this transaction ends. */
+        ix->fresh = 1;
         rc = mdb_txn_commit(txn);
         if (rc) goto fail;
         return HONE_OK;
@@ -385,7 +385,15 @@ int hone__io_index_get(hone__io_reader *r, const char *key, size_t klen, size_t 
 
 int hone__io_index_begin_write(hone__io_index *ix) {
     if (ix->txn) return HONE_ESTATE;
-    return lmdb_status(mdb_txn_begin(ix->env, NULL, 0, &ix->txn));
+    int rc = lmdb_status(mdb_txn_begin(ix->env, NULL, 0, &ix->txn));
+    if (!rc && ix->fresh) {
+        char want[64];
+        int wl = magic_value(want, sizeof want);
+        MDB_val k = {sizeof MAGIC_KEY - 1, (void *)MAGIC_KEY}, mv = {(size_t)wl, want};
+        rc = lmdb_status(mdb_put(ix->txn, ix->dbi, &k, &mv, 0));
+        if (rc) hone__io_index_abort(ix);
+    }
+    return rc;
 }
 
 int hone__io_index_put(hone__io_index *ix, const char *key, size_t klen, int algo,
@@ -413,6 +421,7 @@ int hone__io_index_commit(hone__io_index *ix) {
     if (!ix->txn) return HONE_ESTATE;
     int rc = mdb_txn_commit(ix->txn);
     ix->txn = NULL;
+    if (rc == 0) ix->fresh = 0;
     return lmdb_status(rc);
 }
 
