@@ -19,7 +19,7 @@
 #define N_DIRS 100
 #define PER_DIR 200
 #define FILE_SIZE 4096
-#define RUNS 3
+#define RUNS 5
 #define WARM_RUNS 7
 
 static char root[256], idx[300];
