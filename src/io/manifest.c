@@ -300,21 +300,22 @@ static int open_flags(const builder *b) {
     return O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (b->o->follow_symlinks ? 0 : O_NOFOLLOW);
 }
 
-/* Opens a file to hash. O_NOATIME spares the kernel an inode update per
+/* Opens a file to hash with `flags`. O_NOATIME spares the kernel an inode update per
  * file read (relatime still writes atime once a day, or when it is older
  * than mtime); it is refused (EPERM) on files of other owners without
  * CAP_FOWNER, and then this thread stops asking for it. */
-static int open_file(const builder *b, tstate *t, int dirfd, const char *name) {
+static int open_file(const builder *b, tstate *t, int dirfd, const char *name, int flags) {
 #ifdef O_NOATIME
     if (!t->no_noatime) {
-        int fd = openat(dirfd, name, open_flags(b) | O_NOATIME);
+        int fd = openat(dirfd, name, flags | O_NOATIME);
         if (fd >= 0 || errno != EPERM) return fd;
         t->no_noatime = 1;
     }
 #else
     (void)t;
 #endif
-    return openat(dirfd, name, open_flags(b));
+    (void)b;
+    return openat(dirfd, name, flags);
 }
 
 static void tstate_free(const hone_allocator *a, tstate *t) {
@@ -435,7 +436,12 @@ static int on_file(void *ctx, const hone_io_entry *e) {
     } else if (gone) {
         return 0;
     } else if (f->state != F_UNREADABLE) {
-        int fd = open_file(b, t, e->dirfd, e->name);
+        /* A file listed as regular and not stat'ed by the walk is never
+         * opened through a link, even with follow_symlinks: a link swapped
+         * in since the listing could point outside the root, and nothing
+         * would compare what is read with what the walk saw. */
+        int fl = open_flags(b) | (e->mode == 0 ? O_NOFOLLOW : 0);
+        int fd = open_file(b, t, e->dirfd, e->name, fl);
         if (fd < 0 && !have_stat && errno == ENOENT) return 0; /* vanished since listed */
         if (fd < 0) unreadable(f, hone_status_from_errno(errno), errno);
         else hash_fd(b, t, fd, f, have_stat);
