@@ -233,7 +233,8 @@ struct hone__io_reader {
     dent *ents;
     size_t n, cap;
     uint32_t *tab;       /* open addressing: index + 1 into ents, 0 empty */
-    size_t tcap;         /* a power of two, at least 2n */
+    size_t tcap;         /* slots allocated */
+    size_t mask;         /* slots in use - 1: a power of two, at least 2n */
 };
 
 int hone__io_index_reader(hone__io_index *ix, hone__io_reader **out) {
@@ -331,10 +332,13 @@ static int load_dir(hone__io_reader *r, const char *prefix, size_t plen) {
         r->tab = nt;
         r->tcap = tc;
     }
+    /* The table in use is the first tc slots of what is allocated: a
+     * bigger directory earlier may have left a bigger allocation. */
+    r->mask = tc - 1;
     memset(r->tab, 0, tc * sizeof *r->tab);
     for (size_t i = 0; i < r->n; i++) {
-        size_t j = (size_t)r->ents[i].h & (tc - 1);
-        while (r->tab[j]) j = (j + 1) & (tc - 1);
+        size_t j = (size_t)r->ents[i].h & r->mask;
+        while (r->tab[j]) j = (j + 1) & r->mask;
         r->tab[j] = (uint32_t)(i + 1);
     }
     r->loaded = 1;
@@ -375,7 +379,7 @@ int hone__io_index_get(hone__io_reader *r, const char *key, size_t klen, size_t 
     const char *name = key + dirlen;
     size_t nlen = klen - dirlen;
     uint64_t h = name_hash(name, nlen);
-    for (size_t j = (size_t)h & (r->tcap - 1); r->tab[j]; j = (j + 1) & (r->tcap - 1)) {
+    for (size_t j = (size_t)h & r->mask; r->tab[j]; j = (j + 1) & r->mask) {
         const dent *d = &r->ents[r->tab[j] - 1];
         if (d->h == h && d->nlen == nlen && !memcmp(d->name, name, nlen))
             return decode(&d->v, algo, dlen, st, digest, stamp_ns);
