@@ -3,6 +3,7 @@
  * the tree (optionally split over plain pthreads) and the incremental
  * hasher with extendable output. */
 #include "hash/blake3_impl.h"
+#include "hash/blake3_sched.h"
 
 #include <pthread.h>
 
@@ -11,17 +12,6 @@
 const uint32_t hone__b3_iv[8] = {0x6A09E667UL, 0xBB67AE85UL, 0x3C6EF372UL, 0xA54FF53AUL,
                                  0x510E527FUL, 0x9B05688CUL, 0x1F83D9ABUL, 0x5BE0CD19UL};
 
-/* The message word order of each of the seven rounds: the permutation of
- * the specification applied round after round. */
-const uint8_t hone__b3_msg_schedule[7][16] = {
-    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
-    {2, 6, 3, 10, 7, 0, 4, 13, 1, 11, 12, 5, 9, 14, 15, 8},
-    {3, 4, 10, 12, 13, 2, 7, 14, 6, 5, 9, 0, 11, 15, 8, 1},
-    {10, 7, 12, 9, 14, 3, 13, 15, 4, 0, 11, 2, 5, 8, 1, 6},
-    {12, 13, 9, 11, 15, 10, 14, 8, 7, 2, 5, 3, 0, 1, 6, 4},
-    {9, 14, 11, 5, 8, 12, 15, 1, 13, 3, 0, 10, 2, 6, 4, 7},
-    {11, 15, 5, 0, 1, 9, 8, 6, 14, 10, 2, 12, 3, 4, 7, 13},
-};
 
 /* ------------------------------------------------------------------ */
 /* Portable compression                                                */
@@ -29,7 +19,7 @@ const uint8_t hone__b3_msg_schedule[7][16] = {
 
 static inline uint32_t rotr32(uint32_t w, unsigned c) { return (w >> c) | (w << (32 - c)); }
 
-static inline void g(uint32_t *state, size_t a, size_t b, size_t c, size_t d, uint32_t x,
+B3_INLINE void g(uint32_t *state, size_t a, size_t b, size_t c, size_t d, uint32_t x,
                      uint32_t y) {
     state[a] = state[a] + state[b] + x;
     state[d] = rotr32(state[d] ^ state[a], 16);
@@ -41,8 +31,8 @@ static inline void g(uint32_t *state, size_t a, size_t b, size_t c, size_t d, ui
     state[b] = rotr32(state[b] ^ state[c], 7);
 }
 
-static inline void round_fn(uint32_t state[16], const uint32_t *msg, size_t round) {
-    const uint8_t *s = hone__b3_msg_schedule[round];
+B3_INLINE void round_fn(uint32_t state[16], const uint32_t *msg, size_t round) {
+    const uint8_t *s = b3_sched[round];
     /* Columns, then diagonals. */
     g(state, 0, 4, 8, 12, msg[s[0]], msg[s[1]]);
     g(state, 1, 5, 9, 13, msg[s[2]], msg[s[3]]);
@@ -65,7 +55,7 @@ static inline void compress_pre(uint32_t state[16], const uint32_t cv[8],
     state[13] = (uint32_t)(counter >> 32);
     state[14] = (uint32_t)block_len;
     state[15] = (uint32_t)flags;
-    for (size_t r = 0; r < 7; r++) round_fn(state, m, r);
+    B3_ROUNDS(round_fn, state, m);
 }
 
 void hone__b3_compress_in_place(uint32_t cv[8], const uint8_t block[B3_BLOCK_LEN],

@@ -31,7 +31,6 @@ enum {
 #define B3_MAX_DEPTH 54
 
 extern const uint32_t hone__b3_iv[8];
-extern const uint8_t hone__b3_msg_schedule[7][16];
 
 static inline uint32_t hone__b3_load32(const void *src) {
     const uint8_t *p = src;
