@@ -12,12 +12,12 @@
  * (the buffer stays in L2 between the copy and the hash); see
  * docs/design/hash.md. */
 #define DEFAULT_BUF_SIZE ((size_t)512 << 10)
-/* AUTO maps a file only for multi-threaded BLAKE3 (the threads hash the
- * map in place; read() would serialise them behind one copy), and only
- * from this size. For one thread, read() measured 15-25% faster than mmap
- * for files in the page cache: hashing 16 chunk streams straight from the
- * page cache misses cache, while the copy leaves each block in L2. */
-#define AUTO_MMAP_MIN ((uint64_t)4 << 20)
+/* For one thread, read() measured 15-25% faster than mmap for files in the
+ * page cache: hashing 16 chunk streams straight from the page cache misses
+ * cache, while the copy leaves each block in L2. Multi-threaded BLAKE3 of a
+ * regular file from this size has each thread pread its own parts of the
+ * tree (hone__b3_update_fd_mt), which keeps that advantage in parallel. */
+uint64_t hone__hash_auto_mt_min = (uint64_t)4 << 20; /* tests lower it */
 /* Mapped input is hashed in slices this large (except multi-threaded
  * BLAKE3, which gets the whole map so its tree splits across threads), so
  * drop_cache can release what is done. */
@@ -115,8 +115,14 @@ int hone_hash_update_fd(hone_hash *h, int fd, const hone_hash_file_opts *opts, u
             start = (uint64_t)cur;
             uint64_t len = (uint64_t)st.st_size - start;
             int mt_blake3 = h->algo == HONE_HASH_BLAKE3 && h->u.b3.threads > 1;
-            if (o.io == HONE_HASH_IO_MMAP || (mt_blake3 && len >= AUTO_MMAP_MIN))
+            if (o.io == HONE_HASH_IO_MMAP) {
                 rc = map_hash(h, fd, &o, start, len, &count);
+            } else if (mt_blake3 && len >= hone__hash_auto_mt_min) {
+                if (!o.no_fadvise) posix_fadvise(fd, (off_t)start, (off_t)len, POSIX_FADV_WILLNEED);
+                rc = hone__b3_update_fd_mt(&h->u.b3, fd, start, len, h->alloc, &count);
+                if (!rc && lseek(fd, (off_t)(start + count), SEEK_SET) < 0) rc = errno_status(errno);
+                if (!rc) rc = 1; /* read the rest */
+            }
             start += count;
         }
     }
