@@ -280,7 +280,10 @@ typedef struct hone_hash_line {
 
 /* Parses one line of a list written by sha256sum, b3sum, xxhsum or hone
  * (GNU or tag style, escaped or not). `line` is len bytes without the
- * trailing newline. The file name, unescaped, replaces name's content.
+ * trailing newline. A final carriage return (a CRLF list) is dropped, as
+ * coreutils does, except on an untagged BLAKE3 line: b3sum does not escape
+ * carriage returns and reads a final one as part of the name, and so does
+ * this parser. The file name, unescaped, replaces name's content.
  * Untagged lines are read as algorithm `def`: the digest must have
  * hone_hash_digest_len(def) bytes. Tagged lines must name an algorithm hone
  * knows, with its digest length.
