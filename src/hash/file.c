@@ -118,7 +118,6 @@ int hone_hash_update_fd(hone_hash *h, int fd, const hone_hash_file_opts *opts, u
             if (o.io == HONE_HASH_IO_MMAP) {
                 rc = map_hash(h, fd, &o, start, len, &count);
             } else if (mt_blake3 && len >= hone__hash_auto_mt_min) {
-                if (!o.no_fadvise) posix_fadvise(fd, (off_t)start, (off_t)len, POSIX_FADV_WILLNEED);
                 rc = hone__b3_update_fd_mt(&h->u.b3, fd, start, len, h->alloc, &count);
                 if (!rc && lseek(fd, (off_t)(start + count), SEEK_SET) < 0) rc = errno_status(errno);
                 if (!rc) rc = 1; /* read the rest */
