@@ -71,11 +71,25 @@ int cli_demo_main(int argc, char **argv) {
         if (n < N_STEPS * 4) chosen[n++] = s;
     }
     int failed = 0;
+    /* The demo profiles itself: every step runs inside a zone named after
+     * it, and the `profile` step prints what the zones measured. */
+    static hone_prof_site sites[N_STEPS];
+    hone_prof_enable(1);
     for (size_t i = 0; i < n; i++) {
         printf("== %s: %s\n", chosen[i]->name, chosen[i]->summary);
         fflush(stdout);
+        hone_prof_site *site = &sites[chosen[i] - steps];
+        if (!site->name) *site = (hone_prof_site){chosen[i]->name, "cli/demo.c", "cli_demo_main", 0, HONE_LOG_WARN, 0, 0, 0, 0};
+        hone_prof_scope zone;
+        /* Each step is also a work cycle of the default collector, which
+         * the `profile` step summarises. */
+        hone_cycle *cycle = NULL;
+        hone_cycle_begin(NULL, chosen[i]->name, &cycle);
         uint64_t t0 = hone_monotonic_ns();
+        hone_prof_begin(site, &zone);
         int rc = chosen[i]->run();
+        hone_prof_end(&zone);
+        hone_cycle_end(cycle, rc == 0);
         double ms = (double)(hone_monotonic_ns() - t0) / 1e6;
         fflush(stdout);
         if (rc) {

@@ -4,6 +4,12 @@
 #define HONE_H
 
 #include "hone/core.h"
+#include "hone/prof.h"
+#include "hone/metrics.h"
+#include "hone/bench.h"
+#include "hone/exec.h"
+#include "hone/mem.h"
 #include "hone/hash.h"
+#include "hone/io.h"
 
 #endif /* HONE_H */

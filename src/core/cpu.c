@@ -30,7 +30,7 @@ static void detect_hw(void) {
     uint32_t f = 0;
 #ifdef HONE_X86
     unsigned a, b, c, d;
-    unsigned max = __get_cpuid_max(0, NULL);
+    unsigned max = (unsigned)__get_cpuid_max(0, NULL);
     if (max >= 1 && __get_cpuid(1, &a, &b, &c, &d)) {
         int osxsave = (c >> 27) & 1, avx = (c >> 28) & 1;
         uint64_t xcr0 = osxsave ? xgetbv0() : 0;
@@ -46,7 +46,7 @@ static void detect_hw(void) {
             if (os_avx512 && (b & (1u << 31))) f |= HONE_CPU_AVX512VL;
         }
     }
-    if (__get_cpuid_max(0x80000000u, NULL) >= 0x80000007u &&
+    if ((unsigned)__get_cpuid_max(0x80000000u, NULL) >= 0x80000007u &&
         __get_cpuid(0x80000007u, &a, &b, &c, &d) && (d & (1u << 8)))
         f |= HONE_CPU_INVARIANT_TSC;
 #endif

@@ -31,7 +31,7 @@ static void cpu_model(char *buf, size_t n) {
     snprintf(buf, n, "unknown");
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
     unsigned r[12];
-    if (__get_cpuid_max(0x80000000u, NULL) >= 0x80000004u) {
+    if ((unsigned)__get_cpuid_max(0x80000000u, NULL) >= 0x80000004u) {
         for (unsigned i = 0; i < 3; i++)
             __get_cpuid(0x80000002u + i, &r[i * 4], &r[i * 4 + 1], &r[i * 4 + 2], &r[i * 4 + 3]);
         char s[49];

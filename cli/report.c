@@ -1,0 +1,240 @@
+/* report.c - `hone report`: prints a profile snapshot (HONE_PROFILE_OUT)
+ * or a cycle-metrics history file as text, Markdown, JSON, CSV or
+ * Prometheus text; also the `profile` step of `hone demo`. */
+#include "cli.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cli_report_usage(FILE *out) {
+    fprintf(out,
+            "usage: hone report FILE [--format text|md|json|csv|prom] [--top N]\n"
+            "                        [--min-calls N] [--sort KEY] [--recent N]\n"
+            "\n"
+            "Prints a profile snapshot (the file HONE_PROFILE_OUT writes at exit) or a\n"
+            "cycle-metrics history (written by hone_cycle_save) in the chosen format.\n"
+            "\n"
+            "  --format F     text (default), md, json, csv or prom\n"
+            "  --top N        only the N first zones after sorting (profiles)\n"
+            "  --min-calls N  leave out zones with fewer than N calls (profiles)\n"
+            "  --sort KEY     total (default), self, mean, count, max, p99 or name\n"
+            "  --recent N     also list the N most recent cycles (histories, text/md)\n"
+            "  -h, --help     show this help\n"
+            "\n"
+            "Exit status: 0 printed, 1 the file could not be read, 2 bad option or a file\n"
+            "that is not a hone profile or history.\n");
+}
+
+
+/* Reads the whole file; NULL (errno set) on failure. */
+static char *slurp(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    hone_buf b;
+    hone_buf_init(&b, NULL);
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (hone_buf_append(&b, chunk, n)) {
+            fclose(f);
+            hone_buf_free(&b);
+            errno = ENOMEM;
+            return NULL;
+        }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        hone_buf_free(&b);
+        errno = EIO;
+        return NULL;
+    }
+    *len = b.len;
+    if (!b.data) return strdup("");
+    return b.data;
+}
+
+/* The "format" member of a JSON document, or NULL; fills err on a JSON
+ * syntax error. */
+static char *peek_format(const char *text, size_t len, size_t *n_cycles, char *err, size_t errn) {
+    json_error_t jerr;
+    json_t *doc = json_loadb(text, len, 0, &jerr);
+    if (!doc) {
+        snprintf(err, errn, "line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
+        return NULL;
+    }
+    const char *f = json_string_value(json_object_get(doc, "format"));
+    *n_cycles = json_array_size(json_object_get(doc, "cycles"));
+    char *out = strdup(f ? f : "");
+    json_decref(doc);
+    if (!out) snprintf(err, errn, "out of memory");
+    return out;
+}
+
+static int report_profile(const char *path, const char *text, size_t len, int fmt,
+                          const hone_prof_report_opts *ro) {
+    hone_prof_snapshot *s;
+    hone_error err;
+    if (hone_prof_snapshot_parse(&s, text, len, NULL, &err)) {
+        cli_cmd_error("report", "%s: %s", path, err.msg);
+        return CLI_USAGE;
+    }
+    hone_buf b;
+    hone_buf_init(&b, NULL);
+    hone_prof_report_opts o = *ro;
+    o.format = (hone_report_format)fmt;
+    int rc = hone_prof_report(s, &o, &b);
+    hone_prof_snapshot_free(s);
+    if (rc) {
+        hone_buf_free(&b);
+        cli_cmd_error("report", "%s: %s", path, hone_strerror(rc));
+        return CLI_FAIL;
+    }
+    fwrite(b.data, 1, b.len, stdout);
+    hone_buf_free(&b);
+    return CLI_OK;
+}
+
+static int report_cycles(const char *path, const char *text, size_t len, size_t n, int fmt, size_t recent) {
+    hone_cycle_collector *c;
+    hone_error err;
+    /* Room for every cycle in the file: the report shows what was saved. */
+    if (hone_cycle_collector_new(&c, &(hone_cycle_opts){.history = n ? n : 1})) {
+        cli_cmd_error("report", "out of memory");
+        return CLI_FAIL;
+    }
+    if (hone_cycle_parse(c, text, len, &err)) {
+        hone_cycle_collector_free(c);
+        cli_cmd_error("report", "%s: %s", path, err.msg);
+        return CLI_USAGE;
+    }
+    hone_buf b;
+    hone_buf_init(&b, NULL);
+    hone_cycle_report_opts o = {(hone_report_format)fmt, recent};
+    int rc = hone_cycle_report(c, &o, &b);
+    hone_cycle_collector_free(c);
+    if (rc) {
+        hone_buf_free(&b);
+        cli_cmd_error("report", "%s: %s", path, hone_strerror(rc));
+        return CLI_FAIL;
+    }
+    fwrite(b.data, 1, b.len, stdout);
+    hone_buf_free(&b);
+    return CLI_OK;
+}
+
+int cli_report_main(int argc, char **argv) {
+    static const struct option longopts[] = {{"format", required_argument, NULL, 'f'},
+                                             {"top", required_argument, NULL, 't'},
+                                             {"min-calls", required_argument, NULL, 'm'},
+                                             {"sort", required_argument, NULL, 's'},
+                                             {"recent", required_argument, NULL, 'r'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    int c, fmt = 0, sort = 0;
+    uint64_t top = 0, min_calls = 0, recent = 0;
+    hone_error err;
+    optind = 0;
+    while ((c = cli_getopt("report", argc, argv, "f:t:m:s:r:h", longopts)) != -1) {
+        int rc = HONE_OK;
+        switch (c) {
+        case 'f': rc = hone_parse_enum("--format", optarg, hone_report_format_names(), &fmt, &err); break;
+        case 't': rc = hone_parse_u64("--top", optarg, 1, 1000000000, &top, &err); break;
+        case 'm': rc = hone_parse_u64("--min-calls", optarg, 0, UINT64_MAX, &min_calls, &err); break;
+        case 's': rc = hone_parse_enum("--sort", optarg, hone_prof_sort_names(), &sort, &err); break;
+        case 'r': rc = hone_parse_u64("--recent", optarg, 0, 1000000, &recent, &err); break;
+        case 'h': cli_report_usage(stdout); return CLI_OK;
+        default: return CLI_USAGE;
+        }
+        if (rc) {
+            cli_cmd_error("report", "%s", err.msg);
+            return CLI_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        cli_cmd_error("report", "missing FILE (a profile snapshot or a metrics history)");
+        return CLI_USAGE;
+    }
+    if (optind + 1 < argc) {
+        cli_cmd_error("report", "unexpected argument '%s' (it takes one FILE)", argv[optind + 1]);
+        return CLI_USAGE;
+    }
+    const char *path = argv[optind];
+    size_t len = 0;
+    char *text = slurp(path, &len);
+    if (!text) {
+        cli_cmd_error("report", "cannot read %s: %s", path, strerror(errno));
+        return CLI_FAIL;
+    }
+    char perr[256];
+    size_t n_cycles = 0;
+    char *kind = peek_format(text, len, &n_cycles, perr, sizeof perr);
+    int rc;
+    if (!kind) {
+        cli_cmd_error("report", "%s is not JSON: %s", path, perr);
+        rc = CLI_USAGE;
+    } else if (!strcmp(kind, "hone-profile")) {
+        hone_prof_report_opts ro = {.sort = (hone_prof_sort)sort, .top_n = (size_t)top, .min_calls = min_calls};
+        rc = report_profile(path, text, len, fmt, &ro);
+    } else if (!strcmp(kind, "hone-cycles")) {
+        rc = report_cycles(path, text, len, n_cycles, fmt, (size_t)recent);
+    } else {
+        cli_cmd_error("report", "%s is not a hone profile or metrics history (\"format\" is %s%s%s)", path,
+                      *kind ? "\"" : "", *kind ? kind : "missing", *kind ? "\"" : "");
+        rc = CLI_USAGE;
+    }
+    free(kind);
+    free(text);
+    return rc;
+}
+
+/* The last demo step: the profile of every step so far. */
+int cli_demo_profile(void) {
+    hone_prof_snapshot *s;
+    int rc = hone_prof_snapshot_take(&s, NULL);
+    if (rc) {
+        fprintf(stderr, "profile: cannot take a snapshot: %s\n", hone_strerror(rc));
+        return 1;
+    }
+    hone_buf b;
+    hone_buf_init(&b, NULL);
+    hone_prof_report_opts o = {.format = HONE_REPORT_TEXT, .sort = HONE_PROF_SORT_TOTAL};
+    rc = hone_prof_report(s, &o, &b);
+    size_t n = hone_prof_snapshot_count(s);
+    hone_prof_snapshot_free(s);
+    if (rc) {
+        hone_buf_free(&b);
+        fprintf(stderr, "profile: cannot format the report: %s\n", hone_strerror(rc));
+        return 1;
+    }
+    fwrite(b.data, 1, b.len, stdout);
+    hone_buf_clear(&b);
+    if (!n) {
+        hone_buf_free(&b);
+        fprintf(stderr, "profile: no zone recorded (profiling is off?)\n");
+        return 1;
+    }
+    /* The steps as work cycles (hone demo records one per step). */
+    if (hone_cycle_count(hone_cycle_default())) {
+        hone_cycle_report_opts co = {HONE_REPORT_TEXT, 0};
+        if ((rc = hone_cycle_report(hone_cycle_default(), &co, &b))) {
+            hone_buf_free(&b);
+            fprintf(stderr, "profile: cannot format the cycle report: %s\n", hone_strerror(rc));
+            return 1;
+        }
+        printf("\n%s", b.data);
+    }
+    hone_buf_free(&b);
+    hone_process_stats ps;
+    if ((rc = hone_process_stats_read(&ps))) {
+        fprintf(stderr, "profile: cannot read process metrics: %s\n", hone_strerror(rc));
+        return 1;
+    }
+    printf("\nprocess: rss %.1f MiB (peak %.1f MiB, %.2f%% of memory), cpu %.0f ms user + %.0f ms system, "
+           "%u thread(s), %u open fd(s), %llu+%llu context switches\n",
+           (double)ps.rss_bytes / 1048576.0, (double)ps.peak_rss_bytes / 1048576.0, ps.mem_percent,
+           (double)ps.cpu_user_ns / 1e6, (double)ps.cpu_system_ns / 1e6, ps.threads, ps.open_fds,
+           (unsigned long long)ps.ctx_voluntary, (unsigned long long)ps.ctx_involuntary);
+    return 0;
+}

@@ -1,0 +1,585 @@
+/* pool.c - the work-stealing thread pool, its futures, and the waiting
+ * protocol (helping waits) that groups and parallel loops build on. */
+#include "exec_internal.h"
+#include "hone/mem.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* A queue of jobs: an intrusive doubly linked list under a mutex. The
+ * owner pushes and pops at the tail (LIFO, so nested work stays hot in
+ * cache); thieves and the injection queue take from the head (FIFO, so the
+ * oldest and usually largest piece of work moves). Linking through the job
+ * itself means a push never allocates and so never fails. See
+ * docs/design/exec.md for why a locked deque rather than Chase-Lev. */
+typedef struct jqueue {
+    pthread_mutex_t mu;
+    hone_task *head, *tail;
+} jqueue;
+
+typedef struct worker {
+    jqueue q;
+    hone_pool *pool;
+    unsigned idx;
+    unsigned steal_seed;
+    pthread_t thread;
+    char pad[64];
+} worker;
+
+struct hone_pool {
+    const hone_allocator *alloc;
+    hone_clock_fn clock;
+    void *clock_ctx;
+    unsigned nworkers;
+    worker *workers;
+    /* Jobs come from an object pool: per-thread caches make a submission
+     * cost no allocator call, and its slabs stay mapped, so a burst of
+     * tasks does not page-fault fresh memory every time. */
+    hone_objpool *jobs;
+    jqueue injector;
+
+    atomic_size_t queued;      /* jobs in some queue */
+    atomic_size_t outstanding; /* submitted and not yet settled */
+    atomic_size_t settled;     /* settle counter: the waiters' fence */
+    atomic_int sleepers;       /* idle workers blocked on sleep_cv */
+    atomic_int waiters;        /* threads blocked on wait_cv */
+    atomic_int helpers;        /* of those, workers that would run new tasks */
+    atomic_int stopping;       /* 0, 1 drain, 2 cancel */
+    atomic_int cancel_all;
+    int shut_down;             /* shutdown finished (joined) */
+
+    pthread_mutex_t mu; /* guards the two condition variables */
+    pthread_cond_t sleep_cv;
+    pthread_cond_t wait_cv;
+    pthread_mutex_t shutdown_mu;
+};
+
+/* initial-exec: a direct %fs-relative load, where the default model for
+ * position-independent code calls __tls_get_addr on every access, which
+ * showed in the per-task profile. The variable is small, so the static TLS
+ * surplus glibc keeps for dlopen covers it. */
+static _Thread_local worker *tls_worker __attribute__((tls_model("initial-exec")));
+
+/* Queued tasks per worker beyond which a worker's submission runs inline. */
+#define THROTTLE 64
+
+/* ---------------------------------------------------------------- */
+/* Queues                                                            */
+/* ---------------------------------------------------------------- */
+
+static void jq_push_tail(jqueue *q, hone_task *j) {
+    pthread_mutex_lock(&q->mu);
+    j->next = NULL;
+    j->prev = q->tail;
+    if (q->tail) q->tail->next = j;
+    else __atomic_store_n(&q->head, j, __ATOMIC_RELAXED);
+    q->tail = j;
+    pthread_mutex_unlock(&q->mu);
+}
+
+static hone_task *jq_pop_tail(jqueue *q) {
+    pthread_mutex_lock(&q->mu);
+    hone_task *j = q->tail;
+    if (j) {
+        q->tail = j->prev;
+        if (q->tail) q->tail->next = NULL;
+        else __atomic_store_n(&q->head, NULL, __ATOMIC_RELAXED);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return j;
+}
+
+static hone_task *jq_pop_head(jqueue *q) {
+    /* An unlocked peek first: thieves scanning empty queues must not
+     * bounce every worker's lock. A stale answer only costs one retry
+     * round, since `queued` tells the caller whether to look again. */
+    if (!__atomic_load_n(&q->head, __ATOMIC_RELAXED)) return NULL;
+    pthread_mutex_lock(&q->mu);
+    hone_task *j = q->head;
+    if (j) {
+        __atomic_store_n(&q->head, j->next, __ATOMIC_RELAXED);
+        if (q->head) q->head->prev = NULL;
+        else q->tail = NULL;
+    }
+    pthread_mutex_unlock(&q->mu);
+    return j;
+}
+
+/* ---------------------------------------------------------------- */
+/* Jobs                                                              */
+/* ---------------------------------------------------------------- */
+
+uint64_t hone__exec_now(const hone_pool *pool) {
+    return pool->clock ? pool->clock(pool->clock_ctx) : hone_now_ns();
+}
+
+const hone_allocator *hone__exec_alloc(const hone_pool *pool) { return pool->alloc; }
+
+int hone__exec_custom_clock(const hone_pool *pool) { return pool->clock != NULL; }
+
+hone_task *hone__exec_job_new(hone_pool *pool, hone_task_fn fn, void *arg) {
+    hone_task *j = hone_objpool_get(pool->jobs);
+    if (!j) return NULL;
+    j->fn = fn;
+    j->arg = arg;
+    j->pool = pool;
+    j->prev = j->next = NULL;
+    atomic_init(&j->state, HONE_FUTURE_QUEUED);
+    atomic_init(&j->cancel, 0);
+    atomic_init(&j->refs, 1);
+    atomic_init(&j->waited, 0);
+    j->result = 0;
+    atomic_init(&j->cbflag, 0);
+    j->cb = NULL;
+    j->cb_arg = NULL;
+    j->hook = NULL;
+    j->hctx = NULL;
+    return j;
+}
+
+void hone__exec_job_ref(hone_task *job) { atomic_fetch_add(&job->refs, 1); }
+
+void hone__exec_job_unref(hone_task *job) {
+    if (atomic_fetch_sub(&job->refs, 1) == 1) hone_objpool_put(job->pool->jobs, job);
+}
+
+static void wake_waiters(hone_pool *pool) {
+    if (atomic_load(&pool->waiters) > 0) {
+        pthread_mutex_lock(&pool->mu);
+        pthread_cond_broadcast(&pool->wait_cv);
+        pthread_mutex_unlock(&pool->mu);
+    }
+}
+
+static void outstanding_dec(hone_pool *pool) {
+    if (atomic_fetch_sub(&pool->outstanding, 1) == 1 && atomic_load(&pool->stopping)) {
+        /* The last job of a stopping pool: idle workers may now exit. */
+        pthread_mutex_lock(&pool->mu);
+        pthread_cond_broadcast(&pool->sleep_cv);
+        pthread_mutex_unlock(&pool->mu);
+    }
+}
+
+/* The callback hand-off. cbflag: 0 none, 1 being installed, 2 installed,
+ * 3 settled without a callback, 4 settled and its callback taken. The
+ * settler moves 0/1 to 3, or 2 to 4 and runs the callback; an installer
+ * whose 1->2 step fails (the settler got there first) or that finds 3
+ * claims it with 3->4 and runs the callback itself. Exactly one callback
+ * ever runs, once. */
+static void settle(hone_task *j, int state) {
+    hone_pool *pool = j->pool;
+    atomic_store(&j->state, state);
+    if (j->hook) j->hook(j, j->hctx);
+    int cur = atomic_load(&j->cbflag);
+    while (!atomic_compare_exchange_weak(&j->cbflag, &cur, cur == 2 ? 4 : 3)) {
+    }
+    if (cur == 2) j->cb((hone_future *)j, j->cb_arg);
+    /* Only a settlement someone waits for wakes anyone: a job whose future
+     * is being waited on, or a hooked job (group, loop) whose waiters test
+     * an aggregate. The seq_cst store of `state` (or the RMW on `settled`)
+     * before the load of `waited`/`waiters` pairs with the waiter's
+     * registration before its check; see hone__exec_wait. */
+    if (j->hook) {
+        atomic_fetch_add(&pool->settled, 1);
+        wake_waiters(pool);
+    } else if (atomic_load(&j->waited)) {
+        wake_waiters(pool);
+    }
+    outstanding_dec(pool);
+}
+
+static void run_job(hone_task *j) {
+    int expected = HONE_FUTURE_QUEUED;
+    if (atomic_load_explicit(&j->pool->cancel_all, memory_order_relaxed)) {
+        if (atomic_compare_exchange_strong(&j->state, &expected, HONE_FUTURE_CANCELLED))
+            settle(j, HONE_FUTURE_CANCELLED);
+    } else if (atomic_compare_exchange_strong(&j->state, &expected, HONE_FUTURE_RUNNING)) {
+        j->result = j->fn(j->arg, j);
+        settle(j, HONE_FUTURE_DONE);
+    }
+    /* A job cancelled while queued settled then; only its queue reference
+     * is left to drop. */
+    hone__exec_job_unref(j);
+}
+
+static hone_task *find_job(hone_pool *pool, worker *self) {
+    hone_task *j = NULL;
+    if (atomic_load(&pool->queued) == 0) return NULL;
+    if (self) j = jq_pop_tail(&self->q);
+    if (!j) j = jq_pop_head(&pool->injector);
+    if (!j) {
+        unsigned n = pool->nworkers;
+        unsigned start = self ? (self->steal_seed = self->steal_seed * 1103515245u + 12345u) : 0;
+        for (unsigned k = 0; k < n && !j; k++) {
+            worker *v = &pool->workers[(start + k) % n];
+            if (v != self) j = jq_pop_head(&v->q);
+        }
+    }
+    if (j) atomic_fetch_sub(&pool->queued, 1);
+    return j;
+}
+
+static void *worker_main(void *p) {
+    worker *self = p;
+    hone_pool *pool = self->pool;
+    tls_worker = self;
+    for (;;) {
+        hone_task *j = find_job(pool, self);
+        if (j) {
+            run_job(j);
+            continue;
+        }
+        /* A short spin before sleeping: a producer submitting a stream of
+         * small tasks would otherwise pay a futex wake per task. */
+        int found = 0;
+        for (int spin = 0; spin < 200; spin++) {
+            if (atomic_load_explicit(&pool->queued, memory_order_relaxed)) {
+                found = 1;
+                break;
+            }
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#endif
+        }
+        if (found) continue;
+        pthread_mutex_lock(&pool->mu);
+        atomic_fetch_add(&pool->sleepers, 1);
+        for (;;) {
+            if (atomic_load(&pool->queued) > 0) break;
+            if (atomic_load(&pool->stopping) && atomic_load(&pool->outstanding) == 0) break;
+            pthread_cond_wait(&pool->sleep_cv, &pool->mu);
+        }
+        atomic_fetch_sub(&pool->sleepers, 1);
+        int stop = atomic_load(&pool->queued) == 0 && atomic_load(&pool->stopping) &&
+                   atomic_load(&pool->outstanding) == 0;
+        pthread_mutex_unlock(&pool->mu);
+        if (stop) break;
+    }
+    tls_worker = NULL;
+    return NULL;
+}
+
+int hone__exec_job_push(hone_pool *pool, hone_task *j) {
+    worker *self = tls_worker && tls_worker->pool == pool ? tls_worker : NULL;
+    atomic_fetch_add(&pool->outstanding, 1);
+    int stopping = atomic_load(&pool->stopping);
+    if (stopping == 2 || (stopping == 1 && !self)) {
+        int expected = HONE_FUTURE_QUEUED;
+        if (atomic_compare_exchange_strong(&j->state, &expected, HONE_FUTURE_CANCELLED))
+            settle(j, HONE_FUTURE_CANCELLED);
+        else
+            outstanding_dec(pool);
+        hone__exec_job_unref(j);
+        return HONE_ECLOSED;
+    }
+    /* Counted before it is visible, so `queued` never underflows; a finder
+     * that sees the count early just looks again. */
+    atomic_fetch_add(&pool->queued, 1);
+    jq_push_tail(self ? &self->q : &pool->injector, j);
+    int sl = atomic_load(&pool->sleepers), hw = atomic_load(&pool->helpers);
+    if (sl > 0 || hw > 0) {
+        pthread_mutex_lock(&pool->mu);
+        if (sl) pthread_cond_signal(&pool->sleep_cv);
+        if (hw) pthread_cond_broadcast(&pool->wait_cv);
+        pthread_mutex_unlock(&pool->mu);
+    }
+    return HONE_OK;
+}
+
+int hone__exec_job_cancel(hone_task *j) {
+    atomic_store(&j->cancel, 1);
+    int expected = HONE_FUTURE_QUEUED;
+    if (atomic_compare_exchange_strong(&j->state, &expected, HONE_FUTURE_CANCELLED)) {
+        settle(j, HONE_FUTURE_CANCELLED);
+        return HONE_OK;
+    }
+    return expected == HONE_FUTURE_RUNNING ? HONE_EBUSY : HONE_ESTATE;
+}
+
+/* ---------------------------------------------------------------- */
+/* Waiting                                                           */
+/* ---------------------------------------------------------------- */
+
+static void timed_wait(pthread_cond_t *cv, pthread_mutex_t *mu, uint64_t ns) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t t = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + ns;
+    ts.tv_sec = (time_t)(t / 1000000000u);
+    ts.tv_nsec = (long)(t % 1000000000u);
+    pthread_cond_timedwait(cv, mu, &ts);
+}
+
+/* The waiting protocol. A waiter registers in `waiters` (an RMW) with the
+ * lock held and then reads `settled` before testing its predicate; a
+ * settler publishes, bumps `settled` (an RMW) and then reads `waiters`.
+ * Sequential consistency forbids both reads missing the other side, so
+ * either the waiter sees the settlement or the settler sees the waiter and
+ * broadcasts under the lock the waiter holds until it sleeps. Submissions
+ * follow the same pattern with `queued`, so a helping worker never sleeps
+ * past work it could run. */
+int hone__exec_wait(hone_pool *pool, int (*pred)(void *ctx), void *ctx, uint64_t deadline,
+                    hone_task *watch) {
+    worker *self = tls_worker && tls_worker->pool == pool ? tls_worker : NULL;
+    for (;;) {
+        if (pred(ctx)) return HONE_OK;
+        uint64_t now = deadline == HONE__NO_DEADLINE ? 0 : hone__exec_now(pool);
+        if (deadline != HONE__NO_DEADLINE && now >= deadline) return HONE_ETIMEDOUT;
+        if (self) {
+            hone_task *j = find_job(pool, self);
+            if (j) {
+                run_job(j);
+                continue;
+            }
+        }
+        pthread_mutex_lock(&pool->mu);
+        atomic_fetch_add(&pool->waiters, 1);
+        if (self) atomic_fetch_add(&pool->helpers, 1);
+        if (watch) atomic_store(&watch->waited, 1);
+        (void)atomic_load(&pool->settled);
+        int ready = pred(ctx) || (self && atomic_load(&pool->queued) > 0);
+        if (!ready) {
+            if (deadline == HONE__NO_DEADLINE) {
+                pthread_cond_wait(&pool->wait_cv, &pool->mu);
+            } else {
+                uint64_t left = deadline - now;
+                if (pool->clock && left > 1000000u) left = 1000000u;
+                timed_wait(&pool->wait_cv, &pool->mu, left);
+            }
+        }
+        atomic_fetch_sub(&pool->waiters, 1);
+        if (self) atomic_fetch_sub(&pool->helpers, 1);
+        pthread_mutex_unlock(&pool->mu);
+    }
+}
+
+/* ---------------------------------------------------------------- */
+/* Pool                                                              */
+/* ---------------------------------------------------------------- */
+
+static void pool_destroy(hone_pool *pool) {
+    /* Jobs cancelled while queued are still linked; drop their queue
+     * references now that no thread can pop them. */
+    for (unsigned i = 0; i <= pool->nworkers; i++) {
+        jqueue *q = i < pool->nworkers ? &pool->workers[i].q : &pool->injector;
+        hone_task *j;
+        while ((j = jq_pop_head(q)) != NULL) hone__exec_job_unref(j);
+    }
+    for (unsigned i = 0; i < pool->nworkers; i++) pthread_mutex_destroy(&pool->workers[i].q.mu);
+    hone_objpool_free(pool->jobs);
+    pthread_mutex_destroy(&pool->injector.mu);
+    pthread_mutex_destroy(&pool->mu);
+    pthread_mutex_destroy(&pool->shutdown_mu);
+    pthread_cond_destroy(&pool->sleep_cv);
+    pthread_cond_destroy(&pool->wait_cv);
+    hone_free(pool->alloc, pool->workers);
+    hone_free(pool->alloc, pool);
+}
+
+static void stop_and_join(hone_pool *pool, unsigned started, int mode) {
+    pthread_mutex_lock(&pool->mu);
+    if (mode == 2) atomic_store(&pool->cancel_all, 1);
+    atomic_store(&pool->stopping, mode);
+    pthread_cond_broadcast(&pool->sleep_cv);
+    pthread_mutex_unlock(&pool->mu);
+    for (unsigned i = 0; i < started; i++) pthread_join(pool->workers[i].thread, NULL);
+}
+
+int hone_pool_new(hone_pool **out, const hone_pool_opts *opts, hone_error *err) {
+    if (!out) return hone_error_set(err, HONE_EINVAL, "hone_pool_new: out is NULL");
+    *out = NULL;
+    hone_pool_opts o = {0};
+    if (opts) o = *opts;
+    unsigned n = o.workers;
+    if (n == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        uint64_t v;
+        int rc = hone_env_u64("HONE_MAX_WORKERS", 1, 1024, cpus > 0 ? (uint64_t)cpus : 1, &v, err);
+        if (rc) return rc;
+        n = (unsigned)v;
+    }
+    hone_pool *pool = hone_calloc(o.alloc, 1, sizeof *pool);
+    if (!pool) return hone_error_set(err, HONE_ENOMEM, "hone_pool_new: out of memory");
+    pool->alloc = o.alloc;
+    pool->clock = o.clock;
+    pool->clock_ctx = o.clock_ctx;
+    pool->workers = hone_calloc(o.alloc, n, sizeof *pool->workers);
+    if (!pool->workers) {
+        hone_free(o.alloc, pool);
+        return hone_error_set(err, HONE_ENOMEM, "hone_pool_new: out of memory");
+    }
+    hone_objpool_opts jo = {.obj_size = sizeof(hone_task), .slab_objects = 512, .alloc = o.alloc};
+    if (hone_objpool_new(&pool->jobs, &jo)) {
+        hone_free(o.alloc, pool->workers);
+        hone_free(o.alloc, pool);
+        return hone_error_set(err, HONE_ENOMEM, "hone_pool_new: out of memory");
+    }
+    pool->nworkers = n;
+    pthread_mutex_init(&pool->injector.mu, NULL);
+    pthread_mutex_init(&pool->mu, NULL);
+    pthread_mutex_init(&pool->shutdown_mu, NULL);
+    pthread_cond_init(&pool->sleep_cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&pool->wait_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    for (unsigned i = 0; i < n; i++) {
+        pthread_mutex_init(&pool->workers[i].q.mu, NULL);
+        pool->workers[i].pool = pool;
+        pool->workers[i].idx = i;
+        pool->workers[i].steal_seed = i * 2654435761u + 1;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        if (pthread_create(&pool->workers[i].thread, NULL, worker_main, &pool->workers[i])) {
+            stop_and_join(pool, i, 1);
+            pool_destroy(pool);
+            return hone_error_set(err, HONE_EIO, "hone_pool_new: cannot start worker thread %u", i);
+        }
+        char name[16];
+        snprintf(name, sizeof name, "hone-w%u", i % 10000u);
+        pthread_setname_np(pool->workers[i].thread, name);
+    }
+    *out = pool;
+    return HONE_OK;
+}
+
+unsigned hone_pool_workers(const hone_pool *pool) { return pool ? pool->nworkers : 0; }
+
+int hone_pool_shutdown(hone_pool *pool, hone_shutdown_mode mode) {
+    if (!pool || (mode != HONE_SHUTDOWN_DRAIN && mode != HONE_SHUTDOWN_CANCEL)) return HONE_EINVAL;
+    if (tls_worker && tls_worker->pool == pool) return HONE_ESTATE;
+    pthread_mutex_lock(&pool->shutdown_mu);
+    if (!pool->shut_down) {
+        stop_and_join(pool, pool->nworkers, mode == HONE_SHUTDOWN_CANCEL ? 2 : 1);
+        pool->shut_down = 1;
+    }
+    pthread_mutex_unlock(&pool->shutdown_mu);
+    return HONE_OK;
+}
+
+void hone_pool_free(hone_pool *pool) {
+    if (!pool) return;
+    hone_pool_shutdown(pool, HONE_SHUTDOWN_DRAIN);
+    pool_destroy(pool);
+}
+
+int hone_pool_submit(hone_pool *pool, hone_task_fn fn, void *arg, hone_future **out) {
+    if (out) *out = NULL;
+    if (!pool || !fn) return HONE_EINVAL;
+    if (atomic_load_explicit(&pool->stopping, memory_order_relaxed) == 2) return HONE_ECLOSED;
+    hone_task *j = hone__exec_job_new(pool, fn, arg);
+    if (!j) return HONE_ENOMEM;
+    if (out) atomic_store_explicit(&j->refs, 2, memory_order_relaxed);
+    worker *self = tls_worker;
+    if (self && self->pool == pool &&
+        atomic_load_explicit(&pool->queued, memory_order_relaxed) > THROTTLE * pool->nworkers &&
+        !atomic_load_explicit(&pool->stopping, memory_order_relaxed)) {
+        /* Enough queued to keep every worker busy: run it here and now, as
+         * OpenMP does past its own threshold. Queues stay short and a burst
+         * of tiny tasks costs a call each instead of a queue round trip. */
+        /* Nobody else can see the job yet: no claim, no waiter, no
+         * callback and no hook are possible, so it settles with plain
+         * stores, and the handle's publication to other threads (by the
+         * caller) orders them. It is not counted in `outstanding`, since
+         * the submitting task (which is) outlives it. */
+        atomic_store_explicit(&j->state, HONE_FUTURE_RUNNING, memory_order_relaxed);
+        j->result = fn(arg, j);
+        atomic_store_explicit(&j->state, HONE_FUTURE_DONE, memory_order_relaxed);
+        atomic_store_explicit(&j->cbflag, 3, memory_order_relaxed);
+        if (!out) {
+            hone_objpool_put(pool->jobs, j);
+            return HONE_OK;
+        }
+        atomic_store_explicit(&j->refs, 1, memory_order_relaxed);
+        if (out) *out = (hone_future *)j;
+        return HONE_OK;
+    }
+    int rc = hone__exec_job_push(pool, j);
+    if (rc) {
+        if (out) hone__exec_job_unref(j);
+        return rc;
+    }
+    if (out) *out = (hone_future *)j;
+    return HONE_OK;
+}
+
+int hone_task_cancelled(const hone_task *task) {
+    return atomic_load_explicit(&task->cancel, memory_order_relaxed) ||
+           atomic_load_explicit(&task->pool->cancel_all, memory_order_relaxed);
+}
+
+hone_pool *hone_task_pool(const hone_task *task) { return task->pool; }
+
+/* ---------------------------------------------------------------- */
+/* Futures                                                           */
+/* ---------------------------------------------------------------- */
+
+static int job_settled(void *p) {
+    int s = atomic_load(&((hone_task *)p)->state);
+    return s == HONE_FUTURE_DONE || s == HONE_FUTURE_CANCELLED;
+}
+
+static int job_result(const hone_task *j) {
+    return atomic_load(&j->state) == HONE_FUTURE_CANCELLED ? HONE_ECANCELED : j->result;
+}
+
+int hone_future_wait(hone_future *f) {
+    if (!f) return HONE_EINVAL;
+    hone_task *j = (hone_task *)f;
+    hone__exec_wait(j->pool, job_settled, j, HONE__NO_DEADLINE, j);
+    return job_result(j);
+}
+
+int hone_future_wait_until(hone_future *f, uint64_t deadline_ns) {
+    if (!f) return HONE_EINVAL;
+    hone_task *j = (hone_task *)f;
+    if (deadline_ns == HONE__NO_DEADLINE) deadline_ns--;
+    if (hone__exec_wait(j->pool, job_settled, j, deadline_ns, j)) return HONE_ETIMEDOUT;
+    return job_result(j);
+}
+
+hone_future_state hone_future_state_get(const hone_future *f) {
+    return (hone_future_state)atomic_load(&((const hone_task *)f)->state);
+}
+
+int hone_future_result(const hone_future *f, int *result) {
+    const hone_task *j = (const hone_task *)f;
+    if (!f) return HONE_EINVAL;
+    if (!job_settled((void *)(uintptr_t)j)) return HONE_EBUSY;
+    if (result) *result = job_result(j);
+    return HONE_OK;
+}
+
+int hone_future_cancel(hone_future *f) {
+    if (!f) return HONE_EINVAL;
+    return hone__exec_job_cancel((hone_task *)f);
+}
+
+int hone_future_on_done(hone_future *f, void (*cb)(hone_future *f, void *arg), void *arg) {
+    if (!f || !cb) return HONE_EINVAL;
+    hone_task *j = (hone_task *)f;
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&j->cbflag, &expected, 1)) {
+        /* Settled without a callback: claim the slot and run it here. */
+        if (expected != 3 || !atomic_compare_exchange_strong(&j->cbflag, &expected, 4))
+            return HONE_EEXIST;
+        cb(f, arg);
+        return HONE_OK;
+    }
+    j->cb = cb;
+    j->cb_arg = arg;
+    expected = 1;
+    if (!atomic_compare_exchange_strong(&j->cbflag, &expected, 2)) {
+        /* The settler passed while we installed (1 -> 3). */
+        expected = 3;
+        if (atomic_compare_exchange_strong(&j->cbflag, &expected, 4)) cb(f, arg);
+    }
+    return HONE_OK;
+}
+
+void hone_future_free(hone_future *f) {
+    if (f) hone__exec_job_unref((hone_task *)f);
+}

@@ -1,0 +1,319 @@
+/* index.c - the incremental index of manifests: an LMDB file mapping the
+ * absolute path of each file hashed to its identity (device, inode, size,
+ * mtime, ctime), algorithm, digest and the stamp of the run that stored
+ * it, with a magic record so that foreign or corrupt files are rebuilt. */
+#include <errno.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "io/internal.h"
+
+/* The magic record: its key sorts before every path (which start with
+ * '/'), its value names the format, its version and byte order. Bump the
+ * version when the entry layout changes; old indexes are then rebuilt. */
+static const char MAGIC_KEY[] = "\001hone.io.index";
+#define MAGIC_VALUE "hone-io-index v1 " /* followed by the byte-order probe */
+#define ENTRY_VERSION 1
+
+struct hone__io_index {
+    const hone_allocator *a;
+    MDB_env *env;
+    MDB_dbi dbi;
+    MDB_txn *txn;
+    char *path;
+};
+
+/* An entry's fixed part, stored as bytes in native order (the magic
+ * record's probe rejects an index written with another byte order). The
+ * digest follows, then an FNV-1a checksum of everything before it, so a
+ * damaged entry is detected rather than trusted. */
+typedef struct entry_head {
+    uint8_t version, algo, dlen, pad[5];
+    uint64_t dev, ino, size;
+    int64_t mtime_ns, ctime_ns, stamp_ns;
+} entry_head;
+
+static uint64_t fnv1a(const void *p, size_t n) {
+    const unsigned char *s = p;
+    uint64_t h = 0xcbf29ce484222325u;
+    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 0x100000001b3u;
+    return h;
+}
+
+static int lmdb_status(int rc) {
+    switch (rc) {
+    case 0: return HONE_OK;
+    case ENOMEM: return HONE_ENOMEM;
+    case EACCES: return HONE_EACCES;
+    case MDB_NOTFOUND: return HONE_ENOTFOUND;
+    case MDB_INVALID:
+    case MDB_CORRUPTED:
+    case MDB_VERSION_MISMATCH:
+    case MDB_PAGE_NOTFOUND: return HONE_ECORRUPT;
+    case MDB_MAP_FULL: return HONE_ERANGE;
+    default: return rc > 0 ? hone_status_from_errno(rc) : HONE_EIO;
+    }
+}
+
+static int magic_value(char *buf, size_t n) {
+    uint32_t probe = 0x01020304u;
+    size_t ml = sizeof MAGIC_VALUE - 1;
+    if (n < ml + sizeof probe) return 0;
+    memcpy(buf, MAGIC_VALUE, ml);
+    memcpy(buf + ml, &probe, sizeof probe);
+    return (int)(ml + sizeof probe);
+}
+
+/* Opens the environment and checks the magic record; writes it into an
+ * empty database. Returns HONE_ECORRUPT for anything not hone's. */
+static int try_open(hone__io_index *ix) {
+    int rc = mdb_env_create(&ix->env);
+    if (rc) return lmdb_status(rc);
+    /* 1 GiB of address space; the file grows only as entries are added. */
+    mdb_env_set_mapsize(ix->env, (size_t)1 << 30);
+    rc = mdb_env_open(ix->env, ix->path, MDB_NOSUBDIR | MDB_NOTLS, 0644);
+    if (rc) goto fail;
+    MDB_txn *txn;
+    rc = mdb_txn_begin(ix->env, NULL, 0, &txn);
+    if (rc) goto fail;
+    rc = mdb_dbi_open(txn, NULL, 0, &ix->dbi);
+    if (rc) {
+        mdb_txn_abort(txn);
+        goto fail;
+    }
+    char want[64];
+    int wl = magic_value(want, sizeof want);
+    MDB_val k = {sizeof MAGIC_KEY - 1, (void *)MAGIC_KEY}, v;
+    rc = mdb_get(txn, ix->dbi, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        MDB_stat st;
+        mdb_stat(txn, ix->dbi, &st);
+        if (st.ms_entries != 0) {
+            mdb_txn_abort(txn);
+            rc = MDB_INVALID; /* entries without hone's record: foreign */
+            goto fail;
+        }
+        MDB_val mv = {(size_t)wl, want};
+        rc = mdb_put(txn, ix->dbi, &k, &mv, 0);
+        if (rc) {
+            mdb_txn_abort(txn);
+            goto fail;
+        }
+        rc = mdb_txn_commit(txn);
+        if (rc) goto fail;
+        return HONE_OK;
+    }
+    if (rc) {
+        mdb_txn_abort(txn);
+        goto fail;
+    }
+    int ok = v.mv_size == (size_t)wl && !memcmp(v.mv_data, want, (size_t)wl);
+    mdb_txn_abort(txn);
+    if (!ok) {
+        rc = MDB_VERSION_MISMATCH;
+        goto fail;
+    }
+    return HONE_OK;
+fail:
+    mdb_env_close(ix->env);
+    ix->env = NULL;
+    return lmdb_status(rc);
+}
+
+static int mkdir_p(char *path) {
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        int r = mkdir(path, 0755);
+        *p = '/';
+        if (r && errno != EEXIST) return -1;
+    }
+    if (mkdir(path, 0755) && errno != EEXIST) return -1;
+    return 0;
+}
+
+int hone__io_index_open(hone__io_index **out, const char *dir, const hone_allocator *a,
+                        int *rebuilt, hone_error *err) {
+    *out = NULL;
+    hone__io_index *ix = hone_calloc(a, 1, sizeof *ix);
+    hone_buf p;
+    hone_buf_init(&p, a);
+    if (!ix || hone_buf_printf(&p, "%s/%s", dir, HONE__IO_INDEX_FILE)) {
+        hone_free(a, ix);
+        hone_buf_free(&p);
+        return hone_error_set(err, HONE_ENOMEM, "out of memory");
+    }
+    ix->a = a;
+    ix->path = p.data;
+    char *d = hone_strdup(a, dir);
+    if (!d) {
+        hone__io_index_close(ix);
+        return hone_error_set(err, HONE_ENOMEM, "out of memory");
+    }
+    int mk = mkdir_p(d);
+    int mkerr = errno;
+    hone_free(a, d);
+    if (mk) {
+        int st = hone_status_from_errno(mkerr);
+        hone_error_set(err, st, "%s: cannot create the index directory: %s", dir, strerror(mkerr));
+        hone__io_index_close(ix);
+        return st;
+    }
+    int rc = try_open(ix);
+    if (rc == HONE_ECORRUPT) {
+        hone_log(HONE_LOG_WARN, "io",
+                 "%s: not a valid hone index (corrupt, foreign or another version); rebuilding it",
+                 ix->path);
+        if (rebuilt) *rebuilt = 1;
+        char lock[4096];
+        snprintf(lock, sizeof lock, "%s-lock", ix->path);
+        unlink(ix->path);
+        unlink(lock);
+        rc = try_open(ix);
+    }
+    if (rc) {
+        hone_error_set(err, rc, "%s: cannot open the index: %s", ix->path, hone_strerror(rc));
+        hone__io_index_close(ix);
+        return rc;
+    }
+    *out = ix;
+    return HONE_OK;
+}
+
+void hone__io_index_close(hone__io_index *ix) {
+    if (!ix) return;
+    if (ix->txn) mdb_txn_abort(ix->txn);
+    if (ix->env) mdb_env_close(ix->env);
+    hone_free(ix->a, ix->path);
+    hone_free(ix->a, ix);
+}
+
+size_t hone__io_index_max_key(const hone__io_index *ix) {
+    return (size_t)mdb_env_get_maxkeysize(ix->env);
+}
+
+struct hone__io_reader {
+    hone__io_index *ix;
+    MDB_txn *txn;
+};
+
+int hone__io_index_reader(hone__io_index *ix, hone__io_reader **out) {
+    *out = NULL;
+    hone__io_reader *r = hone_malloc(ix->a, sizeof *r);
+    if (!r) return HONE_ENOMEM;
+    r->ix = ix;
+    int rc = lmdb_status(mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &r->txn));
+    if (rc) {
+        hone_free(ix->a, r);
+        return rc;
+    }
+    *out = r;
+    return HONE_OK;
+}
+
+void hone__io_index_reader_end(hone__io_reader *r) {
+    if (!r) return;
+    mdb_txn_abort(r->txn);
+    hone_free(r->ix->a, r);
+}
+
+int hone__io_index_lookup(hone__io_reader *r, const char *key, size_t klen, int algo,
+                          const hone__io_fstat *st, uint8_t *digest, size_t dlen,
+                          int64_t *stamp_ns) {
+    hone__io_index *ix = r->ix;
+    if (klen == 0 || klen > hone__io_index_max_key(ix)) return 0;
+    MDB_val k = {klen, (void *)key}, v;
+    if (mdb_get(r->txn, ix->dbi, &k, &v) != 0) return 0;
+    entry_head h;
+    if (v.mv_size < sizeof h + 8) return -1;
+    memcpy(&h, v.mv_data, sizeof h);
+    if (h.version != ENTRY_VERSION || v.mv_size != sizeof h + h.dlen + 8) return -1;
+    uint64_t sum;
+    memcpy(&sum, (const char *)v.mv_data + sizeof h + h.dlen, 8);
+    if (sum != fnv1a(v.mv_data, sizeof h + h.dlen)) return -1;
+    if (h.algo != algo || h.dlen != dlen || h.dev != st->dev || h.ino != st->ino ||
+        h.size != st->size || h.mtime_ns != st->mtime_ns || h.ctime_ns != st->ctime_ns)
+        return 0;
+    memcpy(digest, (const char *)v.mv_data + sizeof h, dlen);
+    *stamp_ns = h.stamp_ns;
+    return 1;
+}
+
+int hone__io_index_begin_write(hone__io_index *ix) {
+    if (ix->txn) return HONE_ESTATE;
+    return lmdb_status(mdb_txn_begin(ix->env, NULL, 0, &ix->txn));
+}
+
+int hone__io_index_put(hone__io_index *ix, const char *key, size_t klen, int algo,
+                       const hone__io_fstat *st, const uint8_t *digest, size_t dlen,
+                       int64_t stamp_ns) {
+    if (!ix->txn) return HONE_ESTATE;
+    if (klen == 0 || klen > hone__io_index_max_key(ix) || dlen > 255) return HONE_OK;
+    unsigned char buf[sizeof(entry_head) + 256 + 8];
+    entry_head h;
+    memset(&h, 0, sizeof h);
+    h.version = ENTRY_VERSION;
+    h.algo = (uint8_t)algo;
+    h.dlen = (uint8_t)dlen;
+    h.dev = st->dev, h.ino = st->ino, h.size = st->size;
+    h.mtime_ns = st->mtime_ns, h.ctime_ns = st->ctime_ns, h.stamp_ns = stamp_ns;
+    memcpy(buf, &h, sizeof h);
+    memcpy(buf + sizeof h, digest, dlen);
+    uint64_t sum = fnv1a(buf, sizeof h + dlen);
+    memcpy(buf + sizeof h + dlen, &sum, 8);
+    MDB_val k = {klen, (void *)key}, v = {sizeof h + dlen + 8, buf};
+    return lmdb_status(mdb_put(ix->txn, ix->dbi, &k, &v, 0));
+}
+
+int hone__io_index_commit(hone__io_index *ix) {
+    if (!ix->txn) return HONE_ESTATE;
+    int rc = mdb_txn_commit(ix->txn);
+    ix->txn = NULL;
+    return lmdb_status(rc);
+}
+
+void hone__io_index_abort(hone__io_index *ix) {
+    if (ix->txn) mdb_txn_abort(ix->txn);
+    ix->txn = NULL;
+}
+
+int hone__io_index_reset(hone__io_index *ix) {
+    if (!ix->txn) return HONE_ESTATE;
+    int rc = mdb_drop(ix->txn, ix->dbi, 0);
+    if (rc) return lmdb_status(rc);
+    char want[64];
+    int wl = magic_value(want, sizeof want);
+    MDB_val k = {sizeof MAGIC_KEY - 1, (void *)MAGIC_KEY}, mv = {(size_t)wl, want};
+    return lmdb_status(mdb_put(ix->txn, ix->dbi, &k, &mv, 0));
+}
+
+int hone__io_index_prune(hone__io_index *ix, const char *prefix, size_t plen,
+                         int (*keep)(void *ctx, const char *rest, size_t len), void *ctx,
+                         uint64_t *pruned) {
+    if (!ix->txn) return HONE_ESTATE;
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(ix->txn, ix->dbi, &c);
+    if (rc) return lmdb_status(rc);
+    MDB_val k = {plen, (void *)prefix}, v;
+    /* Keys sort bytewise, so the entries under prefix are one range. */
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && k.mv_size >= plen && !memcmp(k.mv_data, prefix, plen)) {
+        if (!keep(ctx, (const char *)k.mv_data + plen, k.mv_size - plen)) {
+            if ((rc = mdb_cursor_del(c, 0))) break;
+            if (pruned) (*pruned)++;
+        }
+        /* After a delete, MDB_NEXT returns the entry that followed it. */
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND || rc == 0 ? HONE_OK : lmdb_status(rc);
+}
+
+uint64_t hone__io_index_entries(hone__io_index *ix) {
+    MDB_stat st;
+    if (!ix->txn || mdb_stat(ix->txn, ix->dbi, &st) != 0) return UINT64_MAX;
+    return st.ms_entries ? (uint64_t)st.ms_entries - 1 : 0; /* less the magic record */
+}

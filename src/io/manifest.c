@@ -1,0 +1,1021 @@
+/* manifest.c - building manifests of a tree (walk, index lookups, parallel
+ * hashing, index update), writing them as sha256sum/b3sum lines or JSON,
+ * parsing them back, and comparing a tree or another manifest with one. */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hone/hash.h"
+#include "io/internal.h"
+
+struct hone_io_manifest {
+    const hone_allocator *a;
+    hone_hash_algo algo;
+    size_t dlen;
+    size_t n;
+    hone_io_manifest_entry *e; /* sorted by path; each path its own allocation */
+};
+
+static int64_t ts_ns(const struct timespec *t) { return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec; }
+
+static void fstat_of(const struct stat *sb, hone__io_fstat *st) {
+    st->dev = (uint64_t)sb->st_dev;
+    st->ino = (uint64_t)sb->st_ino;
+    st->size = (uint64_t)sb->st_size;
+    st->mtime_ns = ts_ns(&sb->st_mtim);
+    st->ctime_ns = ts_ns(&sb->st_ctim);
+}
+
+static int new_manifest(hone_io_manifest **out, const hone_allocator *a, hone_hash_algo algo,
+                        size_t cap) {
+    hone_io_manifest *m = hone_calloc(a, 1, sizeof *m);
+    if (!m) return HONE_ENOMEM;
+    m->a = a;
+    m->algo = algo;
+    m->dlen = hone_hash_digest_len(algo);
+    if (cap && !(m->e = hone_calloc(a, cap, sizeof *m->e))) {
+        hone_free(a, m);
+        return HONE_ENOMEM;
+    }
+    *out = m;
+    return HONE_OK;
+}
+
+void hone_io_manifest_free(hone_io_manifest *m) {
+    if (!m) return;
+    for (size_t i = 0; i < m->n; i++) hone_free(m->a, (void *)m->e[i].path);
+    hone_free(m->a, m->e);
+    hone_free(m->a, m);
+}
+
+size_t hone_io_manifest_count(const hone_io_manifest *m) { return m ? m->n : 0; }
+const hone_io_manifest_entry *hone_io_manifest_entry_at(const hone_io_manifest *m, size_t i) {
+    return m && i < m->n ? &m->e[i] : NULL;
+}
+const char *hone_io_manifest_algo(const hone_io_manifest *m) {
+    return m ? hone_hash_name(m->algo) : NULL;
+}
+size_t hone_io_manifest_digest_len(const hone_io_manifest *m) { return m ? m->dlen : 0; }
+
+const hone_io_manifest_entry *hone_io_manifest_find(const hone_io_manifest *m, const char *path) {
+    if (!m || !path) return NULL;
+    size_t lo = 0, hi = m->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(m->e[mid].path, path);
+        if (c == 0) return &m->e[mid];
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return NULL;
+}
+
+const char *hone_io_change_name(hone_io_change c) {
+    switch (c) {
+    case HONE_IO_SAME: return "same";
+    case HONE_IO_MODIFIED: return "modified";
+    case HONE_IO_MISSING: return "missing";
+    case HONE_IO_EXTRA: return "extra";
+    case HONE_IO_UNREADABLE: return "unreadable";
+    }
+    return "unknown";
+}
+
+int hone_io_default_index_dir(char **out, const hone_allocator *alloc, hone_error *err) {
+    *out = NULL;
+    /* HONE_CACHE_DIR is a PATH variable in env_vars.def: any non-empty
+     * value is valid, so there is nothing for a core parser to check. */
+    const char *v = getenv("HONE_CACHE_DIR");
+    hone_buf b;
+    hone_buf_init(&b, alloc);
+    int rc;
+    if (v && *v) {
+        rc = hone_buf_puts(&b, v);
+    } else if ((v = getenv("XDG_CACHE_HOME")) && *v == '/') {
+        rc = hone_buf_printf(&b, "%s/hone", v);
+    } else if ((v = getenv("HOME")) && *v) {
+        rc = hone_buf_printf(&b, "%s/.cache/hone", v);
+    } else {
+        return hone_error_set(err, HONE_ENOTFOUND,
+                              "no index directory: set HONE_CACHE_DIR, XDG_CACHE_HOME or HOME");
+    }
+    if (rc) {
+        hone_buf_free(&b);
+        return hone_error_set(err, HONE_ENOMEM, "out of memory");
+    }
+    *out = b.data;
+    return HONE_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Build                                                               */
+/* ------------------------------------------------------------------ */
+
+enum { F_CACHED = 1, F_HASHED, F_UNREADABLE };
+
+typedef struct fitem {
+    char *path;
+    hone__io_fstat st;
+    int state;
+    int status, sys_errno; /* for F_UNREADABLE */
+    uint8_t digest[HONE_HASH_MAX_DIGEST];
+} fitem;
+
+typedef struct bad_path {
+    char *path;
+    int status, sys_errno;
+} bad_path;
+
+/* What each walk thread keeps: its hasher, its index reader, a key buffer
+ * and a read buffer for small files. Made on a thread's first file and
+ * freed by the building thread once the walk is over. */
+typedef struct tstate {
+    struct tstate *next;
+    hone_hash *h;
+    hone__io_reader *rd; /* NULL without a usable index */
+    hone_buf key;
+    unsigned char buf[65536];
+} tstate;
+
+typedef struct builder {
+    const hone_io_manifest_opts *o;
+    const hone_allocator *a;
+    hone_hash_algo algo;
+    size_t dlen;
+    int rootfd;
+    const char *root_real;
+    hone__io_index *ix;
+    int64_t g; /* racy granularity */
+    pthread_key_t tkey;
+
+    pthread_mutex_t mu; /* guards the lists below */
+    tstate *threads;
+    fitem *items;
+    size_t n, cap;
+    bad_path *bad; /* directories the walk could not read */
+    size_t nbad, capbad;
+    int oom;
+    atomic_int corrupt;
+
+    atomic_uint_fast64_t seen_files, seen_bytes, done_files, done_bytes, hashed, hashed_bytes, racy;
+    uint64_t t0;
+    pthread_mutex_t progress_mu;
+    atomic_uint_fast64_t last_progress;
+} builder;
+
+static int64_t default_clock(void *ctx) {
+    (void)ctx;
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME_COARSE, &t);
+    return ts_ns(&t);
+}
+
+/* floor(t / g) for the racy rule, correct for times before 1970 too. */
+static int64_t granule(int64_t t, int64_t g) {
+    int64_t q = t / g;
+    return (t % g < 0) ? q - 1 : q;
+}
+
+static void maybe_progress(builder *b, int force) {
+    const hone_io_manifest_opts *o = b->o;
+    if (!o->progress) return;
+    uint64_t now = hone_monotonic_ns();
+    if (force) {
+        pthread_mutex_lock(&b->progress_mu);
+    } else {
+        if (now - atomic_load(&b->last_progress) < 100000000u) return;
+        if (pthread_mutex_trylock(&b->progress_mu) != 0) return;
+        if (now - atomic_load(&b->last_progress) < 100000000u) {
+            pthread_mutex_unlock(&b->progress_mu);
+            return;
+        }
+    }
+    atomic_store(&b->last_progress, now);
+    hone_io_progress p = {atomic_load(&b->done_files), atomic_load(&b->seen_files),
+                          atomic_load(&b->done_bytes), atomic_load(&b->seen_bytes), now - b->t0};
+    o->progress(o->progress_ctx, &p);
+    pthread_mutex_unlock(&b->progress_mu);
+}
+
+static void unreadable(fitem *f, int status, int sys_errno) {
+    f->state = F_UNREADABLE, f->status = status, f->sys_errno = sys_errno;
+}
+
+/* Hashes the open file fd into f, which holds the walk's stat of it; the
+ * file must still be that regular file (device and inode), so a path
+ * changed in between (say, a directory swapped for a link) cannot lead
+ * outside the root. Closes fd. */
+static void hash_fd(builder *b, tstate *t, int fd, fitem *f) {
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        unreadable(f, hone_status_from_errno(errno), errno);
+        close(fd);
+        return;
+    }
+    if (!S_ISREG(sb.st_mode) || (uint64_t)sb.st_dev != f->st.dev ||
+        (uint64_t)sb.st_ino != f->st.ino) {
+        unreadable(f, HONE_EIO, 0);
+        close(fd);
+        return;
+    }
+    fstat_of(&sb, &f->st);
+    uint64_t nb = 0;
+    int rc = hone_hash_reset(t->h), e = 0;
+    if (!rc && (size_t)sb.st_size < sizeof t->buf) {
+        /* Small files, the common case in a tree, are read here in one
+         * read(): hone_hash_update_fd() would also seek, advise the kernel
+         * and read again to see the end, which for a 4 KiB file costs more
+         * than the hashing. A short read of a regular file means its end. */
+        for (;;) {
+            ssize_t n = read(fd, t->buf, sizeof t->buf);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) {
+                e = errno;
+                rc = hone_status_from_errno(e);
+                break;
+            }
+            if (n > 0 && (rc = hone_hash_update(t->h, t->buf, (size_t)n))) break;
+            nb += (uint64_t)n;
+            if ((size_t)n < sizeof t->buf) break;
+        }
+    } else if (!rc) {
+        rc = hone_hash_update_fd(t->h, fd, NULL, &nb);
+        e = errno;
+    }
+    if (!rc) rc = hone_hash_final(t->h, f->digest, b->dlen);
+    close(fd);
+    if (rc) {
+        unreadable(f, rc, rc == HONE_ENOMEM ? 0 : e);
+        return;
+    }
+    f->state = F_HASHED;
+    atomic_fetch_add(&b->hashed, 1);
+    atomic_fetch_add(&b->hashed_bytes, nb);
+    atomic_fetch_add(&b->done_bytes, nb);
+}
+
+static int open_flags(const builder *b) {
+    return O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (b->o->follow_symlinks ? 0 : O_NOFOLLOW);
+}
+
+static void tstate_free(const hone_allocator *a, tstate *t) {
+    hone__io_index_reader_end(t->rd);
+    hone_hash_free(t->h);
+    hone_buf_free(&t->key);
+    hone_free(a, t);
+}
+
+static tstate *thread_state(builder *b) {
+    tstate *t = pthread_getspecific(b->tkey);
+    if (t) return t;
+    t = hone_calloc(b->a, 1, sizeof *t);
+    if (!t) return NULL;
+    hone_buf_init(&t->key, b->a);
+    hone_hash_opts ho = {.alloc = b->a};
+    int rc = hone_hash_new(&t->h, b->algo, &ho);
+    /* A reader that cannot start (other than for memory) only costs this
+     * thread its cache hits. */
+    if (!rc && b->ix && hone__io_index_reader(b->ix, &t->rd) == HONE_ENOMEM) rc = HONE_ENOMEM;
+    if (rc || pthread_setspecific(b->tkey, t) != 0) {
+        tstate_free(b->a, t);
+        return NULL;
+    }
+    pthread_mutex_lock(&b->mu);
+    t->next = b->threads;
+    b->threads = t;
+    pthread_mutex_unlock(&b->mu);
+    return t;
+}
+
+/* The walk's callback, on the walk's threads: looks the file up in the
+ * index and hashes it unless a trusted entry has its digest, so walking
+ * and hashing overlap and each file is opened relative to its directory. */
+static int on_file(void *ctx, const hone_io_entry *e) {
+    builder *b = ctx;
+    if (e->type != HONE_IO_FILE) return 0;
+    tstate *t = thread_state(b);
+    if (!t) return HONE_ENOMEM;
+    atomic_fetch_add(&b->seen_files, 1);
+    atomic_fetch_add(&b->seen_bytes, e->size);
+    fitem f;
+    memset(&f, 0, sizeof f);
+    f.st = (hone__io_fstat){e->dev, e->ino, e->size, e->mtime_ns, e->ctime_ns};
+    if (t->rd && !atomic_load(&b->corrupt)) {
+        hone_buf_clear(&t->key);
+        if (hone_buf_printf(&t->key, "%s/%s", b->root_real, e->path)) return HONE_ENOMEM;
+        int64_t stamp = 0;
+        int r = hone__io_index_lookup(t->rd, t->key.data, t->key.len, (int)b->algo, &f.st, f.digest,
+                                      b->dlen, &stamp);
+        if (r < 0) {
+            atomic_store(&b->corrupt, 1);
+        } else if (r > 0) {
+            /* The racy-timestamp rule: the entry was stored by a run that
+             * started at `stamp` and read the file after that; a later
+             * write gets an mtime in stamp's granule or after. Only an
+             * mtime in an earlier granule rules such a write out. */
+            if (granule(f.st.mtime_ns, b->g) < granule(stamp, b->g)) f.state = F_CACHED;
+            else atomic_fetch_add(&b->racy, 1);
+        }
+    }
+    if (f.state != F_CACHED) {
+        int fd = openat(e->dirfd, e->name, open_flags(b));
+        if (fd < 0) unreadable(&f, hone_status_from_errno(errno), errno);
+        else hash_fd(b, t, fd, &f);
+        if (f.state == F_UNREADABLE && f.status == HONE_ENOMEM) return HONE_ENOMEM;
+    }
+    if (!(f.path = hone_strdup(b->a, e->path))) return HONE_ENOMEM;
+    pthread_mutex_lock(&b->mu);
+    if (b->n == b->cap) {
+        size_t nc = b->cap ? b->cap * 2 : 256;
+        fitem *ni = hone_realloc(b->a, b->items, nc * sizeof *ni);
+        if (!ni) {
+            pthread_mutex_unlock(&b->mu);
+            hone_free(b->a, f.path);
+            return HONE_ENOMEM;
+        }
+        b->items = ni;
+        b->cap = nc;
+    }
+    b->items[b->n++] = f;
+    pthread_mutex_unlock(&b->mu);
+    atomic_fetch_add(&b->done_files, 1);
+    maybe_progress(b, 0);
+    return 0;
+}
+
+static void on_walk_error(void *ctx, const char *path, int status, int sys_errno) {
+    builder *b = ctx;
+    char *p = hone_strdup(b->a, path);
+    pthread_mutex_lock(&b->mu);
+    if (p && b->nbad == b->capbad) {
+        size_t nc = b->capbad ? b->capbad * 2 : 16;
+        bad_path *nb = hone_realloc(b->a, b->bad, nc * sizeof *nb);
+        if (nb) b->bad = nb, b->capbad = nc;
+    }
+    if (p && b->nbad < b->capbad) {
+        b->bad[b->nbad++] = (bad_path){p, status, sys_errno};
+    } else {
+        hone_free(b->a, p);
+        b->oom = 1;
+    }
+    pthread_mutex_unlock(&b->mu);
+}
+
+static int cmp_fitem(const void *x, const void *y) {
+    return strcmp(((const fitem *)x)->path, ((const fitem *)y)->path);
+}
+static int cmp_bad(const void *x, const void *y) {
+    return strcmp(((const bad_path *)x)->path, ((const bad_path *)y)->path);
+}
+
+static void report_unreadable(const hone_io_manifest_opts *o, const char *path, int status,
+                              int sys_errno) {
+    if (o->on_unreadable) {
+        o->on_unreadable(o->unreadable_ctx, path, status, sys_errno);
+    } else {
+        hone_log(HONE_LOG_WARN, "io", "%s: %s", *path ? path : ".",
+                 sys_errno ? strerror(sys_errno) : hone_strerror(status));
+    }
+}
+
+/* After a damaged entry was met, digests taken from the index earlier in
+ * the run are not trusted either: those files are read now. Rare, so it
+ * runs on the calling thread. */
+static int rehash_cached(builder *b) {
+    tstate *t = hone_calloc(b->a, 1, sizeof *t);
+    hone_hash_opts ho = {.alloc = b->a};
+    if (!t || hone_hash_new(&t->h, b->algo, &ho)) {
+        hone_free(b->a, t);
+        return HONE_ENOMEM;
+    }
+    int rc = HONE_OK;
+    for (size_t i = 0; i < b->n && !rc; i++) {
+        fitem *f = &b->items[i];
+        if (f->state != F_CACHED) continue;
+        int fd = openat(b->rootfd, f->path, open_flags(b));
+        if (fd < 0) unreadable(f, hone_status_from_errno(errno), errno);
+        else hash_fd(b, t, fd, f);
+        if (f->state == F_UNREADABLE && f->status == HONE_ENOMEM) rc = HONE_ENOMEM;
+    }
+    tstate_free(b->a, t);
+    return rc;
+}
+
+/* Whether the sorted items hold the path rest[0..len). */
+static int item_exists(void *ctx, const char *rest, size_t len) {
+    const builder *b = ctx;
+    size_t lo = 0, hi = b->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const char *p = b->items[mid].path;
+        size_t pl = strlen(p);
+        int c = memcmp(p, rest, pl < len ? pl : len);
+        if (c == 0) c = pl < len ? -1 : pl > len;
+        if (c == 0) return 1;
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return 0;
+}
+
+static void index_store(builder *b, int reset, int64_t stamp, hone_buf *key,
+                        hone_io_manifest_stats *st) {
+    hone__io_index *ix = b->ix;
+    const hone_io_manifest_opts *o = b->o;
+    int rc = hone__io_index_begin_write(ix);
+    if (!rc && reset) rc = hone__io_index_reset(ix);
+    uint64_t mine = 0;
+    size_t maxk = hone__io_index_max_key(ix), rl = strlen(b->root_real);
+    for (size_t i = 0; i < b->n && !rc; i++) {
+        fitem *f = &b->items[i];
+        if (f->state == F_UNREADABLE) continue;
+        if (rl + 1 + strlen(f->path) <= maxk) mine++;
+        if (f->state != F_HASHED) continue;
+        hone_buf_clear(key);
+        if ((rc = hone_buf_printf(key, "%s/%s", b->root_real, f->path))) break;
+        rc = hone__io_index_put(ix, key->data, key->len, (int)b->algo, &f->st, f->digest, b->dlen,
+                                stamp);
+    }
+    /* Entries of files no longer in the tree are dropped, but only after
+     * a complete walk: with globs, -x or unreadable directories, files the
+     * walk did not see may still exist. Every file seen now has an entry,
+     * so when the index holds no more entries than that, there is nothing
+     * to drop and the scan is skipped (the common, warm case). */
+    if (!rc && !reset && !o->n_include && !o->n_exclude && !o->one_file_system && !b->nbad &&
+        hone__io_index_entries(ix) > mine) {
+        hone_buf_clear(key);
+        if (!(rc = hone_buf_printf(key, "%s/", b->root_real)))
+            rc = hone__io_index_prune(ix, key->data, key->len, item_exists, b, &st->pruned);
+    }
+    if (!rc) rc = hone__io_index_commit(ix);
+    else hone__io_index_abort(ix);
+    if (rc) hone_log(HONE_LOG_WARN, "io", "could not update the index: %s", hone_strerror(rc));
+}
+
+static void builder_free(builder *b) {
+    for (size_t i = 0; i < b->n; i++) hone_free(b->a, b->items[i].path);
+    for (size_t i = 0; i < b->nbad; i++) hone_free(b->a, b->bad[i].path);
+    hone_free(b->a, b->items);
+    hone_free(b->a, b->bad);
+    while (b->threads) {
+        tstate *t = b->threads;
+        b->threads = t->next;
+        tstate_free(b->a, t);
+    }
+}
+
+/* Opens the index as the options say; a failure other than memory only
+ * means building without it. */
+static int open_index(builder *b, hone_io_manifest_stats *st) {
+    char *dir = NULL;
+    int rc;
+    hone_error ierr;
+    if (b->o->index_dir) rc = (dir = hone_strdup(b->a, b->o->index_dir)) ? HONE_OK : HONE_ENOMEM;
+    else rc = hone_io_default_index_dir(&dir, b->a, &ierr);
+    if (!rc) rc = hone__io_index_open(&b->ix, dir, b->a, &st->index_rebuilt, &ierr);
+    hone_free(b->a, dir);
+    if (rc == HONE_ENOMEM) return rc;
+    if (rc) hone_log(HONE_LOG_WARN, "io", "%s; hashing every file", ierr.msg);
+    return HONE_OK;
+}
+
+int hone_io_manifest_build(hone_io_manifest **out, const char *root,
+                           const hone_io_manifest_opts *opts, hone_io_manifest_stats *stats,
+                           hone_error *err) {
+    static const hone_io_manifest_opts zero;
+    const hone_io_manifest_opts *o = opts ? opts : &zero;
+    hone_io_manifest_stats st0, *st = stats ? stats : &st0;
+    memset(st, 0, sizeof *st);
+    if (!out) return hone_error_set(err, HONE_EINVAL, "hone_io_manifest_build: out is NULL");
+    *out = NULL;
+    hone_hash_algo algo = HONE_HASH_SHA256;
+    if (o->algo) {
+        int rc = hone_hash_from_name(o->algo, &algo, err);
+        if (rc) return rc;
+    }
+    int64_t (*clock_fn)(void *) = o->clock_ns ? o->clock_ns : default_clock;
+    /* Taken before anything is stat'ed or read: see on_file(). */
+    int64_t stamp = clock_fn(o->clock_ctx);
+
+    builder b;
+    memset(&b, 0, sizeof b);
+    b.o = o;
+    b.a = o->alloc;
+    b.algo = algo;
+    b.dlen = hone_hash_digest_len(algo);
+    b.rootfd = -1;
+    b.g = (int64_t)(o->granularity_ns && o->granularity_ns < INT64_MAX ? o->granularity_ns : 1);
+    if (pthread_key_create(&b.tkey, NULL) != 0)
+        return hone_error_set(err, HONE_EBUSY, "out of thread-specific keys");
+    pthread_mutex_init(&b.mu, NULL);
+    pthread_mutex_init(&b.progress_mu, NULL);
+    hone_buf key;
+    hone_buf_init(&key, b.a);
+    char root_real[PATH_MAX];
+    int rc = hone__io_open_root(root, &b.rootfd, err);
+    if (rc) goto done;
+    if (!realpath(root, root_real)) {
+        rc = hone_error_set(err, hone_status_from_errno(errno), "%s: cannot resolve: %s", root,
+                            strerror(errno));
+        goto done;
+    }
+    b.root_real = root_real;
+    b.t0 = hone_monotonic_ns();
+    if (!o->no_index && (rc = open_index(&b, st))) {
+        rc = hone_error_set(err, rc, "out of memory");
+        goto done;
+    }
+
+    hone_io_walk_opts wo = {.alloc = b.a,
+                            .threads = o->threads,
+                            .include = o->include,
+                            .n_include = o->n_include,
+                            .exclude = o->exclude,
+                            .n_exclude = o->n_exclude,
+                            .follow_symlinks = o->follow_symlinks,
+                            .one_file_system = o->one_file_system,
+                            .on_entry = on_file,
+                            .on_error = on_walk_error,
+                            .ctx = &b};
+    rc = hone_io_walk(root, &wo, NULL, err);
+    /* The walk's threads are gone; this thread's state is freed below. */
+    pthread_setspecific(b.tkey, NULL);
+    if (!rc && b.oom) rc = hone_error_set(err, HONE_ENOMEM, "out of memory");
+    if (rc) goto done;
+    if (b.n) qsort(b.items, b.n, sizeof *b.items, cmp_fitem);
+    if (b.nbad) qsort(b.bad, b.nbad, sizeof *b.bad, cmp_bad);
+    int corrupt = atomic_load(&b.corrupt);
+    if (corrupt) {
+        hone_log(HONE_LOG_WARN, "io",
+                 "the index holds a damaged entry; not trusting it and rebuilding it");
+        st->index_rebuilt = 1;
+        if ((rc = rehash_cached(&b))) {
+            rc = hone_error_set(err, rc, "out of memory");
+            goto done;
+        }
+    }
+    maybe_progress(&b, 1);
+    st->racy = corrupt ? 0 : atomic_load(&b.racy);
+    st->hashed = atomic_load(&b.hashed);
+    st->hashed_bytes = atomic_load(&b.hashed_bytes);
+    if (b.ix) index_store(&b, corrupt, stamp, &key, st);
+
+    /* The manifest takes the paths over from the items. */
+    hone_io_manifest *m;
+    if ((rc = new_manifest(&m, b.a, algo, b.n))) {
+        rc = hone_error_set(err, rc, "out of memory");
+        goto done;
+    }
+    size_t ib = 0;
+    for (size_t i = 0; i < b.n; i++) {
+        fitem *f = &b.items[i];
+        /* Unreadable directories and files are reported in path order. */
+        while (ib < b.nbad && strcmp(b.bad[ib].path, f->path) < 0) {
+            report_unreadable(o, b.bad[ib].path, b.bad[ib].status, b.bad[ib].sys_errno);
+            st->unreadable++, ib++;
+        }
+        if (f->state == F_UNREADABLE) {
+            report_unreadable(o, f->path, f->status, f->sys_errno);
+            st->unreadable++;
+            continue;
+        }
+        if (f->state == F_CACHED) st->cached++;
+        hone_io_manifest_entry *e = &m->e[m->n++];
+        e->path = f->path;
+        f->path = NULL;
+        memcpy(e->digest, f->digest, b.dlen);
+        e->size = f->st.size;
+        e->mtime_ns = f->st.mtime_ns;
+        st->files++;
+        st->bytes += e->size;
+    }
+    for (; ib < b.nbad; ib++) {
+        report_unreadable(o, b.bad[ib].path, b.bad[ib].status, b.bad[ib].sys_errno);
+        st->unreadable++;
+    }
+    *out = m;
+done:
+    builder_free(&b);
+    hone__io_index_close(b.ix);
+    hone_buf_free(&key);
+    if (b.rootfd >= 0) close(b.rootfd);
+    pthread_key_delete(b.tkey);
+    pthread_mutex_destroy(&b.mu);
+    pthread_mutex_destroy(&b.progress_mu);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Writing                                                             */
+/* ------------------------------------------------------------------ */
+
+/* Length of the valid UTF-8 sequence at s, or 0. */
+static size_t utf8_len(const unsigned char *s) {
+    if (s[0] < 0x80) return 1;
+    size_t n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2 : 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80) return 0;
+    return n;
+}
+
+static int json_str(hone_buf *b, const char *s) {
+    if (hone_buf_puts(b, "\"")) return HONE_ENOMEM;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t n = utf8_len(p);
+        if (!n) return HONE_EINVAL;
+        int rc;
+        if (*p == '"' || *p == '\\') rc = hone_buf_printf(b, "\\%c", *p);
+        else if (*p < 0x20) rc = hone_buf_printf(b, "\\u%04x", *p);
+        else rc = hone_buf_append(b, p, n);
+        if (rc) return rc;
+        p += n;
+    }
+    return hone_buf_puts(b, "\"");
+}
+
+static int format_json(const hone_io_manifest *m, hone_buf *out) {
+    int rc = hone_buf_printf(out, "{\"algo\":\"%s\",\"files\":[", hone_hash_name(m->algo));
+    char hex[2 * HONE_IO_DIGEST_MAX + 1];
+    for (size_t i = 0; i < m->n && !rc; i++) {
+        const hone_io_manifest_entry *e = &m->e[i];
+        hone_hash_hex(e->digest, m->dlen, hex);
+        rc = hone_buf_puts(out, i ? ",\n{\"path\":" : "\n{\"path\":");
+        if (!rc) rc = json_str(out, e->path);
+        if (!rc) rc = hone_buf_printf(out, ",\"digest\":\"%s\"", hex);
+        if (!rc && e->size != UINT64_MAX)
+            rc = hone_buf_printf(out, ",\"size\":%llu", (unsigned long long)e->size);
+        if (!rc && e->mtime_ns != INT64_MIN)
+            rc = hone_buf_printf(out, ",\"mtime_ns\":%lld", (long long)e->mtime_ns);
+        if (!rc) rc = hone_buf_puts(out, "}");
+    }
+    if (!rc) rc = hone_buf_puts(out, "\n]}\n");
+    return rc;
+}
+
+int hone_io_manifest_format_to(const hone_io_manifest *m, hone_io_manifest_format format,
+                               hone_buf *out) {
+    if (!m || !out) return HONE_EINVAL;
+    size_t keep = out->len;
+    int rc = HONE_OK;
+    if (format == HONE_IO_MANIFEST_JSON) {
+        rc = format_json(m, out);
+    } else if (format == HONE_IO_MANIFEST_SUM) {
+        for (size_t i = 0; i < m->n && !rc; i++)
+            rc = hone_hash_format_line(out, m->algo, HONE_HASH_STYLE_GNU, m->e[i].digest,
+                                       m->e[i].path);
+    } else {
+        return HONE_EINVAL;
+    }
+    if (rc) {
+        out->len = keep;
+        if (out->data) out->data[keep] = '\0';
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Parsing                                                             */
+/* ------------------------------------------------------------------ */
+
+typedef struct pentry {
+    hone_io_manifest_entry e;
+    uint64_t line;
+} pentry;
+
+static int cmp_pentry(const void *x, const void *y) {
+    return strcmp(((const pentry *)x)->e.path, ((const pentry *)y)->e.path);
+}
+
+/* Turns parsed entries into a manifest (sorting, rejecting duplicates);
+ * frees pe in every case. */
+static int finish_parse(hone_io_manifest **out, const hone_allocator *a, hone_hash_algo algo,
+                        pentry *pe, size_t n, hone_error *err) {
+    if (n) qsort(pe, n, sizeof *pe, cmp_pentry);
+    int rc = HONE_OK;
+    for (size_t i = 1; i < n && !rc; i++)
+        if (!strcmp(pe[i - 1].e.path, pe[i].e.path)) {
+            uint64_t l1 = pe[i - 1].line < pe[i].line ? pe[i - 1].line : pe[i].line;
+            uint64_t l2 = pe[i - 1].line < pe[i].line ? pe[i].line : pe[i - 1].line;
+            rc = hone_error_set(err, HONE_EPARSE, "line %llu: '%s' is listed twice (also on line %llu)",
+                                (unsigned long long)l2, pe[i].e.path, (unsigned long long)l1);
+            if (err) err->line = l2;
+        }
+    hone_io_manifest *m = NULL;
+    if (!rc && (rc = new_manifest(&m, a, algo, n))) hone_error_set(err, rc, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        if (m) m->e[m->n++] = pe[i].e;
+        else hone_free(a, (void *)pe[i].e.path);
+    }
+    hone_free(a, pe);
+    *out = m;
+    return rc;
+}
+
+static int grow(const hone_allocator *a, pentry **pe, size_t *cap, size_t n) {
+    if (n < *cap) return HONE_OK;
+    size_t nc = *cap ? *cap * 2 : 64;
+    pentry *np = hone_realloc(a, *pe, nc * sizeof *np);
+    if (!np) return HONE_ENOMEM;
+    *pe = np;
+    *cap = nc;
+    return HONE_OK;
+}
+
+static void free_pentries(const hone_allocator *a, pentry *pe, size_t n) {
+    for (size_t i = 0; i < n; i++) hone_free(a, (void *)pe[i].e.path);
+    hone_free(a, pe);
+}
+
+/* The path as a manifest stores it: without a leading "./". */
+static const char *norm_path(const char *p) {
+    while (p[0] == '.' && p[1] == '/') p += 2;
+    return p;
+}
+
+static int parse_json(hone_io_manifest **out, const char *text, size_t len, const hone_allocator *a,
+                      hone_error *err) {
+    json_error_t je;
+    json_t *root = json_loadb(text, len, 0, &je);
+    if (!root) {
+        int rc = hone_error_set(err, HONE_EPARSE, "line %d: invalid JSON: %s", je.line, je.text);
+        if (err) err->line = (uint64_t)(je.line > 0 ? je.line : 0), err->col = (uint64_t)(je.column > 0 ? je.column : 0);
+        return rc;
+    }
+    pentry *pe = NULL;
+    size_t n = 0, cap = 0;
+    int rc = HONE_OK;
+    hone_hash_algo algo;
+    json_t *ja = json_object_get(root, "algo"), *files = json_object_get(root, "files");
+    if (!json_is_string(ja) || !json_is_array(files)) {
+        rc = hone_error_set(err, HONE_EPARSE,
+                            "JSON manifest: expected an object with \"algo\" (string) and \"files\" (array)");
+        goto out;
+    }
+    if ((rc = hone_hash_from_name(json_string_value(ja), &algo, err))) {
+        rc = HONE_EPARSE;
+        goto out;
+    }
+    size_t dlen = hone_hash_digest_len(algo), i;
+    json_t *f;
+    json_array_foreach(files, i, f) {
+        json_t *jp = json_object_get(f, "path"), *jd = json_object_get(f, "digest");
+        json_t *js = json_object_get(f, "size"), *jm = json_object_get(f, "mtime_ns");
+        const char *hex = json_string_value(jd);
+        if (!json_is_string(jp) || !hex || strlen(hex) != 2 * dlen || (js && !json_is_integer(js)) ||
+            (jm && !json_is_integer(jm))) {
+            rc = hone_error_set(err, HONE_EPARSE,
+                                "JSON manifest: files[%zu]: expected \"path\", a %zu-digit hex "
+                                "\"digest\", and integer \"size\"/\"mtime_ns\"",
+                                i, 2 * dlen);
+            goto out;
+        }
+        if ((rc = grow(a, &pe, &cap, n))) goto oom;
+        pentry *p = &pe[n];
+        memset(p, 0, sizeof *p);
+        if (hone_hash_unhex(hex, p->e.digest, dlen)) {
+            rc = hone_error_set(err, HONE_EPARSE, "JSON manifest: files[%zu]: digest '%s' is not hex", i, hex);
+            goto out;
+        }
+        p->e.size = js ? (uint64_t)json_integer_value(js) : UINT64_MAX;
+        p->e.mtime_ns = jm ? (int64_t)json_integer_value(jm) : INT64_MIN;
+        p->line = i + 1;
+        if (!(p->e.path = hone_strdup(a, norm_path(json_string_value(jp))))) goto oom;
+        n++;
+    }
+    json_decref(root);
+    return finish_parse(out, a, algo, pe, n, err);
+oom:
+    rc = hone_error_set(err, HONE_ENOMEM, "out of memory");
+out:
+    json_decref(root);
+    free_pentries(a, pe, n);
+    return rc;
+}
+
+/* Guesses the algorithm of an untagged list from its first digest. */
+static hone_hash_algo guess_algo(const char *line, size_t len) {
+    size_t h = 0;
+    if (len && line[0] == '\\') line++, len--;
+    while (h < len && ((line[h] >= '0' && line[h] <= '9') || (line[h] >= 'a' && line[h] <= 'f') ||
+                       (line[h] >= 'A' && line[h] <= 'F')))
+        h++;
+    return h == 32 ? HONE_HASH_XXH3_128 : h == 16 ? HONE_HASH_XXH3_64 : HONE_HASH_SHA256;
+}
+
+int hone_io_manifest_parse(hone_io_manifest **out, const char *text, size_t len, const char *algo,
+                           const hone_allocator *alloc, hone_error *err) {
+    if (!out || (!text && len)) return hone_error_set(err, HONE_EINVAL, "hone_io_manifest_parse: NULL argument");
+    *out = NULL;
+    hone_hash_algo def = HONE_HASH_SHA256;
+    int have_def = 0;
+    if (algo) {
+        int rc = hone_hash_from_name(algo, &def, err);
+        if (rc) return rc;
+        have_def = 1;
+    }
+    size_t s = 0;
+    while (s < len && (text[s] == ' ' || text[s] == '\t' || text[s] == '\n' || text[s] == '\r')) s++;
+    if (s < len && text[s] == '{') return parse_json(out, text, len, alloc, err);
+
+    pentry *pe = NULL;
+    size_t n = 0, cap = 0;
+    hone_buf name;
+    hone_buf_init(&name, alloc);
+    int rc = HONE_OK, have_algo = 0;
+    hone_hash_algo seen = def;
+    uint64_t lineno = 0;
+    for (size_t pos = 0; pos < len;) {
+        const char *line = text + pos;
+        const char *nl = memchr(line, '\n', len - pos);
+        size_t ll = nl ? (size_t)(nl - line) : len - pos;
+        pos += ll + (nl ? 1 : 0);
+        lineno++;
+        if (ll && line[ll - 1] == '\r') ll--;
+        if (ll == 0) continue;
+        if (!have_def) def = guess_algo(line, ll), have_def = 1;
+        hone_hash_line hl;
+        hone_buf_clear(&name);
+        rc = hone_hash_parse_line(line, ll, def, &hl, &name, err);
+        if (rc == HONE_ENOMEM) goto oom;
+        if (rc) {
+            if (err) {
+                char msg[sizeof err->msg];
+                snprintf(msg, sizeof msg, "%s", err->msg);
+                uint64_t col = err->col;
+                hone_error_set(err, HONE_EPARSE, "line %llu: %s", (unsigned long long)lineno, msg);
+                err->line = lineno, err->col = col;
+            }
+            rc = HONE_EPARSE;
+            goto fail;
+        }
+        if (have_algo && hl.algo != seen) {
+            rc = hone_error_set(err, HONE_EPARSE, "line %llu: a %s digest in a list of %s digests",
+                                (unsigned long long)lineno, hone_hash_name(hl.algo), hone_hash_name(seen));
+            if (err) err->line = lineno;
+            goto fail;
+        }
+        seen = hl.algo, have_algo = 1;
+        if (grow(alloc, &pe, &cap, n)) goto oom;
+        pentry *p = &pe[n];
+        memset(p, 0, sizeof *p);
+        memcpy(p->e.digest, hl.digest, hl.digest_len);
+        p->e.size = UINT64_MAX;
+        p->e.mtime_ns = INT64_MIN;
+        p->line = lineno;
+        if (!(p->e.path = hone_strdup(alloc, norm_path(name.data ? name.data : "")))) goto oom;
+        n++;
+    }
+    hone_buf_free(&name);
+    return finish_parse(out, alloc, seen, pe, n, err);
+oom:
+    rc = hone_error_set(err, HONE_ENOMEM, "out of memory");
+fail:
+    hone_buf_free(&name);
+    free_pentries(alloc, pe, n);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Comparing                                                           */
+/* ------------------------------------------------------------------ */
+
+static void note(hone_io_check_summary *s, hone_io_change c, hone_io_change_fn fn, void *ctx,
+                 const char *path, int report) {
+    switch (c) {
+    case HONE_IO_SAME: s->same++; break;
+    case HONE_IO_MODIFIED: s->modified++; break;
+    case HONE_IO_MISSING: s->missing++; break;
+    case HONE_IO_EXTRA: s->extra++; break;
+    case HONE_IO_UNREADABLE: s->unreadable++; break;
+    }
+    if (fn && report) fn(ctx, c, path);
+}
+
+int hone_io_manifest_diff(const hone_io_manifest *a, const hone_io_manifest *b, int report_same,
+                          hone_io_change_fn on_change, void *ctx, hone_io_check_summary *summary,
+                          hone_error *err) {
+    hone_io_check_summary s0, *s = summary ? summary : &s0;
+    memset(s, 0, sizeof *s);
+    if (!a || !b) return hone_error_set(err, HONE_EINVAL, "hone_io_manifest_diff: NULL manifest");
+    if (a->algo != b->algo)
+        return hone_error_set(err, HONE_EINVAL, "cannot compare a %s manifest with a %s manifest",
+                              hone_hash_name(a->algo), hone_hash_name(b->algo));
+    size_t i = 0, j = 0;
+    while (i < a->n || j < b->n) {
+        int c = i == a->n ? 1 : j == b->n ? -1 : strcmp(a->e[i].path, b->e[j].path);
+        if (c < 0) {
+            note(s, HONE_IO_MISSING, on_change, ctx, a->e[i++].path, 1);
+        } else if (c > 0) {
+            note(s, HONE_IO_EXTRA, on_change, ctx, b->e[j++].path, 1);
+        } else {
+            int same = !memcmp(a->e[i].digest, b->e[j].digest, a->dlen);
+            note(s, same ? HONE_IO_SAME : HONE_IO_MODIFIED, on_change, ctx, a->e[i].path,
+                 !same || report_same);
+            i++, j++;
+        }
+    }
+    return HONE_OK;
+}
+
+typedef struct check_ctx {
+    const hone_allocator *a;
+    bad_path *bad;
+    size_t n, cap;
+    int oom;
+} check_ctx;
+
+static void check_unreadable(void *ctx, const char *path, int status, int sys_errno) {
+    check_ctx *c = ctx;
+    if (c->n == c->cap) {
+        size_t nc = c->cap ? c->cap * 2 : 16;
+        bad_path *nb = hone_realloc(c->a, c->bad, nc * sizeof *nb);
+        if (!nb) {
+            c->oom = 1;
+            return;
+        }
+        c->bad = nb, c->cap = nc;
+    }
+    char *p = hone_strdup(c->a, path);
+    if (!p) {
+        c->oom = 1;
+        return;
+    }
+    c->bad[c->n++] = (bad_path){p, status, sys_errno};
+}
+
+/* Whether path is an unreadable entry or lies under an unreadable
+ * directory. The list is short in practice, so a scan does. */
+static int under_bad(const check_ctx *c, const char *path) {
+    for (size_t i = 0; i < c->n; i++) {
+        size_t l = strlen(c->bad[i].path);
+        if (l == 0 || (!strncmp(c->bad[i].path, path, l) && (path[l] == '\0' || path[l] == '/')))
+            return 1;
+    }
+    return 0;
+}
+
+int hone_io_manifest_check(const hone_io_manifest *expected, const char *root,
+                           const hone_io_manifest_opts *opts, hone_io_change_fn on_change,
+                           void *ctx, hone_io_check_summary *summary,
+                           hone_io_manifest_stats *stats, hone_error *err) {
+    hone_io_check_summary s0, *s = summary ? summary : &s0;
+    memset(s, 0, sizeof *s);
+    if (!expected) return hone_error_set(err, HONE_EINVAL, "hone_io_manifest_check: NULL manifest");
+    hone_io_manifest_opts o;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof o);
+    o.algo = hone_hash_name(expected->algo);
+    check_ctx cc = {.a = o.alloc};
+    o.on_unreadable = check_unreadable;
+    o.unreadable_ctx = &cc;
+    hone_io_manifest *actual = NULL;
+    int rc = hone_io_manifest_build(&actual, root, &o, stats, err);
+    if (!rc && cc.oom) rc = hone_error_set(err, HONE_ENOMEM, "out of memory");
+    if (!rc) {
+        const hone_io_manifest *a = expected, *b = actual;
+        size_t i = 0, j = 0, k = 0;
+        while (i < a->n || j < b->n || k < cc.n) {
+            /* Three sorted streams: expected, found, unreadable. */
+            const char *pa = i < a->n ? a->e[i].path : NULL;
+            const char *pb = j < b->n ? b->e[j].path : NULL;
+            const char *pk = k < cc.n ? cc.bad[k].path : NULL;
+            const char *min = pa;
+            if (pb && (!min || strcmp(pb, min) < 0)) min = pb;
+            if (pk && (!min || strcmp(pk, min) < 0)) min = pk;
+            int ina = pa && !strcmp(pa, min), inb = pb && !strcmp(pb, min), ink = pk && !strcmp(pk, min);
+            if (ink) {
+                if (opts && opts->on_unreadable)
+                    opts->on_unreadable(opts->unreadable_ctx, pk, cc.bad[k].status, cc.bad[k].sys_errno);
+                /* An unreadable directory is reported once; the files it
+                 * hides that the manifest lists are unreadable too. */
+                note(s, HONE_IO_UNREADABLE, on_change, ctx, pk, 1);
+                if (ina) i++;
+                k++;
+                continue;
+            }
+            if (ina && inb) {
+                int same = !memcmp(a->e[i].digest, b->e[j].digest, a->dlen);
+                note(s, same ? HONE_IO_SAME : HONE_IO_MODIFIED, on_change, ctx, pa, !same);
+                i++, j++;
+            } else if (ina) {
+                note(s, under_bad(&cc, pa) ? HONE_IO_UNREADABLE : HONE_IO_MISSING, on_change, ctx, pa, 1);
+                i++;
+            } else {
+                note(s, HONE_IO_EXTRA, on_change, ctx, pb, 1);
+                j++;
+            }
+        }
+    }
+    for (size_t i = 0; i < cc.n; i++) hone_free(cc.a, cc.bad[i].path);
+    hone_free(cc.a, cc.bad);
+    hone_io_manifest_free(actual);
+    return rc;
+}

@@ -1,0 +1,243 @@
+/* objpool.c - a pool of fixed-size objects carved from slabs, with a
+ * small per-thread cache in front of a locked free list. */
+#include "hone/mem.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+/* Counters of one thread for one pool: written only by that thread (plain
+ * load + store, no locked instruction), read by stats_get. Owned by the
+ * pool, so they outlive the thread. */
+typedef struct tstat {
+    atomic_uint_fast64_t gets, puts, hits;
+    struct tstat *next;
+} tstat;
+
+struct hone_objpool {
+    const hone_allocator *alloc;
+    size_t obj, cache, slab_n;
+    uint64_t id;
+    pthread_mutex_t mu;
+    void *free_list; /* linked through each object's first word */
+    void **slabs;
+    size_t nslabs, slabcap;
+    uint64_t capacity;
+    uint64_t slow_gets, slow_puts; /* calls that bypassed thread caches */
+    tstat *tstats;
+};
+
+/* A thread serves up to TCACHE_SLOTS pools from caches. A slot names its
+ * pool by a unique id, never reused, so a slot left by a freed pool is
+ * recognised as stale through the registry of live ids. */
+#define TCACHE_SLOTS 4
+typedef struct tcache {
+    uint64_t id;
+    void *head;
+    size_t n;
+    tstat *st;
+} tcache;
+/* initial-exec: see the same note in src/exec/pool.c. */
+static _Thread_local tcache tls[TCACHE_SLOTS] __attribute__((tls_model("initial-exec")));
+
+#define REGISTRY_MAX 256
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t reg_ids[REGISTRY_MAX];
+static uint64_t next_id = 1;
+
+static int reg_alive(uint64_t id) {
+    int alive = 0;
+    pthread_mutex_lock(&reg_mu);
+    for (size_t i = 0; i < REGISTRY_MAX && !alive; i++) alive = reg_ids[i] == id;
+    pthread_mutex_unlock(&reg_mu);
+    return alive;
+}
+
+static uint64_t reg_add(void) {
+    uint64_t id = 0;
+    pthread_mutex_lock(&reg_mu);
+    for (size_t i = 0; i < REGISTRY_MAX; i++)
+        if (!reg_ids[i]) {
+            id = reg_ids[i] = next_id++;
+            break;
+        }
+    pthread_mutex_unlock(&reg_mu);
+    return id; /* 0: registry full, this pool runs without caches */
+}
+
+static void reg_remove(uint64_t id) {
+    pthread_mutex_lock(&reg_mu);
+    for (size_t i = 0; i < REGISTRY_MAX; i++)
+        if (reg_ids[i] == id) reg_ids[i] = 0;
+    pthread_mutex_unlock(&reg_mu);
+}
+
+static inline void *next_of(void *o) {
+    void *n;
+    memcpy(&n, o, sizeof n);
+    return n;
+}
+static inline void set_next(void *o, void *n) { memcpy(o, &n, sizeof n); }
+
+int hone_objpool_new(hone_objpool **out, const hone_objpool_opts *opts) {
+    if (!out) return HONE_EINVAL;
+    *out = NULL;
+    if (!opts || !opts->obj_size || opts->obj_size > ((size_t)1 << 30)) return HONE_EINVAL;
+    hone_objpool *p = hone_calloc(opts->alloc, 1, sizeof *p);
+    if (!p) return HONE_ENOMEM;
+    p->alloc = opts->alloc;
+    p->obj = (opts->obj_size + 15) & ~(size_t)15;
+    p->cache = opts->cache_size ? opts->cache_size : 64;
+    p->slab_n = opts->slab_objects ? opts->slab_objects : 256;
+    pthread_mutex_init(&p->mu, NULL);
+    p->id = p->cache > 1 ? reg_add() : 0;
+    *out = p;
+    return HONE_OK;
+}
+
+/* Caller holds p->mu. */
+static int add_slab(hone_objpool *p) {
+    if (p->nslabs == p->slabcap) {
+        size_t cap = p->slabcap ? p->slabcap * 2 : 8;
+        void **ns = hone_realloc(p->alloc, p->slabs, cap * sizeof *ns);
+        if (!ns) return HONE_ENOMEM;
+        p->slabs = ns;
+        p->slabcap = cap;
+    }
+    char *slab = hone_malloc(p->alloc, p->obj * p->slab_n);
+    if (!slab) return HONE_ENOMEM;
+    p->slabs[p->nslabs++] = slab;
+    for (size_t i = p->slab_n; i-- > 0;) {
+        set_next(slab + i * p->obj, p->free_list);
+        p->free_list = slab + i * p->obj;
+    }
+    p->capacity += p->slab_n;
+    return HONE_OK;
+}
+
+static tcache *slot_for(hone_objpool *p) {
+    if (!p->id) return NULL;
+    for (int i = 0; i < TCACHE_SLOTS; i++)
+        if (tls[i].id == p->id) return &tls[i];
+    for (int i = 0; i < TCACHE_SLOTS; i++) {
+        if (tls[i].id && reg_alive(tls[i].id)) continue;
+        /* Empty, or left by a freed pool whose memory is gone: claim it. */
+        tstat *st = hone_calloc(p->alloc, 1, sizeof *st);
+        if (!st) return NULL;
+        pthread_mutex_lock(&p->mu);
+        st->next = p->tstats;
+        p->tstats = st;
+        pthread_mutex_unlock(&p->mu);
+        tls[i].id = p->id;
+        tls[i].head = NULL;
+        tls[i].n = 0;
+        tls[i].st = st;
+        return &tls[i];
+    }
+    return NULL;
+}
+
+static inline void bump(atomic_uint_fast64_t *c) {
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+void *hone_objpool_get(hone_objpool *p) {
+    tcache *c = slot_for(p);
+    if (c && c->head) {
+        void *o = c->head;
+        c->head = next_of(o);
+        c->n--;
+        bump(&c->st->gets);
+        bump(&c->st->hits);
+        return o;
+    }
+    pthread_mutex_lock(&p->mu);
+    if (!p->free_list && add_slab(p)) {
+        pthread_mutex_unlock(&p->mu);
+        return NULL;
+    }
+    void *o = p->free_list;
+    p->free_list = next_of(o);
+    if (c) {
+        /* Refill half the cache in the same lock hold. */
+        size_t want = p->cache / 2;
+        while (c->n < want && p->free_list) {
+            void *x = p->free_list;
+            p->free_list = next_of(x);
+            set_next(x, c->head);
+            c->head = x;
+            c->n++;
+        }
+    } else {
+        p->slow_gets++;
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (c) bump(&c->st->gets);
+    return o;
+}
+
+void hone_objpool_put(hone_objpool *p, void *obj) {
+    if (!obj) return;
+    tcache *c = slot_for(p);
+    if (c) {
+        set_next(obj, c->head);
+        c->head = obj;
+        c->n++;
+        bump(&c->st->puts);
+        if (c->n <= p->cache) return;
+        /* Full: give half back so other threads can have it. */
+        pthread_mutex_lock(&p->mu);
+        while (c->n > p->cache / 2) {
+            void *x = c->head;
+            c->head = next_of(x);
+            c->n--;
+            set_next(x, p->free_list);
+            p->free_list = x;
+        }
+        pthread_mutex_unlock(&p->mu);
+        return;
+    }
+    pthread_mutex_lock(&p->mu);
+    set_next(obj, p->free_list);
+    p->free_list = obj;
+    p->slow_puts++;
+    pthread_mutex_unlock(&p->mu);
+}
+
+void hone_objpool_stats_get(hone_objpool *p, hone_objpool_stats *out) {
+    if (!p || !out) return;
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&p->mu);
+    out->gets = p->slow_gets;
+    out->puts = p->slow_puts;
+    for (tstat *s = p->tstats; s; s = s->next) {
+        out->gets += atomic_load_explicit(&s->gets, memory_order_relaxed);
+        out->puts += atomic_load_explicit(&s->puts, memory_order_relaxed);
+        out->cache_hits += atomic_load_explicit(&s->hits, memory_order_relaxed);
+    }
+    out->slabs = p->nslabs;
+    out->capacity = p->capacity;
+    out->bytes = p->nslabs * p->slab_n * p->obj;
+    pthread_mutex_unlock(&p->mu);
+    out->in_use = out->gets >= out->puts ? out->gets - out->puts : 0;
+}
+
+void hone_objpool_free(hone_objpool *p) {
+    if (!p) return;
+    if (p->id) {
+        reg_remove(p->id);
+        /* This thread's slot can be cleared now; other threads find theirs
+         * stale through the registry. */
+        for (int i = 0; i < TCACHE_SLOTS; i++)
+            if (tls[i].id == p->id) memset(&tls[i], 0, sizeof tls[i]);
+    }
+    for (size_t i = 0; i < p->nslabs; i++) hone_free(p->alloc, p->slabs[i]);
+    for (tstat *s = p->tstats, *n; s; s = n) {
+        n = s->next;
+        hone_free(p->alloc, s);
+    }
+    hone_free(p->alloc, p->slabs);
+    pthread_mutex_destroy(&p->mu);
+    hone_free(p->alloc, p);
+}

@@ -1,0 +1,1 @@
+hone_module_deps(jansson)

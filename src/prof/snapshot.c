@@ -1,0 +1,461 @@
+/* snapshot.c - profile snapshots: taking, reading back from JSON, and the
+ * text, Markdown, JSON and CSV reports. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "prof/prof_internal.h"
+
+int hone_prof_snapshot_take(hone_prof_snapshot **out, const hone_prof_snapshot_opts *opts) {
+    if (!out) return HONE_EINVAL;
+    *out = NULL;
+    const hone_allocator *alloc = opts ? opts->alloc : NULL;
+    hone_prof_snapshot *s = hone_calloc(alloc, 1, sizeof *s);
+    if (!s) return HONE_ENOMEM;
+    int rc = hone__prof_collect(s, alloc, opts && opts->reset);
+    if (rc) {
+        hone_free(alloc, s);
+        return rc;
+    }
+    *out = s;
+    return HONE_OK;
+}
+
+int hone_prof_reset(void) {
+    hone_prof_snapshot *s;
+    int rc = hone_prof_snapshot_take(&s, &(hone_prof_snapshot_opts){NULL, 1});
+    hone_prof_snapshot_free(s);
+    return rc;
+}
+
+void hone_prof_snapshot_free(hone_prof_snapshot *s) {
+    if (!s) return;
+    for (size_t i = 0; i < s->n; i++) {
+        hone_free(s->alloc, (void *)s->zones[i].name);
+        hone_free(s->alloc, (void *)s->zones[i].file);
+        hone_free(s->alloc, (void *)s->zones[i].func);
+    }
+    hone_free(s->alloc, s->zones);
+    hone_free(s->alloc, s);
+}
+
+size_t hone_prof_snapshot_count(const hone_prof_snapshot *s) { return s ? s->n : 0; }
+
+const hone_prof_zone *hone_prof_snapshot_zone(const hone_prof_snapshot *s, size_t i) {
+    return s && i < s->n ? &s->zones[i] : NULL;
+}
+
+uint64_t hone_prof_snapshot_wall_ns(const hone_prof_snapshot *s) { return s ? s->wall_ns : 0; }
+
+const hone_prof_zone *hone_prof_snapshot_find(const hone_prof_snapshot *s, const char *name) {
+    for (size_t i = 0; s && name && i < s->n; i++)
+        if (!strcmp(s->zones[i].name, name)) return &s->zones[i];
+    return NULL;
+}
+
+/* ---- JSON ---------------------------------------------------------- */
+
+#define PROFILE_FORMAT "hone-profile"
+#define PROFILE_VERSION 1
+
+static json_t *zone_json(const hone_prof_zone *z) {
+    return json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:I, s:I, s:I}",
+                     "name", z->name, "file", z->file, "function", z->func, "line", z->line, "count",
+                     (json_int_t)z->count, "total_ns", (json_int_t)z->total_ns, "self_ns",
+                     (json_int_t)z->self_ns, "min_ns", (json_int_t)z->min_ns, "max_ns",
+                     (json_int_t)z->max_ns, "mean_ns", z->mean_ns, "std_ns", z->std_ns, "p50_ns",
+                     (json_int_t)z->p50_ns, "p90_ns", (json_int_t)z->p90_ns, "p99_ns",
+                     (json_int_t)z->p99_ns, "p999_ns", (json_int_t)z->p999_ns);
+}
+
+/* Appends the JSON document of the zones in `order` (n of them). */
+static int json_report(const hone_prof_snapshot *s, const hone_prof_zone *const *order, size_t n,
+                       hone_buf *out) {
+    json_t *zones = json_array();
+    json_t *doc = json_pack("{s:s, s:i, s:I, s:i, s:I, s:o}", "format", PROFILE_FORMAT, "version",
+                            PROFILE_VERSION, "wall_ns", (json_int_t)s->wall_ns, "significant_digits",
+                            s->digits, "dropped", (json_int_t)s->dropped, "zones", zones);
+    if (!doc) return HONE_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        json_t *z = zone_json(order[i]);
+        if (!z || json_array_append_new(zones, z)) {
+            json_decref(doc);
+            return HONE_ENOMEM;
+        }
+    }
+    char *text = json_dumps(doc, JSON_INDENT(2));
+    json_decref(doc);
+    if (!text) return HONE_ENOMEM;
+    size_t len0 = out->len;
+    int rc = hone_buf_puts(out, text);
+    if (!rc && (rc = hone_buf_puts(out, "\n"))) out->len = len0;
+    free(text);
+    return rc;
+}
+
+static int get_u64(json_t *o, const char *key, size_t idx, uint64_t *out, hone_error *err) {
+    json_t *v = json_object_get(o, key);
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return hone_error_set(err, HONE_ECORRUPT,
+                              "zone %zu: field '%s' is missing or not a non-negative integer", idx, key);
+    *out = (uint64_t)json_integer_value(v);
+    return HONE_OK;
+}
+
+static int get_str(json_t *o, const char *key, size_t idx, const char **out, hone_error *err) {
+    json_t *v = json_object_get(o, key);
+    if (!json_is_string(v))
+        return hone_error_set(err, HONE_ECORRUPT, "zone %zu: field '%s' is missing or not a string", idx,
+                              key);
+    *out = json_string_value(v);
+    return HONE_OK;
+}
+
+static double get_num(json_t *o, const char *key) {
+    json_t *v = json_object_get(o, key);
+    return json_is_number(v) ? json_number_value(v) : 0;
+}
+
+int hone_prof_snapshot_parse(hone_prof_snapshot **out, const char *text, size_t len,
+                             const hone_allocator *alloc, hone_error *err) {
+    if (!out || (!text && len)) return hone_error_set(err, HONE_EINVAL, "no snapshot given");
+    *out = NULL;
+    json_error_t jerr;
+    json_t *doc = json_loadb(text ? text : "", len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!doc) {
+        int rc = hone_error_set(err, HONE_EPARSE, "line %d, column %d: %s", jerr.line, jerr.column,
+                                jerr.text);
+        if (err) {
+            err->line = jerr.line > 0 ? (uint64_t)jerr.line : 0;
+            err->col = jerr.column > 0 ? (uint64_t)jerr.column : 0;
+            err->offset = (uint64_t)jerr.position;
+        }
+        return rc;
+    }
+    int rc = HONE_OK;
+    hone_prof_snapshot *s = NULL;
+    json_t *fmt = json_object_get(doc, "format");
+    json_t *zones = json_object_get(doc, "zones");
+    if (!json_is_object(doc) || !json_is_string(fmt) || strcmp(json_string_value(fmt), PROFILE_FORMAT)) {
+        rc = hone_error_set(err, HONE_ECORRUPT, "not a hone profile (no \"format\": \"%s\")", PROFILE_FORMAT);
+        goto done;
+    }
+    if (json_integer_value(json_object_get(doc, "version")) != PROFILE_VERSION) {
+        rc = hone_error_set(err, HONE_ECORRUPT, "unsupported hone profile version (expected %d)",
+                            PROFILE_VERSION);
+        goto done;
+    }
+    if (!json_is_array(zones)) {
+        rc = hone_error_set(err, HONE_ECORRUPT, "field 'zones' is missing or not an array");
+        goto done;
+    }
+    size_t n = json_array_size(zones);
+    s = hone_calloc(alloc, 1, sizeof *s);
+    if (!s || !(s->zones = hone_calloc(alloc, n ? n : 1, sizeof *s->zones))) {
+        rc = hone_error_set(err, HONE_ENOMEM, "out of memory reading a profile");
+        goto done;
+    }
+    s->alloc = alloc;
+    s->wall_ns = (uint64_t)json_integer_value(json_object_get(doc, "wall_ns"));
+    s->digits = (int)json_integer_value(json_object_get(doc, "significant_digits"));
+    s->dropped = (uint64_t)json_integer_value(json_object_get(doc, "dropped"));
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_array_get(zones, i);
+        hone_prof_zone z = {0};
+        uint64_t line = 0;
+        if (!json_is_object(o)) {
+            rc = hone_error_set(err, HONE_ECORRUPT, "zone %zu is not an object", i);
+            goto done;
+        }
+        if ((rc = get_str(o, "name", i, &z.name, err)) || (rc = get_u64(o, "count", i, &z.count, err)) ||
+            (rc = get_u64(o, "total_ns", i, &z.total_ns, err)) ||
+            (rc = get_u64(o, "self_ns", i, &z.self_ns, err)) ||
+            (rc = get_u64(o, "min_ns", i, &z.min_ns, err)) || (rc = get_u64(o, "max_ns", i, &z.max_ns, err)) ||
+            (rc = get_u64(o, "p50_ns", i, &z.p50_ns, err)) || (rc = get_u64(o, "p90_ns", i, &z.p90_ns, err)) ||
+            (rc = get_u64(o, "p99_ns", i, &z.p99_ns, err)) ||
+            (rc = get_u64(o, "p999_ns", i, &z.p999_ns, err)))
+            goto done;
+        const char *file = json_string_value(json_object_get(o, "file"));
+        const char *func = json_string_value(json_object_get(o, "function"));
+        json_t *jl = json_object_get(o, "line");
+        if (json_is_integer(jl) && json_integer_value(jl) > 0) line = (uint64_t)json_integer_value(jl);
+        z.line = line > INT32_MAX ? 0 : (int)line;
+        z.mean_ns = get_num(o, "mean_ns");
+        z.std_ns = get_num(o, "std_ns");
+        z.name = hone_strdup(alloc, z.name);
+        z.file = hone_strdup(alloc, file ? file : "");
+        z.func = hone_strdup(alloc, func ? func : "");
+        s->zones[s->n++] = z;
+        if (!z.name || !z.file || !z.func) {
+            rc = hone_error_set(err, HONE_ENOMEM, "out of memory reading a profile");
+            goto done;
+        }
+    }
+done:
+    json_decref(doc);
+    if (rc)
+        hone_prof_snapshot_free(s);
+    else
+        *out = s;
+    return rc;
+}
+
+/* ---- reports ------------------------------------------------------- */
+
+static const char *const sort_names[] = {"total", "self", "mean", "count", "max", "p99", "name", NULL};
+static const char *const format_names[] = {"text", "md", "json", "csv", "prom", NULL};
+
+const char *const *hone_prof_sort_names(void) { return sort_names; }
+const char *const *hone_report_format_names(void) { return format_names; }
+
+typedef struct keyed {
+    const hone_prof_zone *z;
+    int key;
+} keyed;
+
+static double sort_value(const hone_prof_zone *z, int key) {
+    switch (key) {
+    case HONE_PROF_SORT_SELF: return (double)z->self_ns;
+    case HONE_PROF_SORT_MEAN: return z->mean_ns;
+    case HONE_PROF_SORT_COUNT: return (double)z->count;
+    case HONE_PROF_SORT_MAX: return (double)z->max_ns;
+    case HONE_PROF_SORT_P99: return (double)z->p99_ns;
+    default: return (double)z->total_ns;
+    }
+}
+
+static int cmp_keyed(const void *pa, const void *pb) {
+    const keyed *a = pa, *b = pb;
+    int c;
+    if (a->key == HONE_PROF_SORT_NAME) {
+        c = strcmp(a->z->name, b->z->name);
+    } else {
+        double va = sort_value(a->z, a->key), vb = sort_value(b->z, b->key);
+        c = va > vb ? -1 : va < vb ? 1 : strcmp(a->z->name, b->z->name);
+    }
+    /* Ties keep snapshot order, so reports are deterministic. */
+    return c ? c : (a->z < b->z ? -1 : a->z > b->z);
+}
+
+/* Human units for text and Markdown: 3 significant digits. */
+static void fmt_ns(char *buf, size_t n, double ns) {
+    if (ns < 1e3)
+        snprintf(buf, n, "%.0f ns", ns);
+    else if (ns < 1e6)
+        snprintf(buf, n, "%.3g us", ns / 1e3);
+    else if (ns < 1e9)
+        snprintf(buf, n, "%.3g ms", ns / 1e6);
+    else
+        snprintf(buf, n, "%.3g s", ns / 1e9);
+}
+
+static const char *base_name(const char *path) {
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* Writes a CSV field, quoted when it holds a separator, quote or newline. */
+static int csv_field(hone_buf *b, const char *s) {
+    if (!strpbrk(s, ",\"\n\r")) return hone_buf_puts(b, s);
+    int rc = hone_buf_puts(b, "\"");
+    for (; *s && !rc; s++) rc = *s == '"' ? hone_buf_puts(b, "\"\"") : hone_buf_append(b, s, 1);
+    return rc ? rc : hone_buf_puts(b, "\"");
+}
+
+/* Markdown cells cannot hold '|' or newlines. */
+static int md_field(hone_buf *b, const char *s) {
+    int rc = 0;
+    for (; *s && !rc; s++)
+        rc = *s == '|' ? hone_buf_puts(b, "\\|") : (*s == '\n' ? hone_buf_puts(b, " ") : hone_buf_append(b, s, 1));
+    return rc;
+}
+
+static int table_report(const hone_prof_snapshot *s, const hone_prof_zone *const *order, size_t n,
+                        int md, double self_sum, hone_buf *out) {
+    static const char *const cols[] = {"zone", "calls", "total", "total%", "self", "mean", "min",
+                                       "max",  "std",   "p50",   "p90",    "p99",  "p99.9", "location"};
+    enum { NCOL = 14 };
+    int rc = HONE_OK;
+    size_t w = 4;
+    for (size_t i = 0; i < n; i++)
+        if (strlen(order[i]->name) > w) w = strlen(order[i]->name);
+    if (w > 40) w = 40;
+    if (md) {
+        rc |= hone_buf_puts(out, "|");
+        for (int c = 0; c < NCOL; c++) rc |= hone_buf_printf(out, " %s |", cols[c]);
+        rc |= hone_buf_puts(out, "\n|");
+        for (int c = 0; c < NCOL; c++) rc |= hone_buf_puts(out, c == 0 || c == NCOL - 1 ? "---|" : "---:|");
+        rc |= hone_buf_puts(out, "\n");
+    } else {
+        rc |= hone_buf_printf(out, "%-*s", (int)w, cols[0]);
+        for (int c = 1; c < NCOL - 1; c++) rc |= hone_buf_printf(out, " %10s", cols[c]);
+        rc |= hone_buf_printf(out, "  %s\n", cols[NCOL - 1]);
+    }
+    for (size_t i = 0; i < n && !rc; i++) {
+        const hone_prof_zone *z = order[i];
+        char v[11][32];
+        fmt_ns(v[0], 32, (double)z->total_ns);
+        snprintf(v[1], 32, "%.1f%%", self_sum > 0 ? 100.0 * (double)z->self_ns / self_sum : 0.0);
+        fmt_ns(v[2], 32, (double)z->self_ns);
+        fmt_ns(v[3], 32, z->mean_ns);
+        fmt_ns(v[4], 32, (double)z->min_ns);
+        fmt_ns(v[5], 32, (double)z->max_ns);
+        fmt_ns(v[6], 32, z->std_ns);
+        fmt_ns(v[7], 32, (double)z->p50_ns);
+        fmt_ns(v[8], 32, (double)z->p90_ns);
+        fmt_ns(v[9], 32, (double)z->p99_ns);
+        fmt_ns(v[10], 32, (double)z->p999_ns);
+        if (md) {
+            rc |= hone_buf_puts(out, "| ");
+            rc |= md_field(out, z->name);
+            rc |= hone_buf_printf(out, " | %llu |", (unsigned long long)z->count);
+            for (int k = 0; k < 11; k++) rc |= hone_buf_printf(out, " %s |", v[k]);
+            rc |= hone_buf_puts(out, " ");
+            rc |= md_field(out, base_name(z->file));
+            rc |= hone_buf_printf(out, ":%d |\n", z->line);
+        } else {
+            rc |= hone_buf_printf(out, "%-*.*s %10llu", (int)w, (int)w, z->name, (unsigned long long)z->count);
+            for (int k = 0; k < 11; k++) rc |= hone_buf_printf(out, " %10s", v[k]);
+            rc |= hone_buf_printf(out, "  %s:%d\n", base_name(z->file), z->line);
+        }
+    }
+    if (!rc && !md) {
+        char wall[32];
+        fmt_ns(wall, sizeof wall, (double)s->wall_ns);
+        rc |= hone_buf_printf(out, "%zu zone(s) shown of %zu; interval %s", n, s->n, wall);
+        if (s->dropped) rc |= hone_buf_printf(out, "; %llu record(s) dropped", (unsigned long long)s->dropped);
+        rc |= hone_buf_puts(out, "\n");
+    }
+    return rc ? HONE_ENOMEM : HONE_OK;
+}
+
+static int csv_report(const hone_prof_zone *const *order, size_t n, double self_sum, hone_buf *out) {
+    int rc = hone_buf_puts(out, "name,src_file,src_line,total_ns,total_perc,counts,mean_ns,min_ns,max_ns,"
+                                "std_ns,self_ns,p50_ns,p90_ns,p99_ns,p999_ns\n");
+    for (size_t i = 0; i < n && !rc; i++) {
+        const hone_prof_zone *z = order[i];
+        rc |= csv_field(out, z->name);
+        rc |= hone_buf_puts(out, ",");
+        rc |= csv_field(out, z->file);
+        rc |= hone_buf_printf(out, ",%d,%llu,%.4f,%llu,%.1f,%llu,%llu,%.1f,%llu,%llu,%llu,%llu,%llu\n", z->line,
+                              (unsigned long long)z->total_ns,
+                              self_sum > 0 ? 100.0 * (double)z->self_ns / self_sum : 0.0,
+                              (unsigned long long)z->count, z->mean_ns, (unsigned long long)z->min_ns,
+                              (unsigned long long)z->max_ns, z->std_ns, (unsigned long long)z->self_ns,
+                              (unsigned long long)z->p50_ns, (unsigned long long)z->p90_ns,
+                              (unsigned long long)z->p99_ns, (unsigned long long)z->p999_ns);
+    }
+    return rc ? HONE_ENOMEM : HONE_OK;
+}
+
+/* A Prometheus label value: backslash, double quote and newline escaped. */
+static int prom_label(hone_buf *b, const char *s) {
+    int rc = 0;
+    for (; *s && !rc; s++) {
+        if (*s == '\\' || *s == '"')
+            rc = hone_buf_printf(b, "\\%c", *s);
+        else if (*s == '\n')
+            rc = hone_buf_puts(b, "\\n");
+        else
+            rc = hone_buf_append(b, s, 1);
+    }
+    return rc;
+}
+
+static int prom_labels(hone_buf *b, const hone_prof_zone *z, const char *quantile) {
+    int rc = hone_buf_puts(b, "{zone=\"");
+    rc |= prom_label(b, z->name);
+    rc |= hone_buf_puts(b, "\",file=\"");
+    rc |= prom_label(b, z->file);
+    rc |= hone_buf_printf(b, "\",line=\"%d\"", z->line);
+    if (quantile) rc |= hone_buf_printf(b, ",quantile=\"%s\"", quantile);
+    return rc | hone_buf_puts(b, "}");
+}
+
+static int prom_report(const hone_prof_zone *const *order, size_t n, hone_buf *out) {
+    int rc = hone_buf_puts(out, "# HELP hone_zone_duration_seconds Inclusive time of the calls of a profiling zone.\n"
+                                "# TYPE hone_zone_duration_seconds summary\n");
+    static const char *const qs[] = {"0.5", "0.9", "0.99", "0.999"};
+    for (size_t i = 0; i < n && !rc; i++) {
+        const hone_prof_zone *z = order[i];
+        uint64_t qv[4] = {z->p50_ns, z->p90_ns, z->p99_ns, z->p999_ns};
+        for (int k = 0; k < 4; k++) {
+            rc |= hone_buf_puts(out, "hone_zone_duration_seconds");
+            rc |= prom_labels(out, z, qs[k]);
+            rc |= hone_buf_printf(out, " %.9g\n", (double)qv[k] / 1e9);
+        }
+        rc |= hone_buf_puts(out, "hone_zone_duration_seconds_sum");
+        rc |= prom_labels(out, z, NULL);
+        rc |= hone_buf_printf(out, " %.9g\n", (double)z->total_ns / 1e9);
+        rc |= hone_buf_puts(out, "hone_zone_duration_seconds_count");
+        rc |= prom_labels(out, z, NULL);
+        rc |= hone_buf_printf(out, " %llu\n", (unsigned long long)z->count);
+    }
+    rc |= hone_buf_puts(out, "# HELP hone_zone_self_seconds_total Time spent in a zone outside the zones nested in it.\n"
+                             "# TYPE hone_zone_self_seconds_total counter\n");
+    for (size_t i = 0; i < n && !rc; i++) {
+        rc |= hone_buf_puts(out, "hone_zone_self_seconds_total");
+        rc |= prom_labels(out, order[i], NULL);
+        rc |= hone_buf_printf(out, " %.9g\n", (double)order[i]->self_ns / 1e9);
+    }
+    return rc ? HONE_ENOMEM : HONE_OK;
+}
+
+int hone_prof_report(const hone_prof_snapshot *s, const hone_prof_report_opts *opts, hone_buf *out) {
+    hone_prof_report_opts o = {0};
+    if (opts) o = *opts;
+    if (!s || !out || (unsigned)o.format > HONE_REPORT_PROM || (unsigned)o.sort > HONE_PROF_SORT_NAME)
+        return HONE_EINVAL;
+    keyed *k = hone_malloc(out->alloc, (s->n ? s->n : 1) * sizeof *k);
+    const hone_prof_zone **order = hone_malloc(out->alloc, (s->n ? s->n : 1) * sizeof *order);
+    if (!k || !order) {
+        hone_free(out->alloc, k);
+        hone_free(out->alloc, order);
+        return HONE_ENOMEM;
+    }
+    size_t n = 0;
+    double self_sum = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        self_sum += (double)s->zones[i].self_ns;
+        if (s->zones[i].count >= o.min_calls) k[n++] = (keyed){&s->zones[i], (int)o.sort};
+    }
+    qsort(k, n, sizeof *k, cmp_keyed);
+    if (o.top_n && n > o.top_n) n = o.top_n;
+    for (size_t i = 0; i < n; i++) order[i] = k[i].z;
+    size_t len0 = out->len;
+    int rc;
+    switch (o.format) {
+    case HONE_REPORT_JSON: rc = json_report(s, order, n, out); break;
+    case HONE_REPORT_CSV: rc = csv_report(order, n, self_sum, out); break;
+    case HONE_REPORT_PROM: rc = prom_report(order, n, out); break;
+    default: rc = table_report(s, order, n, o.format == HONE_REPORT_MD, self_sum, out); break;
+    }
+    if (rc) {
+        out->len = len0;
+        if (out->data) out->data[len0] = 0;
+    }
+    hone_free(out->alloc, k);
+    hone_free(out->alloc, order);
+    return rc;
+}
+
+int hone_prof_snapshot_json(const hone_prof_snapshot *s, hone_buf *out) {
+    hone_prof_report_opts o = {.format = HONE_REPORT_JSON, .sort = HONE_PROF_SORT_TOTAL};
+    return hone_prof_report(s, &o, out);
+}
+
+int hone_prof_write_file(const char *path, hone_error *err) {
+    hone_prof_snapshot *s;
+    if (hone_prof_snapshot_take(&s, NULL)) return hone_error_set(err, HONE_ENOMEM, "out of memory taking a profile");
+    hone_buf b;
+    hone_buf_init(&b, NULL);
+    int rc = hone_prof_snapshot_json(s, &b);
+    hone_prof_snapshot_free(s);
+    if (rc) {
+        hone_buf_free(&b);
+        return hone_error_set(err, rc, "cannot format the profile: %s", hone_strerror(rc));
+    }
+    rc = hone_prof_write_atomic(path, b.data, b.len, err);
+    hone_buf_free(&b);
+    return rc;
+}

@@ -1,0 +1,566 @@
+/* zone.c - zone recording: site registration, per-thread slots written
+ * without locks, and snapshots/resets that merge every thread while the
+ * threads keep recording.
+ *
+ * Concurrency design (docs/design/prof.md has the long version). Each
+ * thread owns its slots and is their only writer; it updates them with
+ * relaxed atomic loads and stores (plain moves on x86), never with a
+ * read-modify-write, so recording costs what a plain increment costs. A
+ * snapshot reads every field with relaxed loads. Fields only grow, so a
+ * reset does not zero anything: it stores, in reader-owned "baseline"
+ * copies next to each field, the value it just read, and later snapshots
+ * report current minus baseline. A record therefore lands, field by field,
+ * in exactly one interval. Min and max cannot be subtracted; they carry a
+ * generation number that a reset bumps, and the writer restarts them when
+ * it sees a new generation. */
+#include "hone/prof.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "prof/layout.h"
+#include "prof/prof_internal.h"
+
+int hone_prof_state;
+
+#define PAGE_SLOTS 64
+#define N_PAGES ((HONE_PROF_MAX_ZONES + PAGE_SLOTS - 1) / PAGE_SLOTS)
+#define MAX_BLOCKS 40
+
+/* One zone on one thread. The writer fields are written only by the owning
+ * thread; the base_ fields only by the snapshot taker under g_lock. Each
+ * histogram block holds 2 * half_count counters: the writer's first, then
+ * the baseline's, so that a reset never has to allocate. */
+typedef struct slot {
+    uint64_t count, total, self, min, max;
+    double sumsq;
+    uint32_t gen; /* 1 + the thread generation min/max belong to; 0: none */
+    uint64_t *blocks[MAX_BLOCKS];
+    uint64_t base_count, base_total, base_self;
+    double base_sumsq;
+} slot;
+
+typedef struct thr {
+    struct thr *next;
+    uint32_t gen; /* written by resets, read by the owner */
+    hone_prof_scope *cur;
+    slot *pages[N_PAGES];
+} thr;
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_key_t g_key;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static hone_allocator g_alloc; /* the default allocator when hone loaded */
+static hone__layout g_layout;
+static int g_frozen; /* a site registered: the layout cannot change */
+static uint64_t g_slow_interval_ns = 1000000000u;
+static hone_prof_site *g_sites[HONE_PROF_MAX_ZONES + 1];
+static uint32_t g_nsites;
+static thr *g_threads;
+static slot *g_retired[N_PAGES]; /* what exited threads recorded; under g_lock */
+static uint64_t g_dropped;
+static uint64_t g_interval_start;
+/* Nanoseconds per cycle as 32.32 fixed point: one 64x64->128 multiply
+ * converts, cheaper than the unsigned/double conversions on x86-64. */
+static uint64_t g_ns_mult;
+static __thread thr *tls_thr __attribute__((tls_model("initial-exec")));
+
+#define LD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define ST(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+
+static double ld_d(const double *p) {
+    double v;
+    __atomic_load(p, &v, __ATOMIC_RELAXED);
+    return v;
+}
+static void st_d(double *p, double v) { __atomic_store(p, &v, __ATOMIC_RELAXED); }
+
+static void thr_exit(void *p);
+
+__extension__ typedef unsigned __int128 u128;
+static inline uint64_t cyc_to_ns(uint64_t c) { return (uint64_t)(((u128)c * g_ns_mult) >> 32); }
+/* Values stay far below 2^63, and the signed conversion is one
+ * instruction where the unsigned one is several. */
+static inline double to_d(uint64_t v) { return (double)(int64_t)v; }
+
+static void once_init(void) {
+    pthread_key_create(&g_key, thr_exit);
+    g_ns_mult = (uint64_t)(1e9 / hone_cycles_per_sec() * 4294967296.0 + 0.5);
+}
+
+__attribute__((cold, noinline)) static void count_drop(void) { __atomic_fetch_add(&g_dropped, 1, __ATOMIC_RELAXED); }
+uint64_t hone_prof_dropped(void) { return __atomic_load_n(&g_dropped, __ATOMIC_RELAXED); }
+
+void hone_prof_enable(int on) { __atomic_store_n(&hone_prof_state, on ? 1 : 0, __ATOMIC_RELAXED); }
+
+int hone_prof_configure(const hone_prof_config *cfg) {
+    hone_prof_config c = {0};
+    if (cfg) c = *cfg;
+    if (!c.significant_digits) c.significant_digits = 2;
+    if (c.significant_digits < 1 || c.significant_digits > 3) return HONE_EINVAL;
+    if (!c.slow_log_interval_ns) c.slow_log_interval_ns = 1000000000u;
+    pthread_mutex_lock(&g_lock);
+    int rc = HONE_OK;
+    if (g_frozen && c.significant_digits != g_layout.digits) {
+        rc = HONE_ESTATE;
+    } else {
+        /* Recorders read the layout without the lock once sites exist, so
+         * it is written only before that. */
+        if (!g_frozen) hone__layout_init(&g_layout, c.significant_digits, 3600000000000ull);
+        __atomic_store_n(&g_slow_interval_ns, c.slow_log_interval_ns, __ATOMIC_RELAXED);
+    }
+    pthread_mutex_unlock(&g_lock);
+    return rc;
+}
+
+/* Assigns site its id (1-based) under g_lock; 0 when the table is full. */
+__attribute__((cold, noinline)) static uint32_t site_register(hone_prof_site *site) {
+    pthread_mutex_lock(&g_lock);
+    uint32_t id = __atomic_load_n(&site->id, __ATOMIC_ACQUIRE);
+    if (!id && g_nsites < HONE_PROF_MAX_ZONES) {
+        g_frozen = 1;
+        id = ++g_nsites;
+        g_sites[id] = site;
+        __atomic_store_n(&site->id, id, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&g_lock);
+    return id;
+}
+
+static thr *thr_create(void) {
+    pthread_once(&g_once, once_init);
+    thr *t = hone_calloc(&g_alloc, 1, sizeof *t);
+    if (!t) return NULL;
+    pthread_mutex_lock(&g_lock);
+    t->next = g_threads;
+    g_threads = t;
+    pthread_mutex_unlock(&g_lock);
+    pthread_setspecific(g_key, t);
+    tls_thr = t;
+    return t;
+}
+
+__attribute__((cold, noinline)) static slot *page_alloc(thr *t, uint32_t pg) {
+    slot *page = hone_calloc(&g_alloc, PAGE_SLOTS, sizeof *page);
+    if (page) __atomic_store_n(&t->pages[pg], page, __ATOMIC_RELEASE);
+    return page;
+}
+
+/* The slot for id on t, made on first use; NULL when out of memory. */
+static inline slot *thr_slot(thr *t, uint32_t id, int create) {
+    uint32_t i = id - 1;
+    slot *page = __atomic_load_n(&t->pages[i / PAGE_SLOTS], __ATOMIC_ACQUIRE);
+    if (__builtin_expect(!page, 0) && (!create || !(page = page_alloc(t, i / PAGE_SLOTS)))) return NULL;
+    return &page[i % PAGE_SLOTS];
+}
+
+__attribute__((cold, noinline)) static uint64_t *block_alloc(slot *s, uint32_t b) {
+    uint64_t *blk = hone_calloc(&g_alloc, 2 * g_layout.half_count, sizeof *blk);
+    if (blk)
+        __atomic_store_n(&s->blocks[b], blk, __ATOMIC_RELEASE);
+    else
+        count_drop();
+    return blk;
+}
+
+static inline void slot_record(slot *s, uint32_t gen, uint64_t ns, uint64_t self_ns) {
+    const hone__layout *l = &g_layout;
+    uint64_t v = ns > l->highest ? l->highest : ns;
+    uint32_t idx = hone__layout_index(l, v);
+    uint32_t b = idx >> l->half_mag;
+    uint64_t *blk = s->blocks[b];
+    if (__builtin_expect(!blk, 0) && !(blk = block_alloc(s, b))) return;
+    uint64_t *c = &blk[idx & (l->half_count - 1)];
+    ST(c, LD(c) + 1);
+    ST(&s->count, s->count + 1);
+    ST(&s->total, s->total + ns);
+    ST(&s->self, s->self + self_ns);
+    st_d(&s->sumsq, s->sumsq + to_d(ns) * to_d(ns));
+    if (s->gen != gen) {
+        ST(&s->min, ns);
+        ST(&s->max, ns);
+        __atomic_store_n(&s->gen, gen, __ATOMIC_RELEASE);
+    } else {
+        if (ns < s->min) ST(&s->min, ns);
+        if (ns > s->max) ST(&s->max, ns);
+    }
+}
+
+__attribute__((cold, noinline)) static void slow_log(hone_prof_site *site, uint64_t ns) {
+    uint64_t now = hone_monotonic_ns();
+    uint64_t last = __atomic_load_n(&site->slow_last_ns, __ATOMIC_RELAXED);
+    uint64_t every = __atomic_load_n(&g_slow_interval_ns, __ATOMIC_RELAXED);
+    /* One line per interval per site: the thread that wins the exchange
+     * logs, the others count themselves into the next line. */
+    if ((last && now - last < every) ||
+        !__atomic_compare_exchange_n(&site->slow_last_ns, &last, now, 0, __ATOMIC_RELAXED,
+                                     __ATOMIC_RELAXED)) {
+        __atomic_fetch_add(&site->slow_suppressed, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    uint32_t sup = __atomic_exchange_n(&site->slow_suppressed, 0, __ATOMIC_RELAXED);
+    char more[64] = "";
+    if (sup) snprintf(more, sizeof more, " (%u more slow calls since the last line)", sup);
+    hone_log((hone_log_level)site->slow_level, "prof",
+             "slow call: zone '%s' took %.3f ms, threshold %.3f ms, at %s:%d%s", site->name,
+             (double)ns / 1e6, (double)site->slow_ns / 1e6, site->file ? site->file : "?", site->line,
+             more);
+}
+
+/* Records one call of site on this thread (the shared tail of end and
+ * record). */
+static inline void record(thr *t, hone_prof_site *site, uint64_t ns, uint64_t self_ns) {
+    uint32_t id = __atomic_load_n(&site->id, __ATOMIC_ACQUIRE);
+    if (__builtin_expect(!id, 0) && !(id = site_register(site))) {
+        count_drop();
+        return;
+    }
+    slot *s = thr_slot(t, id, 1);
+    if (!s) {
+        count_drop();
+        return;
+    }
+    slot_record(s, LD(&t->gen) + 1, ns, self_ns);
+    if (__builtin_expect(site->slow_ns != 0, 0) && ns > site->slow_ns) slow_log(site, ns);
+}
+
+void hone_prof_begin_slow(hone_prof_site *site, hone_prof_scope *z) {
+    thr *t = tls_thr;
+    if (__builtin_expect(!t, 0) && !(t = thr_create())) {
+        count_drop();
+        z->site = NULL;
+        return;
+    }
+    z->site = site;
+    z->parent = t->cur;
+    z->child = 0;
+    t->cur = z;
+    z->start = hone_cycles();
+}
+
+void hone_prof_end_slow(hone_prof_scope *z) {
+    uint64_t d = hone_cycles() - z->start;
+    thr *t = tls_thr;
+    if (!t) { /* the thread's state went away under a late destructor */
+        z->site = NULL;
+        return;
+    }
+    t->cur = z->parent;
+    if (z->parent) z->parent->child += d;
+    uint64_t self = d > z->child ? d - z->child : 0;
+    record(t, z->site, cyc_to_ns(d), cyc_to_ns(self));
+    z->site = NULL;
+}
+
+void hone_prof_record(hone_prof_site *site, uint64_t ns) {
+    if (!hone_prof_enabled()) return;
+    thr *t = tls_thr;
+    if (!t && !(t = thr_create())) {
+        count_drop();
+        return;
+    }
+    record(t, site, ns, ns);
+}
+
+/* ---- reading side, all under g_lock -------------------------------- */
+
+/* The interval's sums for one zone, merged over threads. */
+typedef struct acc {
+    uint64_t count, total, self, min, max;
+    double sumsq;
+    uint64_t *counts; /* flat, g_layout.counts_len; zero outside [lo, hi) */
+    uint32_t lo, hi;  /* the range of blocks that had counts */
+} acc;
+
+static void acc_range(acc *a, uint32_t b) {
+    uint32_t lo = b << g_layout.half_mag, hi = (b + 1) << g_layout.half_mag;
+    if (lo < a->lo) a->lo = lo;
+    if (hi > a->hi) a->hi = hi;
+}
+
+static void acc_add_minmax(acc *a, uint64_t mn, uint64_t mx) {
+    if (mn < a->min) a->min = mn;
+    if (mx > a->max) a->max = mx;
+}
+
+/* Adds what s recorded since its baseline to a; with reset, moves the
+ * baseline up to what was read. */
+static void slot_collect(slot *s, uint32_t gen, acc *a, int reset) {
+    const hone__layout *l = &g_layout;
+    uint64_t c = LD(&s->count);
+    uint64_t dc = c - s->base_count;
+    uint64_t tot = LD(&s->total), self = LD(&s->self);
+    double sq = ld_d(&s->sumsq);
+    a->count += dc;
+    a->total += tot - s->base_total;
+    a->self += self - s->base_self;
+    a->sumsq += sq - s->base_sumsq;
+    if (dc && __atomic_load_n(&s->gen, __ATOMIC_ACQUIRE) == gen + 1)
+        acc_add_minmax(a, LD(&s->min), LD(&s->max));
+    for (uint32_t b = 0; b < MAX_BLOCKS && b <= (uint32_t)l->bucket_count; b++) {
+        uint64_t *blk = __atomic_load_n(&s->blocks[b], __ATOMIC_ACQUIRE);
+        if (!blk) continue;
+        acc_range(a, b);
+        uint64_t *base = blk + l->half_count;
+        for (uint64_t k = 0; k < l->half_count; k++) {
+            uint64_t v = LD(&blk[k]);
+            a->counts[(b << l->half_mag) + k] += v - base[k];
+            if (reset) base[k] = v;
+        }
+    }
+    if (reset) {
+        s->base_count = c;
+        s->base_total = tot;
+        s->base_self = self;
+        s->base_sumsq = sq;
+    }
+}
+
+/* Folds the retired accumulator of one zone into a; reset zeroes it. The
+ * retired slots keep no baseline: only the reader touches them. */
+static void retired_collect(slot *s, acc *a, int reset) {
+    const hone__layout *l = &g_layout;
+    if (!s->count) return;
+    a->count += s->count;
+    a->total += s->total;
+    a->self += s->self;
+    a->sumsq += s->sumsq;
+    acc_add_minmax(a, s->min, s->max);
+    for (uint32_t b = 0; b < MAX_BLOCKS; b++) {
+        if (!s->blocks[b]) continue;
+        acc_range(a, b);
+        for (uint64_t k = 0; k < l->half_count; k++) {
+            a->counts[(b << l->half_mag) + k] += s->blocks[b][k];
+            if (reset) s->blocks[b][k] = 0;
+        }
+    }
+    if (reset) {
+        s->count = s->total = s->self = s->max = 0;
+        s->min = UINT64_MAX;
+        s->sumsq = 0;
+    }
+}
+
+static slot *retired_slot(uint32_t id) {
+    uint32_t i = id - 1;
+    if (!g_retired[i / PAGE_SLOTS]) {
+        slot *p = hone_calloc(&g_alloc, PAGE_SLOTS, sizeof *p);
+        if (!p) return NULL;
+        for (int k = 0; k < PAGE_SLOTS; k++) p[k].min = UINT64_MAX;
+        g_retired[i / PAGE_SLOTS] = p;
+    }
+    return &g_retired[i / PAGE_SLOTS][i % PAGE_SLOTS];
+}
+
+/* A thread is exiting: fold its interval into the retired accumulator so
+ * that snapshots still see it, and free its memory. */
+static void thr_exit(void *p) {
+    thr *t = p;
+    const hone__layout *l = &g_layout;
+    pthread_mutex_lock(&g_lock);
+    for (thr **pp = &g_threads; *pp; pp = &(*pp)->next)
+        if (*pp == t) {
+            *pp = t->next;
+            break;
+        }
+    for (uint32_t id = 1; id <= g_nsites; id++) {
+        slot *s = thr_slot(t, id, 0);
+        if (!s || s->count == s->base_count) continue;
+        slot *r = retired_slot(id);
+        int lost = !r;
+        if (r) {
+            r->count += s->count - s->base_count;
+            r->total += s->total - s->base_total;
+            r->self += s->self - s->base_self;
+            r->sumsq += s->sumsq - s->base_sumsq;
+            if (s->gen == t->gen + 1) {
+                if (s->min < r->min) r->min = s->min;
+                if (s->max > r->max) r->max = s->max;
+            }
+        }
+        for (uint32_t b = 0; b < MAX_BLOCKS; b++) {
+            if (!s->blocks[b]) continue;
+            if (r && !r->blocks[b]) r->blocks[b] = hone_calloc(&g_alloc, 2 * l->half_count, sizeof(uint64_t));
+            if (r && r->blocks[b])
+                for (uint64_t k = 0; k < l->half_count; k++)
+                    r->blocks[b][k] += s->blocks[b][k] - s->blocks[b][k + l->half_count];
+            else
+                lost = 1;
+        }
+        if (lost) __atomic_fetch_add(&g_dropped, s->count - s->base_count, __ATOMIC_RELAXED);
+    }
+    pthread_mutex_unlock(&g_lock);
+    for (uint32_t pg = 0; pg < N_PAGES; pg++) {
+        slot *page = t->pages[pg];
+        if (!page) continue;
+        for (int k = 0; k < PAGE_SLOTS; k++)
+            for (uint32_t b = 0; b < MAX_BLOCKS; b++) hone_free(&g_alloc, page[k].blocks[b]);
+        hone_free(&g_alloc, page);
+    }
+    if (tls_thr == t) tls_thr = NULL;
+    hone_free(&g_alloc, t);
+}
+
+/* Fills z's statistics from a. */
+static void acc_finish(acc *a, hone_prof_zone *z) {
+    const hone__layout *l = &g_layout;
+    uint64_t hist_total = 0, lo = UINT32_MAX, hi = 0;
+    for (uint32_t i = a->lo; i < a->hi; i++)
+        if (a->counts[i]) {
+            hist_total += a->counts[i];
+            if (lo == UINT32_MAX) lo = i;
+            hi = i;
+        }
+    z->count = a->count;
+    z->total_ns = a->total;
+    z->self_ns = a->self;
+    z->mean_ns = a->count ? (double)a->total / (double)a->count : 0;
+    double var = a->count ? a->sumsq / (double)a->count - z->mean_ns * z->mean_ns : 0;
+    z->std_ns = var > 0 ? sqrt(var) : 0;
+    z->min_ns = a->min;
+    z->max_ns = a->max;
+    if (hist_total) {
+        /* Records racing with a reset can miss the exact min/max; the
+         * histogram never does, so it bounds them. */
+        uint64_t lo_v = hone__layout_value(l, (uint32_t)lo);
+        uint64_t lo_hi = lo_v + hone__layout_width(l, (uint32_t)lo) - 1;
+        uint64_t hi_v = hone__layout_value(l, (uint32_t)hi);
+        uint64_t hi_hi = hi_v + hone__layout_width(l, (uint32_t)hi) - 1;
+        if (a->min == UINT64_MAX || a->min > lo_hi) z->min_ns = lo_v;
+        if (a->max < hi_v) z->max_ns = hi_hi;
+        z->p50_ns = hone__hist_percentile_counts(l, a->counts, a->lo, a->hi, hist_total, 50);
+        z->p90_ns = hone__hist_percentile_counts(l, a->counts, a->lo, a->hi, hist_total, 90);
+        z->p99_ns = hone__hist_percentile_counts(l, a->counts, a->lo, a->hi, hist_total, 99);
+        z->p999_ns = hone__hist_percentile_counts(l, a->counts, a->lo, a->hi, hist_total, 99.9);
+        uint64_t *ps[4] = {&z->p50_ns, &z->p90_ns, &z->p99_ns, &z->p999_ns};
+        for (int k = 0; k < 4; k++)
+            if (*ps[k] > z->max_ns) *ps[k] = z->max_ns;
+    } else if (a->min == UINT64_MAX) {
+        z->min_ns = 0;
+    }
+}
+
+int hone__prof_collect(hone_prof_snapshot *out, const hone_allocator *alloc, int reset) {
+    memset(out, 0, sizeof *out);
+    out->alloc = alloc;
+    pthread_mutex_lock(&g_lock);
+    if (!g_layout.digits) hone__layout_init(&g_layout, 2, 3600000000000ull);
+    uint32_t n = g_nsites;
+    uint64_t *counts = hone_calloc(alloc, g_layout.counts_len, sizeof *counts);
+    hone_prof_zone *zones = hone_calloc(alloc, n ? n : 1, sizeof *zones);
+    if (!counts || !zones) goto oom;
+    size_t nz = 0;
+    for (uint32_t id = 1; id <= n; id++) {
+        const hone_prof_site *site = g_sites[id];
+        hone_prof_zone *z = &zones[nz];
+        z->name = hone_strdup(alloc, site->name ? site->name : "?");
+        z->file = hone_strdup(alloc, site->file ? site->file : "");
+        z->func = hone_strdup(alloc, site->func ? site->func : "");
+        nz++;
+        if (!z->name || !z->file || !z->func) goto oom_zones;
+    }
+    /* Everything is allocated: from here on nothing fails, so a reset
+     * either happens completely or not at all. */
+    nz = 0;
+    for (uint32_t id = 1; id <= n; id++) {
+        acc a = {0, 0, 0, UINT64_MAX, 0, 0, counts, UINT32_MAX, 0};
+        uint32_t i = id - 1;
+        if (g_retired[i / PAGE_SLOTS]) retired_collect(&g_retired[i / PAGE_SLOTS][i % PAGE_SLOTS], &a, reset);
+        for (thr *t = g_threads; t; t = t->next) {
+            slot *s = thr_slot(t, id, 0);
+            if (s) slot_collect(s, LD(&t->gen), &a, reset);
+        }
+        hone_prof_zone *z = &zones[id - 1];
+        z->line = g_sites[id]->line;
+        acc_finish(&a, z);
+        if (a.hi > a.lo) memset(counts + a.lo, 0, (a.hi - a.lo) * sizeof *counts);
+    }
+    /* Leave out zones that did not run in this interval. */
+    nz = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        if (zones[k].count) {
+            zones[nz++] = zones[k];
+        } else {
+            hone_free(alloc, (void *)zones[k].name);
+            hone_free(alloc, (void *)zones[k].file);
+            hone_free(alloc, (void *)zones[k].func);
+        }
+    }
+    uint64_t now = hone_monotonic_ns();
+    out->wall_ns = now - g_interval_start;
+    if (reset) {
+        /* New generation: writers restart min/max with their next record. */
+        for (thr *t = g_threads; t; t = t->next) __atomic_store_n(&t->gen, t->gen + 1, __ATOMIC_RELAXED);
+        g_interval_start = now;
+    }
+    out->digits = g_layout.digits;
+    out->dropped = hone_prof_dropped();
+    pthread_mutex_unlock(&g_lock);
+    hone_free(alloc, counts);
+    out->zones = zones;
+    out->n = nz;
+    return HONE_OK;
+oom_zones:
+    for (size_t k = 0; k < nz; k++) {
+        hone_free(alloc, (void *)zones[k].name);
+        hone_free(alloc, (void *)zones[k].file);
+        hone_free(alloc, (void *)zones[k].func);
+    }
+oom:
+    pthread_mutex_unlock(&g_lock);
+    hone_free(alloc, counts);
+    hone_free(alloc, zones);
+    return HONE_ENOMEM;
+}
+
+size_t hone_prof_memory_size(void) {
+    size_t bytes = 0;
+    pthread_mutex_lock(&g_lock);
+    for (thr *t = g_threads; t; t = t->next) {
+        bytes += sizeof *t;
+        for (uint32_t pg = 0; pg < N_PAGES; pg++) {
+            slot *page = __atomic_load_n(&t->pages[pg], __ATOMIC_ACQUIRE);
+            if (!page) continue;
+            bytes += PAGE_SLOTS * sizeof *page;
+            for (int k = 0; k < PAGE_SLOTS; k++)
+                for (uint32_t b = 0; b < MAX_BLOCKS; b++)
+                    if (__atomic_load_n(&page[k].blocks[b], __ATOMIC_ACQUIRE))
+                        bytes += 2 * g_layout.half_count * sizeof(uint64_t);
+        }
+    }
+    pthread_mutex_unlock(&g_lock);
+    return bytes;
+}
+
+/* ---- start-up and exit --------------------------------------------- */
+
+static char *g_out_path;
+
+static void write_at_exit(void) {
+    hone_error err;
+    if (hone_prof_write_file(g_out_path, &err))
+        hone_log(HONE_LOG_ERROR, "prof", "HONE_PROFILE_OUT: %s", err.msg);
+}
+
+__attribute__((constructor)) static void prof_load(void) {
+    g_alloc = *hone_allocator_default();
+    hone__layout_init(&g_layout, 2, 3600000000000ull);
+    g_interval_start = hone_monotonic_ns();
+    hone_error err;
+    int on = 0;
+    const char *out = getenv("HONE_PROFILE_OUT");
+    int want_out = out && *out;
+    /* A bad HONE_PROFILE is reported by hone_env_validate(); here it
+     * leaves profiling as HONE_PROFILE_OUT implies. */
+    if (hone_env_bool("HONE_PROFILE", want_out, &on, &err)) on = want_out;
+    const char *raw = getenv("HONE_PROFILE");
+    if (want_out && !(raw && *raw)) on = 1;
+    hone_prof_enable(on);
+    if (want_out) {
+        g_out_path = strdup(out);
+        if (g_out_path) atexit(write_at_exit);
+    }
+}

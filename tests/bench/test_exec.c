@@ -1,0 +1,123 @@
+/* test_exec.c - command splitting, PATH lookup and measured runs of
+ * hone/bench.h, with tiny real programs (/bin/true, /bin/false). */
+#include "test.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void expect_split(const char *line, int n, const char *const *words) {
+    char **argv;
+    int argc = -1;
+    hone_error err;
+    int rc = hone_bench_split(line, &argv, &argc, NULL, &err);
+    if (rc) fail_msg("split(%s) failed: %s", line, err.msg);
+    assert_int_equal(argc, n);
+    for (int i = 0; i < n; i++) assert_string_equal(argv[i], words[i]);
+    assert_null(argv[n]);
+    hone_bench_argv_free(argv, NULL);
+}
+
+static void test_split(void **state) {
+    (void)state;
+    expect_split("true", 1, (const char *[]){"true"});
+    expect_split("  sleep   0.01 ", 2, (const char *[]){"sleep", "0.01"});
+    expect_split("grep 'a b' \"c d\" e\\ f", 4, (const char *[]){"grep", "a b", "c d", "e f"});
+    expect_split("echo '' \"\" x", 4, (const char *[]){"echo", "", "", "x"});
+    expect_split("echo \"a\\\"b\\\\c\\$d\\xe\"", 2, (const char *[]){"echo", "a\"b\\c$d\\xe"});
+    expect_split("echo 'it''s' a\"b\"c", 3, (const char *[]){"echo", "its", "abc"});
+    expect_split("echo '$HOME' *", 3, (const char *[]){"echo", "$HOME", "*"});
+}
+
+static void test_split_errors(void **state) {
+    (void)state;
+    char **argv = (char **)1;
+    int argc;
+    hone_error err;
+    assert_int_equal(hone_bench_split("echo 'abc", &argv, &argc, NULL, &err), HONE_EPARSE);
+    assert_null(argv);
+    assert_non_null(strstr(err.msg, "unterminated single quote at column 6"));
+    assert_int_equal(hone_bench_split("echo \"abc", &argv, &argc, NULL, &err), HONE_EPARSE);
+    assert_non_null(strstr(err.msg, "unterminated double quote"));
+    assert_int_equal(hone_bench_split("echo \\", &argv, &argc, NULL, &err), HONE_EPARSE);
+    assert_non_null(strstr(err.msg, "trailing backslash"));
+    assert_int_equal(hone_bench_split("   ", &argv, &argc, NULL, &err), HONE_EPARSE);
+    assert_non_null(strstr(err.msg, "is empty"));
+    assert_int_equal(hone_bench_split(NULL, &argv, &argc, NULL, &err), HONE_EINVAL);
+}
+
+static void test_which(void **state) {
+    (void)state;
+    char *p;
+    hone_error err;
+    assert_int_equal(hone_bench_which("true", "/nonexistent:/bin:/usr/bin", &p, NULL, &err), HONE_OK);
+    assert_true(!strcmp(p, "/bin/true") || !strcmp(p, "/usr/bin/true"));
+    free(p);
+    assert_int_equal(hone_bench_which("/bin/true", NULL, &p, NULL, &err), HONE_OK);
+    assert_string_equal(p, "/bin/true");
+    free(p);
+    assert_int_equal(hone_bench_which("no-such-cmd-hone", "/bin:/usr/bin", &p, NULL, &err),
+                     HONE_ENOTFOUND);
+    assert_null(p);
+    assert_non_null(strstr(err.msg, "'no-such-cmd-hone' not found in PATH"));
+    assert_int_equal(hone_bench_which("/no/such/file", NULL, &p, NULL, &err), HONE_ENOTFOUND);
+    /* A directory and a non-executable file are found but not runnable. */
+    assert_int_equal(hone_bench_which("/tmp", NULL, &p, NULL, &err), HONE_EACCES);
+    char tmpl[] = "/tmp/hone-bench-XXXXXX";
+    int fd = mkstemp(tmpl);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(hone_bench_which(tmpl, NULL, &p, NULL, &err), HONE_EACCES);
+    assert_non_null(strstr(err.msg, "not executable"));
+    unlink(tmpl);
+}
+
+static void test_exec(void **state) {
+    (void)state;
+    hone_bench_run r;
+    char *t[] = {"true", NULL}, *f[] = {"false", NULL};
+    char *tp, *fp;
+    assert_int_equal(hone_bench_which("true", NULL, &tp, NULL, NULL), HONE_OK);
+    assert_int_equal(hone_bench_which("false", NULL, &fp, NULL, NULL), HONE_OK);
+    assert_int_equal(hone_bench_exec(tp, t, NULL, &r), HONE_OK);
+    assert_int_equal(r.exit_code, 0);
+    assert_int_equal(r.signal, 0);
+    assert_true(r.wall_ns > 0);
+    assert_true(r.max_rss_bytes > 0);
+    assert_int_equal(hone_bench_exec(fp, f, NULL, &r), HONE_OK);
+    assert_int_equal(r.exit_code, 1);
+    /* A child killed by a signal reports 128 + the signal. */
+    char *k[] = {"sh", "-c", "kill -TERM $$", NULL};
+    char *sh;
+    assert_int_equal(hone_bench_which("sh", NULL, &sh, NULL, NULL), HONE_OK);
+    assert_int_equal(hone_bench_exec(sh, k, NULL, &r), HONE_OK);
+    assert_int_equal(r.signal, SIGTERM);
+    assert_int_equal(r.exit_code, 128 + SIGTERM);
+    /* The child's stdout goes where we say. */
+    char tmpl[] = "/tmp/hone-bench-out-XXXXXX";
+    int fd = mkstemp(tmpl);
+    assert_true(fd >= 0);
+    char *e[] = {"sh", "-c", "echo hello", NULL};
+    hone_bench_exec_opts o = {.use_fds = HONE_BENCH_USE_STDOUT, .stdout_fd = fd};
+    assert_int_equal(hone_bench_exec(sh, e, &o, &r), HONE_OK);
+    char buf[16] = {0};
+    assert_int_equal(pread(fd, buf, sizeof buf - 1, 0), 6);
+    assert_string_equal(buf, "hello\n");
+    close(fd);
+    unlink(tmpl);
+    assert_int_equal(hone_bench_exec("/no/such/prog", t, NULL, &r), HONE_ENOTFOUND);
+    free(tp);
+    free(fp);
+    free(sh);
+}
+
+int main(int argc, char **argv) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_split), cmocka_unit_test(test_split_errors),
+        cmocka_unit_test(test_which), cmocka_unit_test(test_exec),
+    };
+    if (argc > 1) cmocka_set_test_filter(argv[1]);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
