@@ -2,6 +2,7 @@
  * state transposed as in the SSE4.1 path. Compiled with -mavx2; called only
  * when hone_cpu_has(HONE_CPU_AVX2). */
 #include "hash/blake3_impl.h"
+#include "hash/blake3_sched.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -33,7 +34,7 @@ static inline __m256i rot7(__m256i x) {
     return _mm256_or_si256(_mm256_srli_epi32(x, 7), _mm256_slli_epi32(x, 25));
 }
 
-static inline void g(__m256i *v, int a, int b, int c, int d, __m256i x, __m256i y) {
+B3_INLINE void g(__m256i *v, int a, int b, int c, int d, __m256i x, __m256i y) {
     v[a] = addv(addv(v[a], v[b]), x);
     v[d] = rot16(xorv(v[d], v[a]));
     v[c] = addv(v[c], v[d]);
@@ -44,8 +45,8 @@ static inline void g(__m256i *v, int a, int b, int c, int d, __m256i x, __m256i 
     v[b] = rot7(xorv(v[b], v[c]));
 }
 
-static inline void round_fn(__m256i v[16], const __m256i m[16], size_t r) {
-    const uint8_t *s = hone__b3_msg_schedule[r];
+B3_INLINE void round_fn(__m256i v[16], const __m256i m[16], size_t r) {
+    const uint8_t *s = b3_sched[r];
     g(v, 0, 4, 8, 12, m[s[0]], m[s[1]]);
     g(v, 1, 5, 9, 13, m[s[2]], m[s[3]]);
     g(v, 2, 6, 10, 14, m[s[4]], m[s[5]]);
@@ -87,6 +88,8 @@ static inline void transpose8(__m256i v[8]) {
 
 static inline void load_msg(const uint8_t *const *inputs, size_t off, __m256i m[16]) {
     for (int i = 0; i < DEGREE; i++) {
+        /* Eight streams a KiB apart: prefetch two blocks ahead by hand (128 bytes measured best). */
+        _mm_prefetch((const char *)(inputs[i] + off + 128), _MM_HINT_T0);
         m[i] = loadu(inputs[i] + off);
         m[8 + i] = loadu(inputs[i] + off + 32);
     }
@@ -116,7 +119,7 @@ static void hash8(const uint8_t *const *inputs, size_t blocks, const uint32_t ke
                          set1(hone__b3_iv[0]), set1(hone__b3_iv[1]), set1(hone__b3_iv[2]),
                          set1(hone__b3_iv[3]), c_lo, c_hi, set1(B3_BLOCK_LEN),
                          set1(block_flags)};
-        for (size_t r = 0; r < 7; r++) round_fn(v, m, r);
+        B3_ROUNDS(round_fn, v, m);
         for (int i = 0; i < 8; i++) h[i] = xorv(v[i], v[i + 8]);
         block_flags = flags;
     }

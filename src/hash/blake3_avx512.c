@@ -3,6 +3,7 @@
  * -mavx512f -mavx512vl -mavx2; called only when hone_cpu_has() reports
  * avx512f, avx512vl and avx2. */
 #include "hash/blake3_impl.h"
+#include "hash/blake3_sched.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -13,7 +14,7 @@ static inline __m512i addv(__m512i a, __m512i b) { return _mm512_add_epi32(a, b)
 static inline __m512i xorv(__m512i a, __m512i b) { return _mm512_xor_si512(a, b); }
 static inline __m512i set1(uint32_t x) { return _mm512_set1_epi32((int32_t)x); }
 
-static inline void g(__m512i *v, int a, int b, int c, int d, __m512i x, __m512i y) {
+B3_INLINE void g(__m512i *v, int a, int b, int c, int d, __m512i x, __m512i y) {
     v[a] = addv(addv(v[a], v[b]), x);
     v[d] = _mm512_ror_epi32(xorv(v[d], v[a]), 16);
     v[c] = addv(v[c], v[d]);
@@ -24,8 +25,8 @@ static inline void g(__m512i *v, int a, int b, int c, int d, __m512i x, __m512i 
     v[b] = _mm512_ror_epi32(xorv(v[b], v[c]), 7);
 }
 
-static inline void round_fn(__m512i v[16], const __m512i m[16], size_t r) {
-    const uint8_t *s = hone__b3_msg_schedule[r];
+B3_INLINE void round_fn(__m512i v[16], const __m512i m[16], size_t r) {
+    const uint8_t *s = b3_sched[r];
     g(v, 0, 4, 8, 12, m[s[0]], m[s[1]]);
     g(v, 1, 5, 9, 13, m[s[2]], m[s[3]]);
     g(v, 2, 6, 10, 14, m[s[4]], m[s[5]]);
@@ -81,14 +82,18 @@ static void hash16(const uint8_t *const *inputs, size_t blocks, const uint32_t k
     for (size_t b = 0; b < blocks; b++) {
         if (b + 1 == blocks) block_flags |= flags_end;
         __m512i raw[16], m[16];
-        for (int i = 0; i < DEGREE; i++)
+        /* The sixteen inputs are sixteen streams a KiB apart, more than the
+         * hardware prefetcher follows; fetch two blocks ahead by hand (128 bytes measured best). */
+        for (int i = 0; i < DEGREE; i++) {
+            _mm_prefetch((const char *)(inputs[i] + b * B3_BLOCK_LEN + 128), _MM_HINT_T0);
             raw[i] = _mm512_loadu_si512((const void *)(inputs[i] + b * B3_BLOCK_LEN));
+        }
         transpose16(raw, m);
         __m512i v[16] = {h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7],
                          set1(hone__b3_iv[0]), set1(hone__b3_iv[1]), set1(hone__b3_iv[2]),
                          set1(hone__b3_iv[3]), c_lo, c_hi, set1(B3_BLOCK_LEN),
                          set1(block_flags)};
-        for (size_t r = 0; r < 7; r++) round_fn(v, m, r);
+        B3_ROUNDS(round_fn, v, m);
         for (int i = 0; i < 8; i++) h[i] = xorv(v[i], v[i + 8]);
         block_flags = flags;
     }

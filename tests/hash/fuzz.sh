@@ -53,7 +53,8 @@ clang -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined -fno-san
   { echo "FAIL: linking the libFuzzer target"; exit 1; }
 mkdir -p "$work/corpus"
 cp "$corpus"/* "$work/corpus/"
-"$work/fuzzer" -max_total_time="$seconds" -max_len=512 -timeout=10 "$work/corpus" >"$work/log" 2>&1
+"$work/fuzzer" -max_total_time="$seconds" -max_len=512 -timeout=10 -artifact_prefix="$work/" \
+  "$work/corpus" >"$work/log" 2>&1
 rc=$?
 tail -3 "$work/log"
 if [[ $rc != 0 ]]; then
