@@ -113,8 +113,8 @@ static const hone__b3_impl impl_portable = {"portable", 1, hone__b3_hash_many_po
 #if defined(__x86_64__)
 #define HONE_B3_X86 1
 static const hone__b3_impl impl_sse41 = {"sse41", 4, hone__b3_hash_many_sse41};
-static const hone__b3_impl impl_avx2 = {"avx2", 8, hone__b3_hash_many_avx2};
-static const hone__b3_impl impl_avx512 = {"avx512", 16, hone__b3_hash_many_avx512};
+static const hone__b3_impl impl_avx2 = {"avx2", 16, hone__b3_hash_many_avx2};
+static const hone__b3_impl impl_avx512 = {"avx512", 32, hone__b3_hash_many_avx512};
 #endif
 
 const hone__b3_impl *hone__b3_select(void) {

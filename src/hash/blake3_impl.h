@@ -25,8 +25,8 @@ enum {
 #define B3_CHUNK_LEN 1024
 #define B3_OUT_LEN 32
 #define B3_KEY_LEN 32
-/* The widest hash_many of any path (AVX-512: 16 lanes). */
-#define B3_MAX_SIMD_DEGREE 16
+/* The most inputs any hash_many takes at once (AVX-512: two 16-lane states). */
+#define B3_MAX_SIMD_DEGREE 32
 /* A tree of 2^64 bytes has at most 54 levels above its chunks. */
 #define B3_MAX_DEPTH 54
 

@@ -34,4 +34,53 @@ static const uint8_t b3_sched[7][16] = {
         round_fn(v, m, 6);                                                                \
     } while (0)
 
+/* One step of the four G functions of a half round, written side by side
+ * so that each instruction group has four independent dependency chains.
+ * The message word is added to `a` before `b`, which takes that addition
+ * off the critical path (a's new value waits only for b). The operations
+ * come from macros ADD, XOR and ROR(x, bits) that the including file defines
+ * for its vector width. */
+#define B3_HALF(v, m, s, a0, b0, c0, d0, a1, b1, c1, d1, a2, b2, c2, d2, a3, b3, c3, d3, x0, \
+                x1, x2, x3)                                                                   \
+    do {                                                                                      \
+        v[a0] = ADD(ADD(v[a0], m[s[x0]]), v[b0]);                                             \
+        v[a1] = ADD(ADD(v[a1], m[s[x1]]), v[b1]);                                             \
+        v[a2] = ADD(ADD(v[a2], m[s[x2]]), v[b2]);                                             \
+        v[a3] = ADD(ADD(v[a3], m[s[x3]]), v[b3]);                                             \
+        v[d0] = ROR(XOR(v[d0], v[a0]), 16);                                                   \
+        v[d1] = ROR(XOR(v[d1], v[a1]), 16);                                                   \
+        v[d2] = ROR(XOR(v[d2], v[a2]), 16);                                                   \
+        v[d3] = ROR(XOR(v[d3], v[a3]), 16);                                                   \
+        v[c0] = ADD(v[c0], v[d0]);                                                            \
+        v[c1] = ADD(v[c1], v[d1]);                                                            \
+        v[c2] = ADD(v[c2], v[d2]);                                                            \
+        v[c3] = ADD(v[c3], v[d3]);                                                            \
+        v[b0] = ROR(XOR(v[b0], v[c0]), 12);                                                   \
+        v[b1] = ROR(XOR(v[b1], v[c1]), 12);                                                   \
+        v[b2] = ROR(XOR(v[b2], v[c2]), 12);                                                   \
+        v[b3] = ROR(XOR(v[b3], v[c3]), 12);                                                   \
+        v[a0] = ADD(ADD(v[a0], m[s[x0 + 1]]), v[b0]);                                         \
+        v[a1] = ADD(ADD(v[a1], m[s[x1 + 1]]), v[b1]);                                         \
+        v[a2] = ADD(ADD(v[a2], m[s[x2 + 1]]), v[b2]);                                         \
+        v[a3] = ADD(ADD(v[a3], m[s[x3 + 1]]), v[b3]);                                         \
+        v[d0] = ROR(XOR(v[d0], v[a0]), 8);                                                    \
+        v[d1] = ROR(XOR(v[d1], v[a1]), 8);                                                    \
+        v[d2] = ROR(XOR(v[d2], v[a2]), 8);                                                    \
+        v[d3] = ROR(XOR(v[d3], v[a3]), 8);                                                    \
+        v[c0] = ADD(v[c0], v[d0]);                                                            \
+        v[c1] = ADD(v[c1], v[d1]);                                                            \
+        v[c2] = ADD(v[c2], v[d2]);                                                            \
+        v[c3] = ADD(v[c3], v[d3]);                                                            \
+        v[b0] = ROR(XOR(v[b0], v[c0]), 7);                                                    \
+        v[b1] = ROR(XOR(v[b1], v[c1]), 7);                                                    \
+        v[b2] = ROR(XOR(v[b2], v[c2]), 7);                                                    \
+        v[b3] = ROR(XOR(v[b3], v[c3]), 7);                                                    \
+    } while (0)
+
+/* The column step, then the diagonal step, of round r. */
+#define B3_COLUMNS(v, m, s) \
+    B3_HALF(v, m, s, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15, 0, 2, 4, 6)
+#define B3_DIAGONALS(v, m, s) \
+    B3_HALF(v, m, s, 0, 5, 10, 15, 1, 6, 11, 12, 2, 7, 8, 13, 3, 4, 9, 14, 8, 10, 12, 14)
+
 #endif

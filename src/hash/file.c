@@ -12,11 +12,14 @@
  * (the buffer stays in L2 between the copy and the hash); see
  * docs/design/hash.md. */
 #define DEFAULT_BUF_SIZE ((size_t)512 << 10)
-/* For one thread, read() measured 15-25% faster than mmap for files in the
- * page cache: hashing 16 chunk streams straight from the page cache misses
- * cache, while the copy leaves each block in L2. Multi-threaded BLAKE3 of a
- * regular file from this size has each thread pread its own parts of the
- * tree (hone__b3_update_fd_mt), which keeps that advantage in parallel. */
+/* For one thread, read() into a 512 KiB buffer measured 15-25% faster than
+ * mmap for files in the page cache with the 16-lane kernel, and still at
+ * least as fast as every mmap variant (MADV_SEQUENTIAL, MADV_HUGEPAGE,
+ * MAP_POPULATE, MADV_POPULATE_READ) and than a 2 MiB huge-page buffer with
+ * the 32-lane one: the copy leaves each block in L2 for the hash (see
+ * docs/design/hash.md). Multi-threaded BLAKE3 of a regular file from this
+ * size has each thread pread its own parts of the tree
+ * (hone__b3_update_fd_mt), which keeps that advantage in parallel. */
 uint64_t hone__hash_auto_mt_min = (uint64_t)4 << 20; /* tests lower it */
 /* Mapped input is hashed in slices this large (except multi-threaded
  * BLAKE3, which gets the whole map so its tree splits across threads), so
