@@ -212,32 +212,12 @@ static void print_unreadable(void *ctx, const char *path, int status, int sys_er
 /* build                                                               */
 /* ------------------------------------------------------------------ */
 
-/* Writes buf to path through a temporary file and rename(), so a reader
- * never sees half a manifest and a failure leaves the old one. */
+/* Writes buf to path atomically (core's temporary file, fsync and rename),
+ * so a reader never sees half a manifest and a failure leaves the old one. */
 static int write_atomic(const char *cmd, const char *path, const char *data, size_t len) {
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp) {
-        cli_cmd_error(cmd, "%s: path too long", path);
-        return CLI_USAGE;
-    }
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        cli_cmd_error(cmd, "%s: cannot create: %s", path, strerror(errno));
-        return CLI_FAIL;
-    }
-    size_t off = 0;
-    while (off < len) {
-        ssize_t n = write(fd, data + off, len - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        off += (size_t)n;
-    }
-    int e = errno;
-    fchmod(fd, 0644);
-    if (off != len || fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
-        if (off == len) e = errno;
-        unlink(tmp);
-        cli_cmd_error(cmd, "%s: cannot write: %s", path, strerror(e));
+    hone_error err;
+    if (hone_file_write_atomic(path, data, len, &err) != HONE_OK) {
+        cli_cmd_error(cmd, "%s", err.msg);
         return CLI_FAIL;
     }
     return CLI_OK;
