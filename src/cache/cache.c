@@ -236,6 +236,19 @@ struct hone_cache {
     shard *shards;
 };
 
+/* The key's 64-bit hash: it picks the shard (top bits), the index slot (low
+ * bits) and the tag (middle bits), and is the policy's key. An 8-byte key
+ * (the common id) is one mix of its bits, which is a bijection, so distinct
+ * 8-byte keys never collide; other lengths use the general byte hash. */
+static inline uint64_t key_hash(const void *key, size_t klen) {
+    if (klen == 8) {
+        uint64_t w;
+        memcpy(&w, key, 8);
+        return hone__mix64(w ^ 0x243f6a8885a308d3ULL);
+    }
+    return hone__hash_bytes(key, klen);
+}
+
 static uint64_t now(const hone_cache *c) {
     return c->o.clock ? c->o.clock(c->o.clock_ctx) : hone_monotonic_ns();
 }
@@ -251,7 +264,15 @@ static uint64_t expire_of(const entry *e) {
 }
 
 static int key_eq(const entry *e, const void *key, size_t klen) {
-    return e->klen == klen && (klen == 0 || !memcmp(e->data, key, klen));
+    if (e->klen != klen) return 0;
+    if (klen == 8) {
+        /* The common fixed-size key (an id): two loads, not a call. */
+        uint64_t a, b;
+        memcpy(&a, e->data, 8);
+        memcpy(&b, key, 8);
+        return a == b;
+    }
+    return klen == 0 || !memcmp(e->data, key, klen);
 }
 
 /* --- writer side of the index (shard lock held) --- */
@@ -642,7 +663,7 @@ static int publish(hone_cache *c, shard *s, uint64_t h, entry *e) {
 int hone_cache_put_ex(hone_cache *c, const void *key, size_t klen, const void *val,
                       size_t vlen, uint64_t ttl_ns, uint64_t weight) {
     if ((!key && klen) || (!val && vlen) || klen > UINT32_MAX) return HONE_EINVAL;
-    uint64_t h = hone__hash_bytes(key, klen);
+    uint64_t h = key_hash(key, klen);
     shard *s = shard_of(c, h);
     uint64_t w = weight_of(c, klen, vlen, weight);
     if (w > UINT32_MAX || (s->max_bytes && w > s->max_bytes)) return HONE_EINVAL;
@@ -720,8 +741,8 @@ typedef void (*hit_fn)(entry *e, void *ctx);
 /* The whole read: lock-free inside an epoch when this thread has a slot,
  * else under the lock. fn runs on the live entry inside the section.
  * Counts the hit or (when count) the miss. Returns 1 on a hit. */
-static int read_key(hone_cache *c, shard *s, uint64_t h, const void *key, size_t klen,
-                    int count, hit_fn fn, void *ctx) {
+static inline int read_key(hone_cache *c, shard *s, uint64_t h, const void *key, size_t klen,
+                           int count, hit_fn fn, void *ctx) {
     ebr_slot *slot = ebr_slot_get();
     entry *e = NULL;
     int r;
@@ -753,7 +774,7 @@ typedef struct copy_ctx {
     size_t *vlen;
 } copy_ctx;
 
-static void copy_out(entry *e, void *ctx) {
+static inline void copy_out(entry *e, void *ctx) {
     copy_ctx *x = ctx;
     size_t n = e->vlen < x->cap ? e->vlen : x->cap;
     if (n) memcpy(x->buf, e->data + e->klen, n);
@@ -763,7 +784,7 @@ static void copy_out(entry *e, void *ctx) {
 int hone_cache_get(hone_cache *c, const void *key, size_t klen, void *buf, size_t cap,
                    size_t *vlen) {
     if (!key && klen) return HONE_EINVAL;
-    uint64_t h = hone__hash_bytes(key, klen);
+    uint64_t h = key_hash(key, klen);
     copy_ctx x = {buf, cap, vlen};
     return read_key(c, shard_of(c, h), h, key, klen, 1, copy_out, &x) ? HONE_OK
                                                                         : HONE_ENOTFOUND;
@@ -783,7 +804,7 @@ static void view_cb(entry *e, void *ctx) { view_set(ctx, e); }
 int hone_cache_get_view(hone_cache *c, const void *key, size_t klen, hone_cache_view *view) {
     memset(view, 0, sizeof *view);
     if (!key && klen) return HONE_EINVAL;
-    uint64_t h = hone__hash_bytes(key, klen);
+    uint64_t h = key_hash(key, klen);
     return read_key(c, shard_of(c, h), h, key, klen, 1, view_cb, view) ? HONE_OK
                                                                          : HONE_ENOTFOUND;
 }
@@ -821,7 +842,7 @@ int hone_cache_get_or_load(hone_cache *c, const void *key, size_t klen,
                            hone_cache_loader_fn loader, void *ctx, hone_cache_view *view) {
     memset(view, 0, sizeof *view);
     if ((!key && klen) || !loader || klen > UINT32_MAX) return HONE_EINVAL;
-    uint64_t h = hone__hash_bytes(key, klen);
+    uint64_t h = key_hash(key, klen);
     shard *s = shard_of(c, h);
     /* A hit needs no lock; a miss is counted once, below, under it. */
     if (read_key(c, s, h, key, klen, 0, view_cb, view)) return HONE_OK;
@@ -906,7 +927,7 @@ int hone_cache_get_or_load(hone_cache *c, const void *key, size_t klen,
 
 int hone_cache_delete(hone_cache *c, const void *key, size_t klen) {
     if (!key && klen) return HONE_EINVAL;
-    uint64_t h = hone__hash_bytes(key, klen);
+    uint64_t h = key_hash(key, klen);
     shard *s = shard_of(c, h);
     int rc = HONE_ENOTFOUND;
     lock_shard(s);
@@ -923,7 +944,7 @@ int hone_cache_delete(hone_cache *c, const void *key, size_t klen) {
 
 int hone_cache_contains(hone_cache *c, const void *key, size_t klen) {
     if (!key && klen) return 0;
-    uint64_t h = hone__hash_bytes(key, klen);
+    uint64_t h = key_hash(key, klen);
     shard *s = shard_of(c, h);
     /* A peek: neither the policy nor the stats are told, so contains()
      * never changes what gets evicted. */
