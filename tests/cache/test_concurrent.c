@@ -168,11 +168,133 @@ static void test_mixed_operations(void **state) {
     hone_cache_free(c);
 }
 
+/* Readers run without a lock while writers replace, delete, evict, clear
+ * and resize, so the index is rebuilt (a byte-limited cache starts with a
+ * small index) and entries are retired under the readers' feet. Every value
+ * read, and every view held across many other operations, must still be
+ * intact, and the hit and miss counters must add up to the reads made. */
+typedef struct churn {
+    hone_cache *c;
+    atomic_int *writers_left;
+    int seed, writer;
+    pthread_barrier_t *bar;
+    int bad;
+    uint64_t reads;
+} churn;
+
+static int churn_kv(int k, char *key, char *val, int *vl) {
+    int kl = snprintf(key, 16, "c%d", k);
+    int n = 0;
+    while (n + kl <= 40) memcpy(val + n, key, (size_t)kl), n += kl;
+    *vl = n;
+    return kl;
+}
+
+static void *churn_thread(void *p) {
+    churn *m = p;
+    uint64_t x = (uint64_t)m->seed * 0x9e3779b97f4a7c15ULL + 7;
+    char key[16], val[48], buf[48], held_val[48];
+    int held_len = 0;
+    hone_cache_view held = {0};
+    pthread_barrier_wait(m->bar);
+    /* Readers keep going until both writers are done, however the threads
+     * get scheduled, so reads overlap the writes. */
+    for (int i = 0; m->writer ? i < 30000 : (i < 30000 || atomic_load(m->writers_left)); i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int vl, kl = churn_kv((int)(x % 1000), key, val, &vl);
+        if (m->writer) {
+            unsigned op = (unsigned)(x >> 24) % 64;
+            if (op == 0 && m->writer == 1) hone_cache_clear(m->c);
+            else if (op == 1) hone_cache_resize(m->c, 0, (x >> 40) & 1 ? 8192 : 4096);
+            else if (op < 12) hone_cache_delete(m->c, key, (size_t)kl);
+            else hone_cache_put(m->c, key, (size_t)kl, val, (size_t)vl);
+            if (i == 29999) atomic_fetch_sub(m->writers_left, 1);
+            continue;
+        }
+        m->reads++;
+        if ((x >> 30) & 1) {
+            size_t n;
+            if (hone_cache_get(m->c, key, (size_t)kl, buf, sizeof buf, &n) == HONE_OK &&
+                (n != (size_t)vl || memcmp(buf, val, n)))
+                m->bad++;
+            continue;
+        }
+        if (held.ref_ && i % 50 == 0) {
+            /* Held across ~50 operations of every thread: the entry may
+             * be long gone from the cache by now. */
+            if (held.len != (size_t)held_len || memcmp(held.data, held_val, held.len)) m->bad++;
+            hone_cache_view_release(&held);
+        }
+        hone_cache_view v;
+        if (hone_cache_get_view(m->c, key, (size_t)kl, &v) != HONE_OK) continue;
+        if (v.len != (size_t)vl || memcmp(v.data, val, v.len)) m->bad++;
+        if (!held.ref_) {
+            held = v;
+            memcpy(held_val, val, (size_t)vl);
+            held_len = vl;
+        } else {
+            hone_cache_view_release(&v);
+        }
+    }
+    if (held.ref_) {
+        if (held.len != (size_t)held_len || memcmp(held.data, held_val, held.len)) m->bad++;
+        hone_cache_view_release(&held);
+    }
+    return NULL;
+}
+
+static void test_lock_free_reads_under_churn(void **state) {
+    (void)state;
+    hone_cache_options o = {0};
+    o.max_bytes = 8192;
+    o.shards = 2;
+    hone_cache *c;
+    assert_int_equal(hone_cache_new(&c, &o), 0);
+    /* Filled first, so that reads hit from the start. */
+    for (int k = 0; k < 1000; k++) {
+        char key[16], val[48];
+        int vl, kl = churn_kv(k, key, val, &vl);
+        assert_int_equal(hone_cache_put(c, key, (size_t)kl, val, (size_t)vl), 0);
+    }
+    atomic_int writers_left = 2;
+    pthread_barrier_t bar;
+    pthread_barrier_init(&bar, NULL, 4);
+    pthread_t th[4];
+    churn m[4];
+    for (int i = 0; i < 4; i++) {
+        m[i] = (churn){c, &writers_left, i + 11, i < 2 ? i + 1 : 0, &bar, 0, 0};
+        pthread_create(&th[i], NULL, churn_thread, &m[i]);
+    }
+    for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
+    uint64_t reads = 0;
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(m[i].bad, 0);
+        reads += m[i].reads;
+    }
+    hone_cache_stats st;
+    hone_cache_stats_get(c, &st);
+    assert_int_equal(st.hits + st.misses, reads);
+    assert_true(st.bytes <= 8192);
+    /* Reset zeroes the read counters exactly too. */
+    hone_cache_stats_reset(c);
+    char key[16], val[48], buf[48];
+    int vl, kl = churn_kv(1, key, val, &vl);
+    size_t n;
+    assert_int_equal(hone_cache_put(c, key, (size_t)kl, val, (size_t)vl), 0);
+    assert_int_equal(hone_cache_get(c, key, (size_t)kl, buf, sizeof buf, &n), 0);
+    hone_cache_stats_get(c, &st);
+    assert_int_equal(st.hits, 1);
+    assert_int_equal(st.misses, 0);
+    pthread_barrier_destroy(&bar);
+    hone_cache_free(c);
+}
+
 int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_single_flight_once),
         cmocka_unit_test(test_single_flight_error_to_all),
         cmocka_unit_test(test_mixed_operations),
+        cmocka_unit_test(test_lock_free_reads_under_churn),
     };
     if (argc > 1) cmocka_set_test_filter(argv[1]);
     return cmocka_run_group_tests(tests, NULL, NULL);
