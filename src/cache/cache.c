@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "cache/cache_test.h"
 #include "cache/policy.h"
 #include "hone/cache.h"
 
@@ -1117,4 +1118,22 @@ uint64_t hone_cache_memory_size(hone_cache *c) {
         pthread_mutex_unlock(&s->mu);
     }
     return m;
+}
+
+/* --- test hooks (cache_test.h) --- */
+
+const void *hone__cache_test_enter(hone_cache *c, const void *key, size_t klen, size_t *vlen) {
+    ebr_slot *slot = ebr_slot_get();
+    if (!slot) return NULL;
+    uint64_t h = key_hash(key, klen);
+    shard *s = shard_of(c, h);
+    ebr_enter(slot);
+    entry *e = tab_find(atomic_load_explicit(&s->tab, memory_order_acquire), h);
+    if (!e || !key_eq(e, key, klen)) return NULL;
+    *vlen = e->vlen;
+    return e->data + e->klen;
+}
+
+void hone__cache_test_leave(void) {
+    if (ebr_mine) ebr_leave(ebr_mine);
 }
