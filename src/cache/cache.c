@@ -107,7 +107,9 @@ static ebr_slot *ebr_slot_get(void) {
  * is visible before any load of the index (the writer side pairs it with
  * the fence in ebr_advance). */
 static void ebr_enter(ebr_slot *s) {
-    uint64_t e = atomic_load_explicit(&ebr_epoch, memory_order_relaxed);
+    /* Acquire: an epoch seen here was published after the unlinks it
+     * covers, so the index loads below cannot see those entries. */
+    uint64_t e = atomic_load_explicit(&ebr_epoch, memory_order_acquire);
     atomic_exchange_explicit(&s->state, e << 1 | 1, memory_order_seq_cst);
 }
 
@@ -234,6 +236,7 @@ struct hone_cache {
     hone_cache_options o;
     unsigned nshards, shift;
     int by_bytes; /* policy weights are bytes (else entries) */
+    _Atomic uint64_t max_entries, max_bytes; /* the whole cache's, for stats */
     shard *shards;
 };
 
@@ -372,6 +375,8 @@ static void tab_remove(shard *s, const entry *e) {
 
 /* --- retiring and reclaiming (shard lock held) --- */
 
+/* Queues an entry the index no longer reaches (the caller unlinked it
+ * first: the stamp must be read after that). */
 static void retire(shard *s, entry *e) {
     e->repoch = ebr_now();
     e->rnext = NULL;
@@ -502,6 +507,8 @@ int hone_cache_new(hone_cache **out, const hone_cache_options *opts) {
     while ((1u << bits) < n) bits++;
     c->shift = 64 - bits;
     c->by_bytes = o.max_bytes != 0;
+    atomic_init(&c->max_entries, o.max_entries);
+    atomic_init(&c->max_bytes, o.max_bytes);
     c->shards = hone_calloc(o.alloc, n, sizeof *c->shards);
     if (!c->shards) {
         hone_free(o.alloc, c);
@@ -667,11 +674,12 @@ int hone_cache_put_ex(hone_cache *c, const void *key, size_t klen, const void *v
     uint64_t h = key_hash(key, klen);
     shard *s = shard_of(c, h);
     uint64_t w = weight_of(c, klen, vlen, weight);
-    if (w > UINT32_MAX || (s->max_bytes && w > s->max_bytes)) return HONE_EINVAL;
+    if (w > UINT32_MAX) return HONE_EINVAL;
     entry *e = entry_make(c, h, key, klen, val, vlen, ttl_ns, w, now(c));
     if (!e) return HONE_ENOMEM;
     lock_shard(s);
-    int rc = publish(c, s, h, e);
+    /* The shard's share is read under the lock: resize may change it. */
+    int rc = s->max_bytes && w > s->max_bytes ? HONE_EINVAL : publish(c, s, h, e);
     unlock_shard(c, s);
     if (rc) entry_unref(e);
     return rc;
@@ -895,12 +903,17 @@ int hone_cache_get_or_load(hone_cache *c, const void *key, size_t klen,
     entry *ne = NULL;
     if (rc == HONE_OK) {
         uint64_t w = weight_of(c, klen, vlen, 0);
-        if (w > UINT32_MAX || (s->max_bytes && w > s->max_bytes)) rc = HONE_EINVAL;
+        if (w > UINT32_MAX) rc = HONE_EINVAL;
         else if (!(ne = entry_make(c, h, key, klen, val, vlen, ttl, w, t1))) rc = HONE_ENOMEM;
     }
     hone_free(c->alloc, val);
 
     lock_shard(s);
+    if (ne && s->max_bytes && ne->weight > s->max_bytes) {
+        entry_unref(ne);
+        ne = NULL;
+        rc = HONE_EINVAL;
+    }
     s->loads++;
     s->load_time_ns += t1 - t0;
     if (rc == HONE_OK) {
@@ -974,15 +987,18 @@ void hone_cache_clear(hone_cache *c) {
         shard *s = &c->shards[i];
         evict_ctx ex = {s, HONE_CACHE_EVICT_EXPLICIT};
         lock_shard(s);
-        hone__pol_clear(s->pol, clear_cb, &ex);
-        /* Emptied in place: a reader meanwhile finds either nothing or an
-         * entry that is retired but not yet reclaimed. */
+        /* The index is emptied in place first, and the entries retired
+         * after: a retirement's epoch must be read once the entry is
+         * unreachable, or a reader could announce a later epoch and still
+         * find it. A reader meanwhile finds nothing, or an entry that is
+         * not reclaimed yet. */
         itab *t = tab_of(s);
         for (size_t j = 0; j <= t->mask; j++) {
             atomic_store_explicit(&t->tag[j], TAG_EMPTY, memory_order_release);
             atomic_store_explicit(&t->ptr[j], NULL, memory_order_release);
         }
         s->tcount = s->ttombs = 0;
+        hone__pol_clear(s->pol, clear_cb, &ex);
         unlock_shard(c, s);
     }
 }
@@ -1033,8 +1049,9 @@ int hone_cache_resize(hone_cache *c, uint64_t max_entries, uint64_t max_bytes) {
             hone__pol_evict_one(s->pol, on_evict, &ex);
         unlock_shard(c, s);
     }
-    c->o.max_entries = max_entries;
-    c->o.max_bytes = max_bytes;
+    /* Atomics: resize may race another resize or a stats read. */
+    atomic_store_explicit(&c->max_entries, max_entries, memory_order_relaxed);
+    atomic_store_explicit(&c->max_bytes, max_bytes, memory_order_relaxed);
     return HONE_OK;
 }
 
@@ -1056,8 +1073,8 @@ void hone_cache_stats_get(hone_cache *c, hone_cache_stats *st) {
         st->bytes += s->bytes;
         pthread_mutex_unlock(&s->mu);
     }
-    st->max_entries = c->o.max_entries;
-    st->max_bytes = c->o.max_bytes;
+    st->max_entries = atomic_load_explicit(&c->max_entries, memory_order_relaxed);
+    st->max_bytes = atomic_load_explicit(&c->max_bytes, memory_order_relaxed);
     if (st->hits + st->misses) st->hit_rate = (double)st->hits / (double)(st->hits + st->misses);
     double ue = st->max_entries ? 100.0 * (double)st->entries / (double)st->max_entries : 0;
     double ub = st->max_bytes ? 100.0 * (double)st->bytes / (double)st->max_bytes : 0;
