@@ -16,5 +16,8 @@
 const void *hone__cache_test_enter(hone_cache *c, const void *key, size_t klen, size_t *vlen);
 /* Leaves the section entered above. */
 void hone__cache_test_leave(void);
+/* Makes this thread, which must not have read from any cache yet, behave as
+ * if all epoch slots were taken: its reads go through the shard locks. */
+void hone__cache_test_no_slot(void);
 
 #endif

@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cache/cache_test.h"
@@ -329,6 +330,51 @@ static void test_epoch_keeps_retired_entries(void **state) {
     hone_cache_free(c);
 }
 
+/* The path for threads beyond the epoch slots: reads under the shard lock,
+ * with the same results, views and counters. */
+static void *no_slot_thread(void *p) {
+    hone_cache *c = p;
+    hone__cache_test_no_slot();
+    int *bad = calloc(1, sizeof *bad);
+    char buf[16];
+    size_t n = 0;
+    hone_cache_view v;
+    if (hone_cache_get(c, "a", 1, buf, sizeof buf, &n) != HONE_OK || n != 5 ||
+        memcmp(buf, "alpha", 5))
+        (*bad)++;
+    if (hone_cache_get(c, "zz", 2, buf, sizeof buf, &n) != HONE_ENOTFOUND) (*bad)++;
+    if (hone_cache_get_view(c, "a", 1, &v) != HONE_OK) (*bad)++;
+    /* The view outlives the entry's replacement. */
+    if (hone_cache_put(c, "a", 1, "other", 5) != HONE_OK) (*bad)++;
+    if (v.len != 5 || memcmp(v.data, "alpha", 5)) (*bad)++;
+    hone_cache_view_release(&v);
+    if (!hone_cache_contains(c, "a", 1) || hone_cache_contains(c, "zz", 2)) (*bad)++;
+    /* Enough hits to fill and drain a read buffer under the lock. */
+    for (int i = 0; i < 100; i++)
+        if (hone_cache_get(c, "a", 1, buf, sizeof buf, &n) != HONE_OK) (*bad)++;
+    return bad;
+}
+
+static void test_reads_without_epoch_slot(void **state) {
+    (void)state;
+    hone_cache_options o = {0};
+    o.max_entries = 16;
+    hone_cache *c;
+    assert_int_equal(hone_cache_new(&c, &o), 0);
+    assert_int_equal(hone_cache_put(c, "a", 1, "alpha", 5), 0);
+    pthread_t th;
+    pthread_create(&th, NULL, no_slot_thread, c);
+    int *bad;
+    pthread_join(th, (void **)&bad);
+    assert_int_equal(*bad, 0);
+    free(bad);
+    hone_cache_stats st;
+    hone_cache_stats_get(c, &st);
+    assert_int_equal(st.hits, 102);
+    assert_int_equal(st.misses, 1);
+    hone_cache_free(c);
+}
+
 int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_single_flight_once),
@@ -336,6 +382,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_mixed_operations),
         cmocka_unit_test(test_lock_free_reads_under_churn),
         cmocka_unit_test(test_epoch_keeps_retired_entries),
+        cmocka_unit_test(test_reads_without_epoch_slot),
     };
     if (argc > 1) cmocka_set_test_filter(argv[1]);
     return cmocka_run_group_tests(tests, NULL, NULL);
