@@ -74,6 +74,10 @@ static _Thread_local int ebr_tried;
 
 static void ebr_release(void *p) {
     ebr_slot *s = p;
+    /* The destructor runs on the exiting thread: should another thread-exit
+     * hook read from a cache after this, it takes the locked path instead
+     * of a slot that may already be someone else's. */
+    ebr_mine = NULL;
     atomic_store_explicit(&s->state, 0, memory_order_release);
     atomic_store_explicit(&s->used, 0, memory_order_release);
 }
@@ -650,7 +654,11 @@ static int publish(hone_cache *c, shard *s, uint64_t h, entry *e) {
         /* Replacing keeps the key's place and frequency in the policy. */
         hone__pol_set_payload(s->pol, h, e);
         e->node = old->node;
-        atomic_store_explicit(&tab_of(s)->ptr[tab_slot(s, old)], e, memory_order_release);
+        size_t i = tab_slot(s, old);
+        /* The index holds exactly the policy's resident entries, so old is
+         * there; inserting covers a broken invariant without a wild store. */
+        if (i != SIZE_MAX) atomic_store_explicit(&tab_of(s)->ptr[i], e, memory_order_release);
+        else tab_insert(s, e);
         s->bytes = s->bytes - old->weight + e->weight;
         s->evictions[HONE_CACHE_EVICT_EXPLICIT]++;
         retire(s, old);
