@@ -640,24 +640,6 @@ int hone__pol_touch_node(hone__pol *p, uint32_t id, uint32_t key_lo) {
     return 1;
 }
 
-int hone__pol_touch(hone__pol *p, uint64_t key) {
-    uint32_t id = map_find(p, key);
-    if (id == NIL || !is_resident_q(p->nodes[id].q)) return 0;
-    switch (p->kind) {
-    case HONE_CACHE_POLICY_LRU: l_move(p, Q_LRU, id); break;
-    case HONE_CACHE_POLICY_ARC: l_move(p, Q_T2, id); break;
-    case HONE_CACHE_POLICY_S3FIFO:
-        if (p->nodes[id].freq < 255) p->nodes[id].freq++;
-        break;
-    default:
-        sketch_add(&p->sk, key);
-        hone_climb(p, 1);
-        hone_hit(p, id);
-        break;
-    }
-    return 1;
-}
-
 int hone__pol_insert(hone__pol *p, uint64_t key, uint32_t weight, void *payload,
                      hone__pol_evict_fn cb, void *ctx) {
     if (p->kind == HONE_CACHE_POLICY_ARC || p->kind == HONE_CACHE_POLICY_S3FIFO) weight = 1;

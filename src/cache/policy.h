@@ -34,17 +34,12 @@ void hone__pol_free(hone__pol *p);
  * frequency sketch counts misses too) and returns 0. */
 int hone__pol_get(hone__pol *p, uint64_t key, void **payload);
 
-/* A hit replayed later (the cache's read buffers): exactly what
- * hone__pol_get does on a hit when key is resident, and nothing at all when
- * it is not (a key evicted since it was read must not count as a miss).
- * Returns 1 when it was resident, else 0. */
-int hone__pol_touch(hone__pol *p, uint64_t key);
-
 /* The node id of a resident key, or HONE__POL_NIL. Ids stay the same while
  * the key is resident. */
 uint32_t hone__pol_node_of(const hone__pol *p, uint64_t key);
 
-/* hone__pol_touch by node id, without the key lookup: applied when node id
+/* A hit replayed later (the cache's read buffers), by node id without a
+ * key lookup: exactly what hone__pol_get does on a hit, applied when node id
  * is resident and its key's low 32 bits are key_lo (a stale id, reused by
  * another key since, is almost always told apart and then ignored).
  * Returns 1 when applied, else 0. */
