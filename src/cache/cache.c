@@ -20,17 +20,21 @@
  * the shard lock, after the entry left the index). Freed by whoever drops
  * the last reference: the cache (after a grace period) or a view. */
 typedef struct entry {
+    /* Cold for readers: references, accounting, reclamation. */
     atomic_uint refs;
-    uint32_t klen;
     uint32_t weight;
     uint32_t repoch; /* the epoch it was retired in (low 32 bits) */
-    uint32_t node;   /* its policy node id (set before it is published) */
-    uint64_t hash;
-    uint64_t vlen;
-    _Atomic uint64_t expire_at; /* 0: never */
-    uint64_t ttl;               /* for expire-after-access; 0: none */
+    uint32_t pad_;
     const hone_allocator *alloc;
     struct entry *rnext; /* the shard's retire queue */
+    uint64_t ttl;        /* for expire-after-access; 0: none */
+    /* What a read touches, next to the key and value, so that a small
+     * entry's read usually stays within one or two cache lines. */
+    uint64_t hash;
+    _Atomic uint64_t expire_at; /* 0: never */
+    uint64_t vlen;
+    uint32_t klen;
+    uint32_t node;        /* its policy node id (set before it is published) */
     unsigned char data[]; /* key bytes, then value bytes */
 } entry;
 
@@ -626,6 +630,8 @@ static entry *entry_make(hone_cache *c, uint64_t h, const void *key, size_t klen
     e->klen = (uint32_t)klen;
     e->weight = (uint32_t)weight;
     e->repoch = 0;
+    e->pad_ = 0;
+    e->node = HONE__POL_NIL;
     e->hash = h;
     e->vlen = vlen;
     if (ttl == 0) ttl = c->o.ttl_ns;
