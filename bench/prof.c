@@ -1,7 +1,8 @@
 /* prof.c - benchmark of the profiler: the cost of a zone against two
  * cycle-counter reads, of a disabled zone, of a histogram record against
- * one counter read, of two threads recording at once, of a snapshot, and
- * the memory per zone. Prints name<TAB>value<TAB>unit lines. */
+ * one counter read, of a zone nested in another against four reads, of
+ * two threads recording at once, of a snapshot, and the memory per zone.
+ * Prints name<TAB>value<TAB>unit lines. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,20 @@ static double run_floor(void) {
     return (double)(hone_monotonic_ns() - t0) / N;
 }
 
+/* Four reads: the floor of two nested zones. */
+static double run_floor4(void) {
+    uint64_t acc = 0, t0 = hone_monotonic_ns();
+    for (int i = 0; i < N; i++) {
+        uint64_t a = hone_cycles();
+        uint64_t b = hone_cycles();
+        uint64_t c = hone_cycles();
+        uint64_t d = hone_cycles();
+        acc += d - a + c - b;
+    }
+    sink += acc;
+    return (double)(hone_monotonic_ns() - t0) / N;
+}
+
 static double run_one_read(void) {
     uint64_t acc = 0, t0 = hone_monotonic_ns();
     for (int i = 0; i < N; i++) acc += hone_cycles();
@@ -48,6 +63,21 @@ static double run_zone(void) {
     for (int i = 0; i < N; i++) {
         hone_prof_scope z;
         hone_prof_begin(&bench_site, &z);
+        hone_prof_end(&z);
+    }
+    return (double)(hone_monotonic_ns() - t0) / N;
+}
+
+static hone_prof_site inner_site = {"inner", __FILE__, "run_nested", __LINE__, HONE_LOG_WARN, 0, 0, 0, 0};
+
+/* A zone with another inside: two sites, self time, the parent link. */
+static double run_nested(void) {
+    uint64_t t0 = hone_monotonic_ns();
+    for (int i = 0; i < N; i++) {
+        hone_prof_scope z, y;
+        hone_prof_begin(&bench_site, &z);
+        hone_prof_begin(&inner_site, &y);
+        hone_prof_end(&y);
         hone_prof_end(&z);
     }
     return (double)(hone_monotonic_ns() - t0) / N;
@@ -98,10 +128,13 @@ int main(void) {
      * that a burst of load from other processes hits both alike; each keeps
      * its best round. */
     double floor_ns = 1e30, read_ns = 1e30, zone_ns = 1e30, off_ns = 1e30, hist_ns = 1e30;
+    double floor4_ns = 1e30, nested_ns = 1e30;
     for (int r = 0; r < REPS; r++) {
         double v;
         if ((v = run_floor()) < floor_ns) floor_ns = v;
         if ((v = run_zone()) < zone_ns) zone_ns = v;
+        if ((v = run_floor4()) < floor4_ns) floor4_ns = v;
+        if ((v = run_nested()) < nested_ns) nested_ns = v;
         if ((v = run_one_read()) < read_ns) read_ns = v;
         if ((v = run_hist()) < hist_ns) hist_ns = v;
         hone_prof_enable(0);
@@ -144,6 +177,9 @@ int main(void) {
     printf("prof.cycles_read_ns\t%.2f\tns\n", read_ns);
     printf("prof.zone_ns\t%.2f\tns\n", zone_ns);
     printf("prof.zone.ratio\t%.2f\tvs prof.floor_ns\n", zone_ns / floor_ns);
+    printf("prof.floor4_ns\t%.2f\tns\n", floor4_ns);
+    printf("prof.zone_nested_ns\t%.2f\tns\n", nested_ns);
+    printf("prof.zone_nested.ratio\t%.2f\tvs prof.floor4_ns\n", nested_ns / floor4_ns);
     printf("prof.zone_off_ns\t%.2f\tns\n", off_ns);
     printf("prof.hist_record_ns\t%.2f\tns\n", hist_ns);
     printf("prof.hist_record.ratio\t%.2f\tvs prof.cycles_read_ns\n", hist_ns / read_ns);

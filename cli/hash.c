@@ -24,6 +24,7 @@ void cli_hash_usage(FILE *out) {
             "  -j, --threads N       threads for BLAKE3 of large files (default: all CPUs);\n"
             "                        the digest does not depend on N\n"
             "      --tag             print BSD-style lines: SHA256 (FILE) = HEX\n"
+            "      --io MODE         how files are read: auto (default), read or mmap\n"
             "  -c, --check           check the digests listed in each LIST\n"
             "      --quiet           with -c: do not print OK lines\n"
             "      --status          with -c: print nothing; the exit status tells\n"
@@ -41,6 +42,7 @@ void cli_hash_usage(FILE *out) {
 typedef struct hash_cli {
     hone_hash_algo algo;
     unsigned threads;
+    hone_hash_io io;
     int tag;
     int quiet, status, ignore_missing, strict;
 } hash_cli;
@@ -51,11 +53,12 @@ static const char *display_stdin(hone_hash_algo algo) {
 }
 
 /* Hashes one file (or stdin for "-") into d. Returns a hone status. */
-static int hash_one(hone_hash *h, const char *name, uint8_t *d) {
+static int hash_one(const hash_cli *o, hone_hash *h, const char *name, uint8_t *d) {
     size_t dlen = hone_hash_digest_len(hone_hash_algorithm(h));
-    if (strcmp(name, "-") != 0) return hone_hash_path(h, name, NULL, d, dlen, NULL);
+    hone_hash_file_opts fo = {.io = o->io};
+    if (strcmp(name, "-") != 0) return hone_hash_path(h, name, &fo, d, dlen, NULL);
     int rc = hone_hash_reset(h);
-    if (!rc) rc = hone_hash_update_fd(h, STDIN_FILENO, NULL, NULL);
+    if (!rc) rc = hone_hash_update_fd(h, STDIN_FILENO, &fo, NULL);
     if (!rc) rc = hone_hash_final(h, d, dlen);
     return rc;
 }
@@ -88,7 +91,7 @@ static int print_digests(const hash_cli *o, int n, char **files) {
     uint8_t d[HONE_HASH_MAX_DIGEST];
     for (int i = 0; i < n; i++) {
         errno = 0;
-        int rc = hash_one(h, files[i], d);
+        int rc = hash_one(o, h, files[i], d);
         if (rc) {
             int e = errno;
             fflush(stdout);
@@ -191,7 +194,7 @@ static int check_list(const hash_cli *o, const char *list, hone_hash *hashers[5]
         }
         uint8_t d[HONE_HASH_MAX_DIGEST];
         errno = 0;
-        rc = hash_one(*hp, name.data, d);
+        rc = hash_one(o, *hp, name.data, d);
         int e = errno;
         if (rc == HONE_ENOTFOUND && o->ignore_missing) continue;
         if (rc) {
@@ -263,11 +266,12 @@ static int check_lists(const hash_cli *o, int n, char **lists) {
 }
 
 int cli_hash_main(int argc, char **argv) {
-    enum { OPT_TAG = 256, OPT_QUIET, OPT_STATUS, OPT_IGNORE_MISSING, OPT_STRICT };
+    enum { OPT_TAG = 256, OPT_QUIET, OPT_STATUS, OPT_IGNORE_MISSING, OPT_STRICT, OPT_IO };
     static const struct option longopts[] = {
         {"algorithm", required_argument, NULL, 'a'},
         {"threads", required_argument, NULL, 'j'},
         {"tag", no_argument, NULL, OPT_TAG},
+        {"io", required_argument, NULL, OPT_IO},
         {"check", no_argument, NULL, 'c'},
         {"quiet", no_argument, NULL, OPT_QUIET},
         {"status", no_argument, NULL, OPT_STATUS},
@@ -300,6 +304,16 @@ int cli_hash_main(int argc, char **argv) {
             break;
         }
         case OPT_TAG: o.tag = 1; break;
+        case OPT_IO: {
+            static const char *const modes[] = {"auto", "read", "mmap", NULL};
+            int m;
+            if (hone_parse_enum("--io", optarg, modes, &m, &err)) {
+                cli_cmd_error("hash", "%s", err.msg);
+                return CLI_USAGE;
+            }
+            o.io = (hone_hash_io)m;
+            break;
+        }
         case 'c': check = 1; break;
         case OPT_QUIET: o.quiet = 1; break;
         case OPT_STATUS: o.status = 1; break;

@@ -393,6 +393,23 @@ HONE_API const char *hone_nearest_name(const char *word, const char *const *cand
                                        size_t n);
 
 /* ------------------------------------------------------------------ */
+/* Files                                                               */
+/* ------------------------------------------------------------------ */
+
+/* Replaces the file at `path` with `len` bytes of `data` atomically: the
+ * bytes go to a new temporary file beside it, which is fsynced and renamed
+ * over `path`, and then the directory is fsynced. Readers and a crash see
+ * the old file or the whole new one, never a mix; on any failure the old
+ * file is untouched and the temporary file removed. The new file keeps the
+ * mode of the one it replaces (0644 when there was none). Returns HONE_OK,
+ * HONE_EINVAL (no path), HONE_ENOMEM, or the status of the failed system
+ * call (HONE_ENOTFOUND for a missing directory, HONE_EACCES, HONE_EIO...)
+ * with err naming the path and the reason. Thread-safe; concurrent writers
+ * of one path each write whole files, and the last rename wins. */
+HONE_API int hone_file_write_atomic(const char *path, const void *data, size_t len,
+                                    hone_error *err);
+
+/* ------------------------------------------------------------------ */
 /* System information                                                  */
 /* ------------------------------------------------------------------ */
 

@@ -89,8 +89,11 @@ HONE_API void hone_pool_free(hone_pool *pool);
  * worker's deque). Like OpenMP, a task submitting while the pool already
  * holds more than 64 queued tasks per worker runs the new task at once on
  * its own thread, before this call returns (the future is then already
- * settled): queues stay short and tiny tasks stay cheap. Do not submit
- * while holding a lock the new task takes. Returns HONE_OK; HONE_EINVAL (pool or fn NULL);
+ * settled): queues stay short and tiny tasks stay cheap. Once over that
+ * threshold, the worker runs its next 31 submissions the same way without
+ * looking at the queue count again (it is the line every steal writes).
+ * Do not submit while holding a lock the new task takes.
+ * Returns HONE_OK; HONE_EINVAL (pool or fn NULL);
  * HONE_ENOMEM (nothing submitted); HONE_ECLOSED after shutdown began (from
  * a task of this pool during a drain, submission still works, so running
  * tasks can finish their nested work). */
@@ -155,6 +158,62 @@ HONE_API int hone_future_on_done(hone_future *f, void (*cb)(hone_future *f, void
 /* Releases the caller's handle. It does not cancel the task, which runs to
  * completion detached. NULL is a no-op. */
 HONE_API void hone_future_free(hone_future *f);
+
+/* ------------------------------------------------------------------ */
+/* Scopes: spawn and wait for all (OpenMP task/taskwait)               */
+/* ------------------------------------------------------------------ */
+
+/* A scope counts fire-and-forget tasks: hone_scope_spawn() queues a task
+ * without making a future for it, and hone_scope_wait() returns once every
+ * task spawned into the scope has finished. This is OpenMP's `task` +
+ * `taskwait` (and Rust's scoped spawn): use it for many small tasks whose
+ * individual results nobody reads, where a future per task would cost an
+ * object, reference counting and a state machine each. Use futures when
+ * a task must be waited on, cancelled or timed out on its own, and groups
+ * for policies, per-task results and deadlines. */
+typedef struct hone_scope hone_scope;
+
+/* Makes an empty scope on `pool`, allocated with the pool's allocator.
+ * Returns HONE_OK; HONE_EINVAL (out or pool NULL); HONE_ENOMEM. On failure
+ * *out is NULL (when out is not NULL). The scope must be freed before the
+ * pool. */
+HONE_API int hone_scope_new(hone_scope **out, hone_pool *pool);
+
+/* Queues fn(arg) as a task of the scope. Thread-safe: any thread may spawn,
+ * including tasks of the scope itself (nested spawns are waited for too).
+ * Called from a worker of the pool, the task goes to that worker's deque;
+ * like hone_pool_submit, a worker spawning while the pool already holds
+ * more than 64 queued tasks per worker (and its next 31 spawns after that)
+ * runs the task at once on its own thread, before this call returns, and
+ * then no memory is taken at all.
+ * The `task` argument fn receives is valid during the call only; its
+ * cancellation flag is set only by a pool shutdown with cancel.
+ * Returns HONE_OK; HONE_EINVAL (s or fn NULL); HONE_ENOMEM (nothing was
+ * queued); HONE_ECLOSED under the same rules as hone_pool_submit (nothing
+ * was queued). A task refused with an error does not count as failed. */
+HONE_API int hone_scope_spawn(hone_scope *s, hone_task_fn fn, void *arg);
+
+/* Waits until every task spawned into the scope before this call, and
+ * every task those tasks spawned into it, has finished. Called from a task
+ * of the same pool, it runs queued tasks while it waits instead of blocking
+ * the worker, so nesting cannot deadlock, even on one worker. Returns
+ * HONE_OK if every task returned HONE_OK; otherwise the first non-OK value
+ * a task returned (first in time, not in spawn order), or HONE_ECANCELED
+ * for a task that a cancelling pool shutdown kept from running. The error
+ * is then cleared: the scope can be used for another round of spawns. One
+ * thread waits on a scope at a time; spawning from outside the scope's
+ * tasks while that thread waits is allowed, but such a task is covered by
+ * this wait only if its spawn happened before the wait began. */
+HONE_API int hone_scope_wait(hone_scope *s);
+
+/* Tasks spawned and not yet finished: a snapshot, for progress reports
+ * and tests. 0 for NULL. Thread-safe. */
+HONE_API size_t hone_scope_pending(const hone_scope *s);
+
+/* Waits for the scope's tasks as hone_scope_wait does (its result is
+ * dropped), then frees the scope. NULL is a no-op. Not from a task of the
+ * scope itself (it would wait for its own end). */
+HONE_API void hone_scope_free(hone_scope *s);
 
 /* ------------------------------------------------------------------ */
 /* Task groups                                                         */

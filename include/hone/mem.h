@@ -36,7 +36,9 @@ typedef struct hone_objpool_stats {
  * HONE_ENOMEM; on failure *out is NULL. */
 HONE_API int hone_objpool_new(hone_objpool **out, const hone_objpool_opts *opts);
 
-/* An object of obj_size bytes, 16-byte aligned, contents undefined; NULL
+/* An object of obj_size bytes, 16-byte aligned (64-byte aligned when the
+ * rounded size is a multiple of 64, so that objects used on different
+ * threads never share a cache line), contents undefined; NULL
  * when a new slab cannot be allocated. Thread-safe: each thread keeps a
  * small cache (a thread serves up to 4 pools from caches; more pools share
  * the locked path). */

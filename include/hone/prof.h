@@ -305,12 +305,6 @@ HONE_API int hone_prof_snapshot_json(const hone_prof_snapshot *s, hone_buf *out)
  * HONE_ENOTFOUND (err says which path and why) or HONE_ENOMEM. */
 HONE_API int hone_prof_write_file(const char *path, hone_error *err);
 
-/* Writes data to path atomically as hone_prof_write_file does. Returns
- * HONE_OK or an I/O status with err filled. Thread-safe for distinct
- * paths. */
-HONE_API int hone_prof_write_atomic(const char *path, const void *data, size_t len,
-                                    hone_error *err);
-
 #ifdef __cplusplus
 }
 #endif

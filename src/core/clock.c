@@ -116,49 +116,22 @@ const char *hone_clock_source_name(hone_clock_source s) {
 }
 
 /* The cheapest of several batches, per read, so background noise only ever
- * makes a batch slower and the minimum approaches the true cost. */
+ * makes a batch slower and the minimum approaches the true cost. A macro,
+ * not a function pointer, so the read is measured inline as callers use it. */
 #define COST_BATCH 2000
-static double cost_cycles(void) {
-    double best = 1e30;
-    for (int b = 0; b < 5; b++) {
-        volatile uint64_t sink = 0;
-        uint64_t n0 = hone_monotonic_ns();
-        for (int i = 0; i < COST_BATCH; i++) sink += hone_cycles();
-        uint64_t n1 = hone_monotonic_ns();
-        double per = (double)(n1 - n0) / COST_BATCH;
-        if (per < best) best = per;
-        (void)sink;
-    }
-    return best;
-}
-
-static double cost_gettime(void) {
-    double best = 1e30;
-    for (int b = 0; b < 5; b++) {
-        volatile uint64_t sink = 0;
-        uint64_t n0 = hone_monotonic_ns();
-        for (int i = 0; i < COST_BATCH; i++) sink += hone_monotonic_ns();
-        uint64_t n1 = hone_monotonic_ns();
-        double per = (double)(n1 - n0) / COST_BATCH;
-        if (per < best) best = per;
-        (void)sink;
-    }
-    return best;
-}
-
-static double cost_now(void) {
-    double best = 1e30;
-    for (int b = 0; b < 5; b++) {
-        volatile uint64_t sink = 0;
-        uint64_t n0 = hone_monotonic_ns();
-        for (int i = 0; i < COST_BATCH; i++) sink += hone_now_ns();
-        uint64_t n1 = hone_monotonic_ns();
-        double per = (double)(n1 - n0) / COST_BATCH;
-        if (per < best) best = per;
-        (void)sink;
-    }
-    return best;
-}
+#define READ_COST(expr, out)                                        \
+    do {                                                            \
+        double best_ = 1e30;                                        \
+        for (int b_ = 0; b_ < 5; b_++) {                            \
+            volatile uint64_t sink_ = 0;                            \
+            uint64_t n0_ = hone_monotonic_ns();                     \
+            for (int i_ = 0; i_ < COST_BATCH; i_++) sink_ += (expr); \
+            double per_ = (double)(hone_monotonic_ns() - n0_) / COST_BATCH; \
+            if (per_ < best_) best_ = per_;                         \
+            (void)sink_;                                            \
+        }                                                           \
+        (out) = best_;                                              \
+    } while (0)
 
 int hone_clock_info_get(hone_clock_info *info) {
     if (!info) return HONE_EINVAL;
@@ -171,8 +144,8 @@ int hone_clock_info_get(hone_clock_info *info) {
     info->invariant_tsc = clk.invariant_tsc;
     info->tsc_hz = clk.invariant_tsc ? clk.tsc_hz : 0;
     info->resolution_ns = clk.use_tsc ? 1e9 / clk.tsc_hz : info->monotonic_res_ns;
-    info->cycles_read_ns = cost_cycles();
-    info->gettime_read_ns = cost_gettime();
-    info->now_read_ns = cost_now();
+    READ_COST(hone_cycles(), info->cycles_read_ns);
+    READ_COST(hone_monotonic_ns(), info->gettime_read_ns);
+    READ_COST(hone_now_ns(), info->now_read_ns);
     return HONE_OK;
 }

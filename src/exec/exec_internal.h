@@ -30,7 +30,30 @@ struct hone_task {
     void *cb_arg;
     hone__job_hook hook;
     void *hctx;
+    /* Set for a job spawned into a scope (hone_scope_spawn): such a job has
+     * no future, so none of the fields above from `state` on are used; it
+     * is freed as soon as it finishes. NULL for every other job. */
+    struct hone_scope *scope;
 };
+
+/* The scope's count of unfinished tasks, with this bit set by a waiter
+ * that is about to block. A finishing task learns from its own decrement's
+ * old value whether it was the last one with a waiter registered, so it
+ * never reads the scope again after the decrement: the waiter may free the
+ * scope the moment the count reaches zero. */
+#define HONE__SCOPE_WAITED ((size_t)1 << (sizeof(size_t) * 8 - 1))
+
+struct hone_scope {
+    hone_pool *pool;
+    /* The spawner reads `pool` on every spawn while other workers decrement
+     * `pending`: sharing a line cost the spawner a miss per spawn. */
+    char pad[64];
+    atomic_size_t pending; /* unfinished tasks | HONE__SCOPE_WAITED */
+    atomic_int error;      /* first non-OK result since the last wait, or 0 */
+};
+
+/* Spawns fn(arg) into scope s; see hone_scope_spawn. */
+int hone__exec_spawn(struct hone_scope *s, hone_task_fn fn, void *arg);
 
 /* A new queued job holding one reference (the queue's). NULL on ENOMEM. */
 hone_task *hone__exec_job_new(hone_pool *pool, hone_task_fn fn, void *arg);
@@ -47,10 +70,13 @@ int hone__exec_job_cancel(hone_task *job);
  * is a worker of `pool`. Returns HONE_OK, or HONE_ETIMEDOUT when the pool
  * clock reaches deadline (HONE__NO_DEADLINE: never). pred must be cheap
  * and may be called with the pool's wait lock held. */
-/* `watch`, when not NULL, is the one job whose settling makes pred true:
- * only its settling (rather than any hooked job's) wakes this waiter. */
+/* `watch`, when not NULL, is called with ctx under the wait lock just
+ * before the waiter re-checks pred and blocks: it registers the waiter
+ * with the one thing whose completion makes pred true (a job's `waited`
+ * flag, a scope's WAITED bit), so that only that completion, rather than
+ * any hooked job's, wakes this waiter. It must be a seq_cst store or RMW. */
 int hone__exec_wait(hone_pool *pool, int (*pred)(void *ctx), void *ctx, uint64_t deadline,
-                    hone_task *watch);
+                    void (*watch)(void *ctx));
 uint64_t hone__exec_now(const hone_pool *pool);
 const hone_allocator *hone__exec_alloc(const hone_pool *pool);
 /* Nonzero when the pool has a custom clock (waits then poll it). */

@@ -9,24 +9,89 @@
 #include <time.h>
 #include <unistd.h>
 
-/* A queue of jobs: an intrusive doubly linked list under a mutex. The
- * owner pushes and pops at the tail (LIFO, so nested work stays hot in
- * cache); thieves and the injection queue take from the head (FIFO, so the
- * oldest and usually largest piece of work moves). Linking through the job
- * itself means a push never allocates and so never fails. See
- * docs/design/exec.md for why a locked deque rather than Chase-Lev. */
+/* The injection queue (submissions from outside the pool, and the
+ * overflow of a full worker deque): an intrusive linked list under a mutex,
+ * FIFO. Linking through the job itself means a push never allocates and so
+ * never fails. */
 typedef struct jqueue {
     pthread_mutex_t mu;
     hone_task *head, *tail;
 } jqueue;
 
+/* A worker's deque: Chase-Lev (Chase and Lev 2005, with the C11 orderings
+ * of Le et al. 2013) over a fixed ring. The owner pushes at the bottom with
+ * plain stores and pops there with one seq_cst store (plus a CAS for the
+ * last element only): LIFO, so nested work stays hot in cache. Thieves
+ * take from the top, the oldest and usually largest piece, with one CAS.
+ * Where the paper uses seq_cst fences, the accesses around them are seq_cst
+ * themselves (ThreadSanitizer does not model standalone fences; on x86 this
+ * is the same code). The ring never grows: when it is full the owner pushes
+ * to the locked injection queue instead, so a push still cannot fail. */
+#define DQ_CAP 256
+typedef struct deque {
+    atomic_llong top; /* next to steal; CAS by thieves and a last-element pop */
+    char pad0[64];
+    atomic_llong bottom; /* next free slot; written by the owner only */
+    char pad1[64];
+    _Atomic(hone_task *) buf[DQ_CAP];
+} deque;
+
+/* Owner only. 0 when the ring is full. */
+static int dq_push(deque *d, hone_task *j) {
+    long long b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
+    long long t = atomic_load_explicit(&d->top, memory_order_acquire);
+    if (b - t >= DQ_CAP) return 0;
+    atomic_store_explicit(&d->buf[b & (DQ_CAP - 1)], j, memory_order_relaxed);
+    atomic_store_explicit(&d->bottom, b + 1, memory_order_release);
+    return 1;
+}
+
+/* Owner only: the most recently pushed job, or NULL. */
+static hone_task *dq_pop(deque *d) {
+    long long b = atomic_load_explicit(&d->bottom, memory_order_relaxed) - 1;
+    atomic_store_explicit(&d->bottom, b, memory_order_seq_cst);
+    long long t = atomic_load_explicit(&d->top, memory_order_seq_cst);
+    /* Restoring `bottom` is a release store (free on x86), so a thief that
+     * reads the restored value also sees the job published before it,
+     * without relying on release sequences through plain stores. */
+    if (t > b) {
+        atomic_store_explicit(&d->bottom, b + 1, memory_order_release);
+        return NULL;
+    }
+    hone_task *j = atomic_load_explicit(&d->buf[b & (DQ_CAP - 1)], memory_order_relaxed);
+    if (t == b) {
+        /* The last one: race the thieves for it. */
+        if (!atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1, memory_order_seq_cst,
+                                                     memory_order_relaxed))
+            j = NULL;
+        atomic_store_explicit(&d->bottom, b + 1, memory_order_release);
+    }
+    return j;
+}
+
+/* Any thread: the oldest job, or NULL when empty or when another thief won
+ * the race (the caller's `queued` check makes it look again). */
+static hone_task *dq_steal(deque *d) {
+    long long t = atomic_load_explicit(&d->top, memory_order_seq_cst);
+    long long b = atomic_load_explicit(&d->bottom, memory_order_seq_cst);
+    if (t >= b) return NULL;
+    hone_task *j = atomic_load_explicit(&d->buf[t & (DQ_CAP - 1)], memory_order_relaxed);
+    if (!atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1, memory_order_seq_cst,
+                                                 memory_order_relaxed))
+        return NULL;
+    return j;
+}
+
 typedef struct worker {
-    jqueue q;
+    deque dq; /* written by thieves too */
+    char pad0[64];
+    /* The owner's own fields, apart from the queue thieves lock. */
     hone_pool *pool;
     unsigned idx;
     unsigned steal_seed;
+    unsigned inline_left; /* submissions still to run inline; see INLINE_RUN */
     pthread_t thread;
-    char pad[64];
+    char pad1[64];
 } worker;
 
 struct hone_pool {
@@ -41,15 +106,26 @@ struct hone_pool {
     hone_objpool *jobs;
     jqueue injector;
 
-    atomic_size_t queued;      /* jobs in some queue */
+    /* The two counters every push and every pop or settle writes each get
+     * a cache line of their own: sharing a line with the read-mostly flags
+     * below made every submission on one core miss on the line the other
+     * core had just written. Padding rather than _Alignas: the pool comes
+     * from an allocator that promises 16-byte alignment only, and 64 bytes
+     * of distance is enough to part two fields' lines. */
+    char pad0[64];
+    atomic_size_t queued; /* jobs in some queue */
+    char pad1[64];
     atomic_size_t outstanding; /* submitted and not yet settled */
-    atomic_size_t settled;     /* settle counter: the waiters' fence */
+    char pad2[64];
+    atomic_size_t settled; /* settle counter: the waiters' fence */
+    char pad3[64];
     atomic_int sleepers;       /* idle workers blocked on sleep_cv */
     atomic_int waiters;        /* threads blocked on wait_cv */
     atomic_int helpers;        /* of those, workers that would run new tasks */
     atomic_int stopping;       /* 0, 1 drain, 2 cancel */
     atomic_int cancel_all;
     int shut_down;             /* shutdown finished (joined) */
+    char pad4[64];
 
     pthread_mutex_t mu; /* guards the two condition variables */
     pthread_cond_t sleep_cv;
@@ -65,6 +141,30 @@ static _Thread_local worker *tls_worker __attribute__((tls_model("initial-exec")
 
 /* Queued tasks per worker beyond which a worker's submission runs inline. */
 #define THROTTLE 64
+/* Once over the threshold, a worker runs this many submissions inline
+ * before it reads the shared `queued` count again. Every steal writes that
+ * count, so reading it on every submission cost the submitting core a
+ * cache miss per task while another worker was stealing. Fewer than
+ * THROTTLE, so thieves still find queued work while the owner runs these:
+ * the hysteresis costs no parallelism. */
+#define INLINE_RUN 32
+
+/* Whether a submission by worker `self` (NULL: not a worker of this pool)
+ * runs inline: the pool holds more than THROTTLE queued tasks per worker
+ * and is not stopping. */
+static inline int run_inline(hone_pool *pool, worker *self) {
+    if (!self) return 0;
+    if (self->inline_left) {
+        self->inline_left--;
+        return 1;
+    }
+    if (atomic_load_explicit(&pool->queued, memory_order_relaxed) > THROTTLE * pool->nworkers &&
+        !atomic_load_explicit(&pool->stopping, memory_order_relaxed)) {
+        self->inline_left = INLINE_RUN - 1;
+        return 1;
+    }
+    return 0;
+}
 
 /* ---------------------------------------------------------------- */
 /* Queues                                                            */
@@ -80,18 +180,6 @@ static void jq_push_tail(jqueue *q, hone_task *j) {
     pthread_mutex_unlock(&q->mu);
 }
 
-static hone_task *jq_pop_tail(jqueue *q) {
-    pthread_mutex_lock(&q->mu);
-    hone_task *j = q->tail;
-    if (j) {
-        q->tail = j->prev;
-        if (q->tail) q->tail->next = NULL;
-        else __atomic_store_n(&q->head, NULL, __ATOMIC_RELAXED);
-    }
-    pthread_mutex_unlock(&q->mu);
-    return j;
-}
-
 static hone_task *jq_pop_head(jqueue *q) {
     /* An unlocked peek first: thieves scanning empty queues must not
      * bounce every worker's lock. A stale answer only costs one retry
@@ -105,6 +193,37 @@ static hone_task *jq_pop_head(jqueue *q) {
         else q->tail = NULL;
     }
     pthread_mutex_unlock(&q->mu);
+    return j;
+}
+
+/* How many injected jobs a worker takes per visit to the injection queue:
+ * one to run and up to this many more for its own deque. One lock hold per
+ * job made the injection lock the bottleneck of submissions from outside
+ * the pool, with the submitter and every worker fighting for it. */
+#define INJECT_BATCH 16
+
+/* Worker `self`, whose deque is empty, takes the injection queue's oldest
+ * job to run and moves up to INJECT_BATCH more into its deque, where
+ * thieves can still take them. They are pushed newest first, so the owner
+ * pops them in submission order. Only the owner pushes to its deque and it
+ * was empty, so they fit. */
+static hone_task *jq_take(jqueue *q, worker *self) {
+    if (!__atomic_load_n(&q->head, __ATOMIC_RELAXED)) return NULL;
+    hone_task *more[INJECT_BATCH];
+    int k = 0;
+    pthread_mutex_lock(&q->mu);
+    hone_task *j = q->head, *x = j ? j->next : NULL;
+    if (j) {
+        for (; x && k < INJECT_BATCH; x = x->next) more[k++] = x;
+        __atomic_store_n(&q->head, x, __ATOMIC_RELAXED);
+        if (x) x->prev = NULL;
+        else q->tail = NULL;
+    }
+    pthread_mutex_unlock(&q->mu);
+    while (k > 0) {
+        hone_task *m = more[--k];
+        if (!dq_push(&self->dq, m)) jq_push_tail(q, m); /* not reached; see above */
+    }
     return j;
 }
 
@@ -137,6 +256,7 @@ hone_task *hone__exec_job_new(hone_pool *pool, hone_task_fn fn, void *arg) {
     j->cb_arg = NULL;
     j->hook = NULL;
     j->hctx = NULL;
+    j->scope = NULL;
     return j;
 }
 
@@ -191,7 +311,32 @@ static void settle(hone_task *j, int state) {
     outstanding_dec(pool);
 }
 
+/* The end of a scope job, run or refused: records a failure, counts the
+ * job off its scope, and frees it. The decrement is the last access to the
+ * scope (see HONE__SCOPE_WAITED); the pool stays valid until
+ * outstanding_dec, because shutdown waits for `outstanding` to drain. */
+static void scope_job_finish(hone_task *j, int result, int counted) {
+    hone_pool *pool = j->pool;
+    hone_scope *s = j->scope;
+    if (result != HONE_OK && atomic_load_explicit(&s->error, memory_order_relaxed) == HONE_OK) {
+        int none = HONE_OK;
+        atomic_compare_exchange_strong(&s->error, &none, result);
+    }
+    hone_objpool_put(pool->jobs, j);
+    size_t old = atomic_fetch_sub(&s->pending, 1);
+    if (old == (HONE__SCOPE_WAITED | 1)) wake_waiters(pool);
+    if (counted) outstanding_dec(pool);
+}
+
 static void run_job(hone_task *j) {
+    if (j->scope) {
+        /* No future, so no claim: nobody but this thread can settle it. */
+        int r = atomic_load_explicit(&j->pool->cancel_all, memory_order_relaxed)
+                    ? HONE_ECANCELED
+                    : j->fn(j->arg, j);
+        scope_job_finish(j, r, 1);
+        return;
+    }
     int expected = HONE_FUTURE_QUEUED;
     if (atomic_load_explicit(&j->pool->cancel_all, memory_order_relaxed)) {
         if (atomic_compare_exchange_strong(&j->state, &expected, HONE_FUTURE_CANCELLED))
@@ -208,14 +353,14 @@ static void run_job(hone_task *j) {
 static hone_task *find_job(hone_pool *pool, worker *self) {
     hone_task *j = NULL;
     if (atomic_load(&pool->queued) == 0) return NULL;
-    if (self) j = jq_pop_tail(&self->q);
-    if (!j) j = jq_pop_head(&pool->injector);
+    if (self) j = dq_pop(&self->dq);
+    if (!j) j = self ? jq_take(&pool->injector, self) : jq_pop_head(&pool->injector);
     if (!j) {
         unsigned n = pool->nworkers;
         unsigned start = self ? (self->steal_seed = self->steal_seed * 1103515245u + 12345u) : 0;
         for (unsigned k = 0; k < n && !j; k++) {
             worker *v = &pool->workers[(start + k) % n];
-            if (v != self) j = jq_pop_head(&v->q);
+            if (v != self) j = dq_steal(&v->dq);
         }
     }
     if (j) atomic_fetch_sub(&pool->queued, 1);
@@ -267,6 +412,10 @@ int hone__exec_job_push(hone_pool *pool, hone_task *j) {
     atomic_fetch_add(&pool->outstanding, 1);
     int stopping = atomic_load(&pool->stopping);
     if (stopping == 2 || (stopping == 1 && !self)) {
+        if (j->scope) {
+            scope_job_finish(j, HONE_OK, 1);
+            return HONE_ECLOSED;
+        }
         int expected = HONE_FUTURE_QUEUED;
         if (atomic_compare_exchange_strong(&j->state, &expected, HONE_FUTURE_CANCELLED))
             settle(j, HONE_FUTURE_CANCELLED);
@@ -278,7 +427,7 @@ int hone__exec_job_push(hone_pool *pool, hone_task *j) {
     /* Counted before it is visible, so `queued` never underflows; a finder
      * that sees the count early just looks again. */
     atomic_fetch_add(&pool->queued, 1);
-    jq_push_tail(self ? &self->q : &pool->injector, j);
+    if (!self || !dq_push(&self->dq, j)) jq_push_tail(&pool->injector, j);
     int sl = atomic_load(&pool->sleepers), hw = atomic_load(&pool->helpers);
     if (sl > 0 || hw > 0) {
         pthread_mutex_lock(&pool->mu);
@@ -321,7 +470,7 @@ static void timed_wait(pthread_cond_t *cv, pthread_mutex_t *mu, uint64_t ns) {
  * follow the same pattern with `queued`, so a helping worker never sleeps
  * past work it could run. */
 int hone__exec_wait(hone_pool *pool, int (*pred)(void *ctx), void *ctx, uint64_t deadline,
-                    hone_task *watch) {
+                    void (*watch)(void *ctx)) {
     worker *self = tls_worker && tls_worker->pool == pool ? tls_worker : NULL;
     for (;;) {
         if (pred(ctx)) return HONE_OK;
@@ -337,7 +486,7 @@ int hone__exec_wait(hone_pool *pool, int (*pred)(void *ctx), void *ctx, uint64_t
         pthread_mutex_lock(&pool->mu);
         atomic_fetch_add(&pool->waiters, 1);
         if (self) atomic_fetch_add(&pool->helpers, 1);
-        if (watch) atomic_store(&watch->waited, 1);
+        if (watch) watch(ctx);
         (void)atomic_load(&pool->settled);
         int ready = pred(ctx) || (self && atomic_load(&pool->queued) > 0);
         if (!ready) {
@@ -363,11 +512,12 @@ static void pool_destroy(hone_pool *pool) {
     /* Jobs cancelled while queued are still linked; drop their queue
      * references now that no thread can pop them. */
     for (unsigned i = 0; i <= pool->nworkers; i++) {
-        jqueue *q = i < pool->nworkers ? &pool->workers[i].q : &pool->injector;
         hone_task *j;
-        while ((j = jq_pop_head(q)) != NULL) hone__exec_job_unref(j);
+        if (i < pool->nworkers)
+            while ((j = dq_steal(&pool->workers[i].dq)) != NULL) hone__exec_job_unref(j);
+        else
+            while ((j = jq_pop_head(&pool->injector)) != NULL) hone__exec_job_unref(j);
     }
-    for (unsigned i = 0; i < pool->nworkers; i++) pthread_mutex_destroy(&pool->workers[i].q.mu);
     hone_objpool_free(pool->jobs);
     pthread_mutex_destroy(&pool->injector.mu);
     pthread_mutex_destroy(&pool->mu);
@@ -410,7 +560,12 @@ int hone_pool_new(hone_pool **out, const hone_pool_opts *opts, hone_error *err) 
         hone_free(o.alloc, pool);
         return hone_error_set(err, HONE_ENOMEM, "hone_pool_new: out of memory");
     }
-    hone_objpool_opts jo = {.obj_size = sizeof(hone_task), .slab_objects = 512, .alloc = o.alloc};
+    /* Rounded up to whole cache lines: the object pool then aligns jobs to
+     * lines, and a job finished on one core shares no line with a job the
+     * other core is filling in. */
+    hone_objpool_opts jo = {.obj_size = (sizeof(hone_task) + 63) & ~(size_t)63,
+                            .slab_objects = 512,
+                            .alloc = o.alloc};
     if (hone_objpool_new(&pool->jobs, &jo)) {
         hone_free(o.alloc, pool->workers);
         hone_free(o.alloc, pool);
@@ -427,7 +582,6 @@ int hone_pool_new(hone_pool **out, const hone_pool_opts *opts, hone_error *err) 
     pthread_cond_init(&pool->wait_cv, &ca);
     pthread_condattr_destroy(&ca);
     for (unsigned i = 0; i < n; i++) {
-        pthread_mutex_init(&pool->workers[i].q.mu, NULL);
         pool->workers[i].pool = pool;
         pool->workers[i].idx = i;
         pool->workers[i].steal_seed = i * 2654435761u + 1;
@@ -473,10 +627,8 @@ int hone_pool_submit(hone_pool *pool, hone_task_fn fn, void *arg, hone_future **
     hone_task *j = hone__exec_job_new(pool, fn, arg);
     if (!j) return HONE_ENOMEM;
     if (out) atomic_store_explicit(&j->refs, 2, memory_order_relaxed);
-    worker *self = tls_worker;
-    if (self && self->pool == pool &&
-        atomic_load_explicit(&pool->queued, memory_order_relaxed) > THROTTLE * pool->nworkers &&
-        !atomic_load_explicit(&pool->stopping, memory_order_relaxed)) {
+    worker *self = tls_worker && tls_worker->pool == pool ? tls_worker : NULL;
+    if (run_inline(pool, self)) {
         /* Enough queued to keep every worker busy: run it here and now, as
          * OpenMP does past its own threshold. Queues stay short and a burst
          * of tiny tasks costs a call each instead of a queue round trip. */
@@ -506,6 +658,37 @@ int hone_pool_submit(hone_pool *pool, hone_task_fn fn, void *arg, hone_future **
     return HONE_OK;
 }
 
+int hone__exec_spawn(hone_scope *s, hone_task_fn fn, void *arg) {
+    hone_pool *pool = s->pool;
+    if (atomic_load_explicit(&pool->stopping, memory_order_relaxed) == 2) return HONE_ECLOSED;
+    worker *self = tls_worker && tls_worker->pool == pool ? tls_worker : NULL;
+    if (run_inline(pool, self)) {
+        /* Past the queue threshold, run it here, as hone_pool_submit does.
+         * With no future to hand out, the task needs no job at all: its
+         * cancellation token lives on this stack frame for the call. */
+        hone_task t = {.fn = fn, .arg = arg, .pool = pool};
+        atomic_init(&t.cancel, 0);
+        int r = fn(arg, &t);
+        if (r != HONE_OK && atomic_load_explicit(&s->error, memory_order_relaxed) == HONE_OK) {
+            int none = HONE_OK;
+            atomic_compare_exchange_strong(&s->error, &none, r);
+        }
+        return HONE_OK;
+    }
+    hone_task *j = hone_objpool_get(pool->jobs);
+    if (!j) return HONE_ENOMEM;
+    j->fn = fn;
+    j->arg = arg;
+    j->pool = pool;
+    j->scope = s;
+    atomic_init(&j->cancel, 0);
+    atomic_init(&j->refs, 1);
+    /* Counted before the job is visible, so that a waiter never sees the
+     * scope empty while the job is queued. */
+    atomic_fetch_add_explicit(&s->pending, 1, memory_order_relaxed);
+    return hone__exec_job_push(pool, j);
+}
+
 int hone_task_cancelled(const hone_task *task) {
     return atomic_load_explicit(&task->cancel, memory_order_relaxed) ||
            atomic_load_explicit(&task->pool->cancel_all, memory_order_relaxed);
@@ -522,6 +705,8 @@ static int job_settled(void *p) {
     return s == HONE_FUTURE_DONE || s == HONE_FUTURE_CANCELLED;
 }
 
+static void job_watch(void *p) { atomic_store(&((hone_task *)p)->waited, 1); }
+
 static int job_result(const hone_task *j) {
     return atomic_load(&j->state) == HONE_FUTURE_CANCELLED ? HONE_ECANCELED : j->result;
 }
@@ -529,7 +714,7 @@ static int job_result(const hone_task *j) {
 int hone_future_wait(hone_future *f) {
     if (!f) return HONE_EINVAL;
     hone_task *j = (hone_task *)f;
-    hone__exec_wait(j->pool, job_settled, j, HONE__NO_DEADLINE, j);
+    hone__exec_wait(j->pool, job_settled, j, HONE__NO_DEADLINE, job_watch);
     return job_result(j);
 }
 
@@ -537,7 +722,7 @@ int hone_future_wait_until(hone_future *f, uint64_t deadline_ns) {
     if (!f) return HONE_EINVAL;
     hone_task *j = (hone_task *)f;
     if (deadline_ns == HONE__NO_DEADLINE) deadline_ns--;
-    if (hone__exec_wait(j->pool, job_settled, j, deadline_ns, j)) return HONE_ETIMEDOUT;
+    if (hone__exec_wait(j->pool, job_settled, j, deadline_ns, job_watch)) return HONE_ETIMEDOUT;
     return job_result(j);
 }
 

@@ -3,25 +3,17 @@
  * the tree (optionally split over plain pthreads) and the incremental
  * hasher with extendable output. */
 #include "hash/blake3_impl.h"
+#include "hash/blake3_sched.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include "hone/core.h"
 
 const uint32_t hone__b3_iv[8] = {0x6A09E667UL, 0xBB67AE85UL, 0x3C6EF372UL, 0xA54FF53AUL,
                                  0x510E527FUL, 0x9B05688CUL, 0x1F83D9ABUL, 0x5BE0CD19UL};
 
-/* The message word order of each of the seven rounds: the permutation of
- * the specification applied round after round. */
-const uint8_t hone__b3_msg_schedule[7][16] = {
-    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
-    {2, 6, 3, 10, 7, 0, 4, 13, 1, 11, 12, 5, 9, 14, 15, 8},
-    {3, 4, 10, 12, 13, 2, 7, 14, 6, 5, 9, 0, 11, 15, 8, 1},
-    {10, 7, 12, 9, 14, 3, 13, 15, 4, 0, 11, 2, 5, 8, 1, 6},
-    {12, 13, 9, 11, 15, 10, 14, 8, 7, 2, 5, 3, 0, 1, 6, 4},
-    {9, 14, 11, 5, 8, 12, 15, 1, 13, 3, 0, 10, 2, 6, 4, 7},
-    {11, 15, 5, 0, 1, 9, 8, 6, 14, 10, 2, 12, 3, 4, 7, 13},
-};
 
 /* ------------------------------------------------------------------ */
 /* Portable compression                                                */
@@ -29,7 +21,7 @@ const uint8_t hone__b3_msg_schedule[7][16] = {
 
 static inline uint32_t rotr32(uint32_t w, unsigned c) { return (w >> c) | (w << (32 - c)); }
 
-static inline void g(uint32_t *state, size_t a, size_t b, size_t c, size_t d, uint32_t x,
+B3_INLINE void g(uint32_t *state, size_t a, size_t b, size_t c, size_t d, uint32_t x,
                      uint32_t y) {
     state[a] = state[a] + state[b] + x;
     state[d] = rotr32(state[d] ^ state[a], 16);
@@ -41,8 +33,8 @@ static inline void g(uint32_t *state, size_t a, size_t b, size_t c, size_t d, ui
     state[b] = rotr32(state[b] ^ state[c], 7);
 }
 
-static inline void round_fn(uint32_t state[16], const uint32_t *msg, size_t round) {
-    const uint8_t *s = hone__b3_msg_schedule[round];
+B3_INLINE void round_fn(uint32_t state[16], const uint32_t *msg, size_t round) {
+    const uint8_t *s = b3_sched[round];
     /* Columns, then diagonals. */
     g(state, 0, 4, 8, 12, msg[s[0]], msg[s[1]]);
     g(state, 1, 5, 9, 13, msg[s[2]], msg[s[3]]);
@@ -65,7 +57,7 @@ static inline void compress_pre(uint32_t state[16], const uint32_t cv[8],
     state[13] = (uint32_t)(counter >> 32);
     state[14] = (uint32_t)block_len;
     state[15] = (uint32_t)flags;
-    for (size_t r = 0; r < 7; r++) round_fn(state, m, r);
+    B3_ROUNDS(round_fn, state, m);
 }
 
 void hone__b3_compress_in_place(uint32_t cv[8], const uint8_t block[B3_BLOCK_LEN],
@@ -121,8 +113,8 @@ static const hone__b3_impl impl_portable = {"portable", 1, hone__b3_hash_many_po
 #if defined(__x86_64__)
 #define HONE_B3_X86 1
 static const hone__b3_impl impl_sse41 = {"sse41", 4, hone__b3_hash_many_sse41};
-static const hone__b3_impl impl_avx2 = {"avx2", 8, hone__b3_hash_many_avx2};
-static const hone__b3_impl impl_avx512 = {"avx512", 16, hone__b3_hash_many_avx512};
+static const hone__b3_impl impl_avx2 = {"avx2", 16, hone__b3_hash_many_avx2};
+static const hone__b3_impl impl_avx512 = {"avx512", 32, hone__b3_hash_many_avx512};
 #endif
 
 const hone__b3_impl *hone__b3_select(void) {
@@ -563,4 +555,182 @@ void hone__b3_finalize_seek(const hone__b3 *s, uint64_t seek, uint8_t *out, size
         o = parent_output(block, s->key, s->chunk.flags);
     }
     output_root_bytes(&o, seek, out, out_len);
+}
+
+/* ------------------------------------------------------------------ */
+/* Multi-threaded hashing of a file through pread                      */
+/* ------------------------------------------------------------------ */
+
+/* Each worker preads its own pieces of the file into its own buffer and
+ * hashes them there: the copies run in parallel, and every block is hashed
+ * while it is still in the worker's L2 cache - measured faster than
+ * hashing an mmap of the page cache in place (docs/design/hash.md). */
+
+#define FD_BUF_MAX ((size_t)512 << 10)
+#define FD_MAX_PIECES 64
+/* Smallest piece a worker takes (a variable so tests can make small files
+ * take the threaded path). */
+uint64_t hone__b3_fd_min_piece = (uint64_t)1 << 20;
+
+typedef struct fd_job {
+    int fd;
+    uint64_t off;        /* file offset of piece 0 */
+    uint64_t piece;      /* bytes per piece: a power of two, at least one chunk */
+    uint64_t counter0;   /* chunk counter of piece 0 */
+    size_t npieces;
+    const hone__b3 *s;   /* key, flags and implementation */
+    const hone_allocator *alloc;
+    size_t next;         /* next piece to take (atomic) */
+    uint8_t cvs[FD_MAX_PIECES * B3_OUT_LEN];
+} fd_job;
+
+typedef struct fd_worker {
+    fd_job *job;
+    int rc;
+    pthread_t tid;
+} fd_worker;
+
+static int pread_full(int fd, uint8_t *buf, size_t n, uint64_t off) {
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, buf + got, n - got, (off_t)(off + got));
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return hone_status_from_errno(errno);
+        }
+        /* The file shrank since it was measured: its digest would be of
+         * bytes that are not there. */
+        if (r == 0) return HONE_EIO;
+        got += (size_t)r;
+    }
+    return HONE_OK;
+}
+
+/* The chaining value of the complete subtree of `len` bytes (a power of
+ * two, at least one chunk) whose data is in buf, starting at `counter`. */
+static void block_cv(const hone__b3 *s, const uint8_t *buf, size_t len, uint64_t counter,
+                     uint8_t cv[B3_OUT_LEN]) {
+    if (len == B3_CHUNK_LEN) {
+        hone__b3_chunk c;
+        chunk_init(&c, s->key, s->chunk.flags);
+        c.chunk_counter = counter;
+        chunk_update(&c, buf, len);
+        output o = chunk_output(&c);
+        output_cv(&o, cv);
+        return;
+    }
+    uint8_t pair[2 * B3_OUT_LEN];
+    compress_subtree_to_parent_node(s->impl, buf, len, s->key, counter, s->chunk.flags, 1, pair);
+    output o = parent_output(pair, s->key, s->chunk.flags);
+    output_cv(&o, cv);
+}
+
+static void *fd_worker_main(void *arg) {
+    fd_worker *w = arg;
+    fd_job *j = w->job;
+    const hone__b3 *s = j->s;
+    size_t bsz = j->piece < FD_BUF_MAX ? (size_t)j->piece : FD_BUF_MAX;
+    uint8_t *buf = hone_malloc(j->alloc, bsz);
+    if (!buf) {
+        w->rc = HONE_ENOMEM;
+        return NULL;
+    }
+    for (;;) {
+        size_t p = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
+        if (p >= j->npieces) break;
+        /* The piece's blocks are equal, aligned, complete subtrees: fold
+         * their values with a binary counter, as a tree of them would. */
+        uint8_t stack[64 * B3_OUT_LEN];
+        size_t depth = 0;
+        uint64_t nblocks = j->piece / bsz;
+        for (uint64_t b = 0; b < nblocks; b++) {
+            uint64_t off = j->off + p * j->piece + b * bsz;
+            int rc = pread_full(j->fd, buf, bsz, off);
+            if (rc) {
+                w->rc = rc;
+                hone_free(j->alloc, buf);
+                return NULL;
+            }
+            block_cv(s, buf, bsz, j->counter0 + (p * j->piece + b * bsz) / B3_CHUNK_LEN,
+                     stack + depth * B3_OUT_LEN);
+            depth++;
+            for (uint64_t done = b + 1; (done & 1) == 0; done >>= 1) {
+                output o = parent_output(stack + (depth - 2) * B3_OUT_LEN, s->key, s->chunk.flags);
+                output_cv(&o, stack + (depth - 2) * B3_OUT_LEN);
+                depth--;
+            }
+        }
+        memcpy(j->cvs + p * B3_OUT_LEN, stack, B3_OUT_LEN);
+    }
+    hone_free(j->alloc, buf);
+    return NULL;
+}
+
+/* The two children of the complete, aligned subtree of `len` bytes at
+ * file offset `off` and chunk `counter`, hashed by s->threads workers. */
+static int fd_subtree_children(const hone__b3 *s, int fd, uint64_t off, uint64_t len,
+                               uint64_t counter, const hone_allocator *alloc,
+                               uint8_t out[2 * B3_OUT_LEN]) {
+    fd_job *j = hone_calloc(alloc, 1, sizeof *j);
+    if (!j) return HONE_ENOMEM;
+    size_t np = FD_MAX_PIECES;
+    while (np > 2 && len / np < hone__b3_fd_min_piece) np /= 2;
+    *j = (fd_job){.fd = fd, .off = off, .piece = len / np, .counter0 = counter, .npieces = np,
+                  .s = s, .alloc = alloc};
+    unsigned nw = s->threads > np ? (unsigned)np : s->threads;
+    fd_worker w[64];
+    if (nw > 64) nw = 64;
+    unsigned started = 0;
+    for (unsigned i = 1; i < nw; i++) {
+        w[i] = (fd_worker){j, HONE_OK, 0};
+        if (pthread_create(&w[i].tid, NULL, fd_worker_main, &w[i]) != 0) break;
+        started = i;
+    }
+    w[0] = (fd_worker){j, HONE_OK, 0};
+    fd_worker_main(&w[0]);
+    int rc = w[0].rc;
+    for (unsigned i = 1; i <= started; i++) {
+        pthread_join(w[i].tid, NULL);
+        if (!rc) rc = w[i].rc;
+    }
+    if (!rc) {
+        /* Fold the pieces' values up to the two children of the root. */
+        size_t n = np;
+        while (n > 2) {
+            for (size_t i = 0; i < n / 2; i++) {
+                output o = parent_output(j->cvs + 2 * i * B3_OUT_LEN, s->key, s->chunk.flags);
+                output_cv(&o, j->cvs + i * B3_OUT_LEN);
+            }
+            n /= 2;
+        }
+        memcpy(out, j->cvs, 2 * B3_OUT_LEN);
+    }
+    hone_free(alloc, j);
+    return rc;
+}
+
+int hone__b3_update_fd_mt(hone__b3 *s, int fd, uint64_t off, uint64_t len,
+                          const hone_allocator *alloc, uint64_t *done) {
+    *done = 0;
+    if (chunk_len(&s->chunk) != 0) return HONE_OK;
+    /* Whole subtrees as hone__b3_update() would take them, as long as they
+     * are big enough to be worth threads; the caller hashes the rest. */
+    while (len - *done > B3_CHUNK_LEN) {
+        uint64_t subtree_len = round_down_pow2(len - *done);
+        uint64_t so_far = s->chunk.chunk_counter * B3_CHUNK_LEN;
+        while (((subtree_len - 1) & so_far) != 0) subtree_len /= 2;
+        /* A subtree that ends the input is fine: like hone__b3_update(),
+         * finalisation then makes the root from the top two values. */
+        if (subtree_len < 2 * hone__b3_fd_min_piece) break;
+        uint8_t pair[2 * B3_OUT_LEN];
+        int rc = fd_subtree_children(s, fd, off + *done, subtree_len, s->chunk.chunk_counter,
+                                     alloc, pair);
+        if (rc) return rc;
+        uint64_t chunks = subtree_len / B3_CHUNK_LEN;
+        push_cv(s, pair, s->chunk.chunk_counter);
+        push_cv(s, pair + B3_OUT_LEN, s->chunk.chunk_counter + chunks / 2);
+        s->chunk.chunk_counter += chunks;
+        *done += subtree_len;
+    }
+    return HONE_OK;
 }

@@ -25,13 +25,12 @@ enum {
 #define B3_CHUNK_LEN 1024
 #define B3_OUT_LEN 32
 #define B3_KEY_LEN 32
-/* The widest hash_many of any path (AVX-512: 16 lanes). */
-#define B3_MAX_SIMD_DEGREE 16
+/* The most inputs any hash_many takes at once (AVX-512: two 16-lane states). */
+#define B3_MAX_SIMD_DEGREE 32
 /* A tree of 2^64 bytes has at most 54 levels above its chunks. */
 #define B3_MAX_DEPTH 54
 
 extern const uint32_t hone__b3_iv[8];
-extern const uint8_t hone__b3_msg_schedule[7][16];
 
 static inline uint32_t hone__b3_load32(const void *src) {
     const uint8_t *p = src;
@@ -133,6 +132,16 @@ void hone__b3_init_derive_key(hone__b3 *s, const char *context);
  * implementation from the current CPU features. */
 void hone__b3_reset(hone__b3 *s);
 void hone__b3_update(hone__b3 *s, const void *input, size_t len);
+/* Hashes whole subtrees of at least 2 MiB from [off, off+len) of fd on
+ * s->threads threads that pread their own parts, as hone__b3_update() of
+ * those bytes would, and sets *done to the bytes taken (from off). The
+ * caller feeds the rest (possibly nothing) through hone__b3_update(). Does nothing unless the current chunk is empty.
+ * Returns HONE_OK, HONE_ENOMEM, or the status of a failed pread (HONE_EIO
+ * if the file shrank); after an error the message is incomplete. */
+extern uint64_t hone__b3_fd_min_piece;
+int hone__b3_update_fd_mt(hone__b3 *s, int fd, uint64_t off, uint64_t len,
+                          const hone_allocator *alloc, uint64_t *done);
+
 /* Writes out_len bytes of output starting at byte `seek`; does not change
  * the state. */
 void hone__b3_finalize_seek(const hone__b3 *s, uint64_t seek, uint8_t *out, size_t out_len);

@@ -3,6 +3,7 @@
  * input), so the rounds need no shuffles between columns and diagonals.
  * Compiled with -msse4.1; called only when hone_cpu_has(HONE_CPU_SSE41). */
 #include "hash/blake3_impl.h"
+#include "hash/blake3_sched.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -28,7 +29,7 @@ static inline __m128i rot7(__m128i x) {
     return _mm_or_si128(_mm_srli_epi32(x, 7), _mm_slli_epi32(x, 25));
 }
 
-static inline void g(__m128i *v, int a, int b, int c, int d, __m128i x, __m128i y) {
+B3_INLINE void g(__m128i *v, int a, int b, int c, int d, __m128i x, __m128i y) {
     v[a] = addv(addv(v[a], v[b]), x);
     v[d] = rot16(xorv(v[d], v[a]));
     v[c] = addv(v[c], v[d]);
@@ -39,8 +40,8 @@ static inline void g(__m128i *v, int a, int b, int c, int d, __m128i x, __m128i 
     v[b] = rot7(xorv(v[b], v[c]));
 }
 
-static inline void round_fn(__m128i v[16], const __m128i m[16], size_t r) {
-    const uint8_t *s = hone__b3_msg_schedule[r];
+B3_INLINE void round_fn(__m128i v[16], const __m128i m[16], size_t r) {
+    const uint8_t *s = b3_sched[r];
     g(v, 0, 4, 8, 12, m[s[0]], m[s[1]]);
     g(v, 1, 5, 9, 13, m[s[2]], m[s[3]]);
     g(v, 2, 6, 10, 14, m[s[4]], m[s[5]]);
@@ -64,6 +65,7 @@ static inline void transpose4(__m128i *a, __m128i *b, __m128i *c, __m128i *d) {
 }
 
 static inline void load_msg(const uint8_t *const *inputs, size_t off, __m128i m[16]) {
+    for (int i = 0; i < 4; i++) _mm_prefetch((const char *)(inputs[i] + off + 128), _MM_HINT_T0);
     for (int q = 0; q < 4; q++) {
         for (int i = 0; i < 4; i++) m[4 * q + i] = loadu(inputs[i] + off + 16 * q);
         transpose4(&m[4 * q], &m[4 * q + 1], &m[4 * q + 2], &m[4 * q + 3]);
@@ -92,7 +94,7 @@ static void hash4(const uint8_t *const *inputs, size_t blocks, const uint32_t ke
                          set1(hone__b3_iv[0]), set1(hone__b3_iv[1]), set1(hone__b3_iv[2]),
                          set1(hone__b3_iv[3]), c_lo, c_hi, set1(B3_BLOCK_LEN),
                          set1(block_flags)};
-        for (size_t r = 0; r < 7; r++) round_fn(v, m, r);
+        B3_ROUNDS(round_fn, v, m);
         for (int i = 0; i < 8; i++) h[i] = xorv(v[i], v[i + 8]);
         block_flags = flags;
     }

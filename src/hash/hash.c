@@ -3,6 +3,12 @@
  * hex. */
 #include "hash/hash_internal.h"
 
+#ifdef HONE_HAVE_XXH_DISPATCH
+/* Replaces XXH3_64bits, XXH3_64bits_update, XXH3_128bits and
+ * XXH3_128bits_update by the run-time dispatched versions. */
+#include <xxh_x86dispatch.h>
+#endif
+
 #include <ctype.h>
 #include <pthread.h>
 #include <stdlib.h>

@@ -29,4 +29,7 @@ struct hone_hash {
 
 const EVP_MD *hone__hash_sha256_md(void);
 
+/* File size from which AUTO hashes with several BLAKE3 threads (file.c). */
+extern uint64_t hone__hash_auto_mt_min;
+
 #endif

@@ -183,8 +183,11 @@ int hone_hash_parse_line(const char *line, size_t len, hone_hash_algo def, hone_
     hone_buf_clear(name);
     memset(out, 0, sizeof *out);
     /* A list written on Windows or copied through it ends lines in CRLF;
-     * coreutils accepts that, so do we. */
-    if (len > 0 && line[len - 1] == '\r') len--;
+     * coreutils accepts that, so we drop a final CR - except on untagged
+     * BLAKE3 lines, where b3sum does not escape a CR and reads a final one
+     * as part of the name (below). */
+    int had_cr = len > 0 && line[len - 1] == '\r';
+    if (had_cr) len--;
     size_t i = 0;
     while (i < len && (line[i] == ' ' || line[i] == '\t')) i++;
     if (i == len) return parse_error(err, 1, "%s%zu", "empty line (no digest), column ", i + 1);
@@ -212,6 +215,7 @@ int hone_hash_parse_line(const char *line, size_t len, hone_hash_algo def, hone_
         algo = HONE_HASH_XXH3_64;
         i += 5;
     }
+    if (had_cr && algo == HONE_HASH_BLAKE3) len++;
     size_t hex_start = i;
     while (i < len && is_hex(line[i])) i++;
     if (i == hex_start) {

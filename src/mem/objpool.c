@@ -1,5 +1,13 @@
 /* objpool.c - a pool of fixed-size objects carved from slabs, with a
- * small per-thread cache in front of a locked free list. */
+ * small per-thread cache in front of a locked free store.
+ *
+ * Free objects are tracked in arrays of pointers (a stack per thread cache
+ * and one for the pool), not in lists linked through the objects: a get or
+ * put then never reads or writes the object itself, and refilling a cache
+ * copies pointers instead of walking a chain of dependent loads. With many
+ * objects out at once (a burst of 200 000 tasks' futures) the objects are
+ * cold, and walking their links cost a cache miss per object, one after the
+ * other; the arrays are sequential and small. */
 #include "hone/mem.h"
 
 #include <pthread.h>
@@ -12,6 +20,7 @@
 typedef struct tstat {
     atomic_uint_fast64_t gets, puts, hits;
     struct tstat *next;
+    void *objs[]; /* the thread's cache: cache + 1 slots */
 } tstat;
 
 struct hone_objpool {
@@ -19,7 +28,8 @@ struct hone_objpool {
     size_t obj, cache, slab_n;
     uint64_t id;
     pthread_mutex_t mu;
-    void *free_list; /* linked through each object's first word */
+    void **free_arr; /* free objects not in any thread's cache */
+    size_t nfree, freecap;
     void **slabs;
     size_t nslabs, slabcap;
     uint64_t capacity;
@@ -33,7 +43,7 @@ struct hone_objpool {
 #define TCACHE_SLOTS 4
 typedef struct tcache {
     uint64_t id;
-    void *head;
+    void **objs;
     size_t n;
     tstat *st;
 } tcache;
@@ -72,13 +82,6 @@ static void reg_remove(uint64_t id) {
     pthread_mutex_unlock(&reg_mu);
 }
 
-static inline void *next_of(void *o) {
-    void *n;
-    memcpy(&n, o, sizeof n);
-    return n;
-}
-static inline void set_next(void *o, void *n) { memcpy(o, &n, sizeof n); }
-
 int hone_objpool_new(hone_objpool **out, const hone_objpool_opts *opts) {
     if (!out) return HONE_EINVAL;
     *out = NULL;
@@ -90,7 +93,8 @@ int hone_objpool_new(hone_objpool **out, const hone_objpool_opts *opts) {
     p->cache = opts->cache_size ? opts->cache_size : 64;
     p->slab_n = opts->slab_objects ? opts->slab_objects : 256;
     pthread_mutex_init(&p->mu, NULL);
-    p->id = p->cache > 1 ? reg_add() : 0;
+    /* A cache too large to allocate is no cache. */
+    p->id = p->cache > 1 && p->cache < ((size_t)1 << 28) ? reg_add() : 0;
     *out = p;
     return HONE_OK;
 }
@@ -104,32 +108,44 @@ static int add_slab(hone_objpool *p) {
         p->slabs = ns;
         p->slabcap = cap;
     }
-    char *slab = hone_malloc(p->alloc, p->obj * p->slab_n);
-    if (!slab) return HONE_ENOMEM;
-    p->slabs[p->nslabs++] = slab;
-    for (size_t i = p->slab_n; i-- > 0;) {
-        set_next(slab + i * p->obj, p->free_list);
-        p->free_list = slab + i * p->obj;
+    /* Every object is out, in a thread's cache or in free_arr, so room for
+     * the whole capacity is enough for free_arr. */
+    if (p->freecap < p->capacity + p->slab_n) {
+        size_t cap = p->freecap * 2 > p->capacity + p->slab_n ? p->freecap * 2
+                                                               : p->capacity + p->slab_n;
+        void **nf = hone_realloc(p->alloc, p->free_arr, cap * sizeof *nf);
+        if (!nf) return HONE_ENOMEM;
+        p->free_arr = nf;
+        p->freecap = cap;
     }
+    /* Objects whose size is a multiple of a cache line start on one, so
+     * two objects used by different threads never share a line. The slab
+     * keeps its allocator's pointer for freeing. */
+    size_t line = p->obj % 64 == 0 ? 64 : 0;
+    char *raw = hone_malloc(p->alloc, p->obj * p->slab_n + line);
+    if (!raw) return HONE_ENOMEM;
+    p->slabs[p->nslabs++] = raw;
+    char *slab = line ? raw + (line - (uintptr_t)raw % line) % line : raw;
+    /* Pushed backwards, so objects go out in address order. */
+    for (size_t i = p->slab_n; i-- > 0;) p->free_arr[p->nfree++] = slab + i * p->obj;
     p->capacity += p->slab_n;
     return HONE_OK;
 }
 
-static tcache *slot_for(hone_objpool *p) {
+/* Claims a cache slot for p on this thread; NULL when none can be had. */
+static __attribute__((noinline)) tcache *slot_claim(hone_objpool *p) {
     if (!p->id) return NULL;
-    for (int i = 0; i < TCACHE_SLOTS; i++)
-        if (tls[i].id == p->id) return &tls[i];
     for (int i = 0; i < TCACHE_SLOTS; i++) {
         if (tls[i].id && reg_alive(tls[i].id)) continue;
         /* Empty, or left by a freed pool whose memory is gone: claim it. */
-        tstat *st = hone_calloc(p->alloc, 1, sizeof *st);
+        tstat *st = hone_calloc(p->alloc, 1, sizeof *st + (p->cache + 1) * sizeof(void *));
         if (!st) return NULL;
         pthread_mutex_lock(&p->mu);
         st->next = p->tstats;
         p->tstats = st;
         pthread_mutex_unlock(&p->mu);
         tls[i].id = p->id;
-        tls[i].head = NULL;
+        tls[i].objs = st->objs;
         tls[i].n = 0;
         tls[i].st = st;
         return &tls[i];
@@ -137,38 +153,34 @@ static tcache *slot_for(hone_objpool *p) {
     return NULL;
 }
 
+/* The fast path of get and put is this lookup plus a few instructions; the
+ * rest lives in separate functions, so that the fast path needs no stack
+ * frame. */
+static inline tcache *slot_for(hone_objpool *p) {
+    for (int i = 0; i < TCACHE_SLOTS; i++)
+        if (tls[i].id == p->id && p->id) return &tls[i];
+    return slot_claim(p);
+}
+
 static inline void bump(atomic_uint_fast64_t *c) {
     atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
                           memory_order_relaxed);
 }
 
-void *hone_objpool_get(hone_objpool *p) {
-    tcache *c = slot_for(p);
-    if (c && c->head) {
-        void *o = c->head;
-        c->head = next_of(o);
-        c->n--;
-        bump(&c->st->gets);
-        bump(&c->st->hits);
-        return o;
-    }
+static __attribute__((noinline)) void *get_slow(hone_objpool *p, tcache *c) {
     pthread_mutex_lock(&p->mu);
-    if (!p->free_list && add_slab(p)) {
+    if (!p->nfree && add_slab(p)) {
         pthread_mutex_unlock(&p->mu);
         return NULL;
     }
-    void *o = p->free_list;
-    p->free_list = next_of(o);
+    void *o = p->free_arr[--p->nfree];
     if (c) {
-        /* Refill half the cache in the same lock hold. */
-        size_t want = p->cache / 2;
-        while (c->n < want && p->free_list) {
-            void *x = p->free_list;
-            p->free_list = next_of(x);
-            set_next(x, c->head);
-            c->head = x;
-            c->n++;
-        }
+        /* Refill half the cache in the same lock hold, keeping the order
+         * in which the pool would have handed the objects out. */
+        size_t k = p->cache / 2 < p->nfree ? p->cache / 2 : p->nfree;
+        p->nfree -= k;
+        memcpy(c->objs, p->free_arr + p->nfree, k * sizeof *c->objs);
+        c->n = k;
     } else {
         p->slow_gets++;
     }
@@ -177,30 +189,40 @@ void *hone_objpool_get(hone_objpool *p) {
     return o;
 }
 
+void *hone_objpool_get(hone_objpool *p) {
+    tcache *c = slot_for(p);
+    if (c && c->n) {
+        void *o = c->objs[--c->n];
+        bump(&c->st->gets);
+        bump(&c->st->hits);
+        return o;
+    }
+    return get_slow(p, c);
+}
+
+/* Gives the least recently returned half of a full cache back, so other
+ * threads can have them; the most recent stay, likely still in cache. */
+static __attribute__((noinline)) void spill(hone_objpool *p, tcache *c) {
+    size_t k = c->n - p->cache / 2;
+    pthread_mutex_lock(&p->mu);
+    memcpy(p->free_arr + p->nfree, c->objs, k * sizeof *c->objs);
+    p->nfree += k;
+    pthread_mutex_unlock(&p->mu);
+    memmove(c->objs, c->objs + k, (c->n - k) * sizeof *c->objs);
+    c->n -= k;
+}
+
 void hone_objpool_put(hone_objpool *p, void *obj) {
     if (!obj) return;
     tcache *c = slot_for(p);
     if (c) {
-        set_next(obj, c->head);
-        c->head = obj;
-        c->n++;
+        c->objs[c->n++] = obj;
         bump(&c->st->puts);
-        if (c->n <= p->cache) return;
-        /* Full: give half back so other threads can have it. */
-        pthread_mutex_lock(&p->mu);
-        while (c->n > p->cache / 2) {
-            void *x = c->head;
-            c->head = next_of(x);
-            c->n--;
-            set_next(x, p->free_list);
-            p->free_list = x;
-        }
-        pthread_mutex_unlock(&p->mu);
+        if (c->n > p->cache) spill(p, c);
         return;
     }
     pthread_mutex_lock(&p->mu);
-    set_next(obj, p->free_list);
-    p->free_list = obj;
+    p->free_arr[p->nfree++] = obj;
     p->slow_puts++;
     pthread_mutex_unlock(&p->mu);
 }
@@ -238,6 +260,7 @@ void hone_objpool_free(hone_objpool *p) {
         hone_free(p->alloc, s);
     }
     hone_free(p->alloc, p->slabs);
+    hone_free(p->alloc, p->free_arr);
     pthread_mutex_destroy(&p->mu);
     hone_free(p->alloc, p);
 }

@@ -325,7 +325,7 @@ int hone_cycle_save(hone_cycle_collector *c, const char *path, hone_error *err) 
         hone_buf_free(&b);
         return hone_error_set(err, rc, "out of memory saving cycle history to %s", path);
     }
-    rc = hone_prof_write_atomic(path, b.data, b.len, err);
+    rc = hone_file_write_atomic(path, b.data, b.len, err);
     hone_buf_free(&b);
     return rc;
 }

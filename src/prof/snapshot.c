@@ -455,7 +455,7 @@ int hone_prof_write_file(const char *path, hone_error *err) {
         hone_buf_free(&b);
         return hone_error_set(err, rc, "cannot format the profile: %s", hone_strerror(rc));
     }
-    rc = hone_prof_write_atomic(path, b.data, b.len, err);
+    rc = hone_file_write_atomic(path, b.data, b.len, err);
     hone_buf_free(&b);
     return rc;
 }

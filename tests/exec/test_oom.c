@@ -38,6 +38,23 @@ static int group_run(const hone_allocator *a, void *ctx) {
     return rc;
 }
 
+static int scope_run(const hone_allocator *a, void *ctx) {
+    hone_pool_opts o = {.workers = 2, .alloc = a};
+    hone_pool *p;
+    int rc = hone_pool_new(&p, &o, NULL);
+    if (rc) return rc;
+    hone_scope *s;
+    rc = hone_scope_new(&s, p);
+    if (!rc) {
+        for (int i = 0; i < 40 && !rc; i++) rc = hone_scope_spawn(s, noop, NULL);
+        int w = hone_scope_wait(s);
+        if (!rc) rc = w;
+        hone_scope_free(s);
+    }
+    hone_pool_free(p);
+    return rc;
+}
+
 static int sum(void *ctx, size_t lo, size_t hi) { return HONE_OK; }
 
 static int pfor_run(const hone_allocator *a, void *ctx) {
@@ -66,6 +83,7 @@ static int batcher_run(const hone_allocator *a, void *ctx) {
 static void oom_pool(void **state) { failalloc_loop("pool+futures", pool_futures, NULL); }
 static void oom_group(void **state) { failalloc_loop("group", group_run, NULL); }
 static void oom_pfor(void **state) { failalloc_loop("parallel_for", pfor_run, NULL); }
+static void oom_scope(void **state) { failalloc_loop("scope", scope_run, NULL); }
 static void oom_batcher(void **state) { failalloc_loop("batcher", batcher_run, NULL); }
 
 int main(int argc, char **argv) {
@@ -73,6 +91,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(oom_pool),
         cmocka_unit_test(oom_group),
         cmocka_unit_test(oom_pfor),
+        cmocka_unit_test(oom_scope),
         cmocka_unit_test(oom_batcher),
     };
     if (argc > 1) cmocka_set_test_filter(argv[1]);

@@ -114,7 +114,7 @@ static int fib(void *arg, hone_task *t) {
 }
 
 static void nested_fib(void **state) {
-    for (unsigned w = 1; w <= 3; w++) {
+    for (unsigned w = 1; w <= 4; w++) {
         hone_pool *p = mkpool(w);
         hone_future *f;
         assert_int_equal(hone_pool_submit(p, fib, (void *)(intptr_t)16, &f), HONE_OK);
@@ -508,6 +508,45 @@ static void burst_runs_inline_past_threshold(void **state) {
     hone_pool_free(p);
 }
 
+/* A worker's own deque is a fixed ring: a task pushing more than it holds
+ * (group members are queued without the inline threshold) overflows to the
+ * shared queue, and every task still runs exactly once. */
+typedef struct overflow {
+    int n;
+    atomic_int ran[1500];
+} overflow;
+
+static int mark_once(void *arg, hone_task *t) {
+    atomic_fetch_add((atomic_int *)arg, 1);
+    return HONE_OK;
+}
+
+static int overflow_task(void *arg, hone_task *t) {
+    overflow *o = arg;
+    hone_group *g;
+    if (hone_group_new(&g, hone_task_pool(t), NULL)) return HONE_ENOMEM;
+    int rc = HONE_OK;
+    for (int i = 0; i < o->n && rc >= 0; i++) rc = hone_group_add(g, mark_once, &o->ran[i]);
+    if (rc >= 0) rc = hone_group_wait(g);
+    hone_group_free(g);
+    return rc;
+}
+
+static void deque_overflow(void **state) {
+    for (unsigned w = 1; w <= 3; w++) {
+        hone_pool *p = mkpool(w);
+        static overflow o;
+        o.n = 1500;
+        for (int i = 0; i < o.n; i++) atomic_store(&o.ran[i], 0);
+        hone_future *f;
+        assert_int_equal(hone_pool_submit(p, overflow_task, &o, &f), HONE_OK);
+        assert_int_equal(hone_future_wait(f), HONE_OK);
+        hone_future_free(f);
+        for (int i = 0; i < o.n; i++) assert_int_equal(atomic_load(&o.ran[i]), 1);
+        hone_pool_free(p);
+    }
+}
+
 int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(submit_and_wait_results),
@@ -527,6 +566,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(shutdown_from_task_refused),
         cmocka_unit_test(free_drains_detached),
         cmocka_unit_test(burst_runs_inline_past_threshold),
+        cmocka_unit_test(deque_overflow),
     };
     if (argc > 1) cmocka_set_test_filter(argv[1]);
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,9 +25,11 @@ static void one_line(const char *line, size_t len, hone_hash_algo def) {
         if (l.digest_len != hone_hash_digest_len(l.algo) || !name.data || name.len == 0 ||
             strlen(name.data) != name.len)
             abort();
-        /* xxhsum does not escape, so names with a newline cannot come back. */
+        /* xxhsum does not escape, so names with a newline, or ending in a
+         * carriage return (read back as a CRLF line end), cannot come back. */
         int xxh = l.algo == HONE_HASH_XXH3_64 || l.algo == HONE_HASH_XXH3_128;
-        if (!(xxh && strchr(name.data, '\n'))) {
+        int cr_end = name.data[name.len - 1] == '\r';
+        if (!(xxh && (strchr(name.data, '\n') || cr_end))) {
             hone_buf out = {0};
             if (hone_hash_format_line(&out, l.algo, l.style, l.digest, name.data) != HONE_OK)
                 abort();

@@ -120,6 +120,10 @@ if have b3sum; then
   [[ $r == "$h" ]] || fail "blake3 mismatch: exit $h, b3sum $r"
   cmp -s ref.out hone.out || fail "blake3 mismatch line differs: $(cat hone.out)"
   printf 'z' >'sp ace'
+  # a name ending in a carriage return: b3sum keeps it in the name
+  printf 'q' >$'endcr\r'
+  b3sum $'endcr\r' >cr.b3
+  "$hone" hash -a blake3 -c cr.b3 >out 2>err || fail "hone -a blake3 -c of a name ending in CR: $(cat err)"
   # the digest does not depend on the thread count
   for j in 1 2 3 8; do
     [[ $("$hone" hash -a blake3 -j $j big) == $(b3sum big) ]] || fail "-j $j digest differs"

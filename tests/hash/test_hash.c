@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hash/hash_internal.h"
+
 static const struct known {
     hone_hash_algo algo;
     const char *input;
@@ -170,7 +172,12 @@ static void write_file(const char *path, const uint8_t *data, size_t n) {
  * bytes from the offset to the end. */
 static void test_files(void **state) {
     (void)state;
-    static const size_t sizes[] = {0, 1, 4096, 1000003, 3 << 20};
+    /* Small thresholds, so that the test's files also take the threaded
+     * pread path (pieces of 8 KiB and up). */
+    uint64_t saved_min = hone__hash_auto_mt_min, saved_piece = hone__b3_fd_min_piece;
+    hone__hash_auto_mt_min = 8192;
+    hone__b3_fd_min_piece = 4096;
+    static const size_t sizes[] = {0, 1, 4096, 65536, 1000003, 3 << 20};
     static const hone_hash_io modes[] = {HONE_HASH_IO_AUTO, HONE_HASH_IO_READ, HONE_HASH_IO_MMAP};
     size_t maxn = 3 << 20;
     uint8_t *buf = malloc(maxn);
@@ -183,7 +190,7 @@ static void test_files(void **state) {
             uint8_t want[32], got[32];
             assert_int_equal(hone_hash_oneshot((hone_hash_algo)algo, buf, sizes[s], want, 32),
                              HONE_OK);
-            for (unsigned threads = 1; threads <= 2; threads++) {
+            for (unsigned threads = 1; threads <= 3; threads++) {
                 hone_hash_opts ho = {.threads = threads};
                 hone_hash *h = NULL;
                 assert_int_equal(hone_hash_new(&h, (hone_hash_algo)algo, &ho), HONE_OK);
@@ -232,6 +239,8 @@ static void test_files(void **state) {
     }
     hone_hash_free(h);
     free(buf);
+    hone__hash_auto_mt_min = saved_min;
+    hone__b3_fd_min_piece = saved_piece;
 }
 
 /* A pipe is read to its end whatever the I/O mode asks. */

@@ -1,6 +1,6 @@
 /* test_oom.c - the hash module under the out-of-memory loop: every
  * allocation of making hashers (each algorithm and BLAKE3 mode), hashing a
- * file through the I/O buffer, and formatting and parsing list lines fails
+ * file through the I/O buffer and on BLAKE3's pread workers, and formatting and parsing list lines fails
  * in turn; each call must report HONE_ENOMEM (or recover) and leak nothing. */
 #include "test.h"
 
@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "hash/hash_internal.h"
 
 static char path[64];
 
@@ -29,7 +31,9 @@ static int hash_everything(const hone_allocator *a, void *ctx) {
             return rc;
         }
         uint8_t d[32];
-        hone_hash_file_opts fo = {.io = HONE_HASH_IO_READ, .buf_size = 4096};
+        /* AUTO: with the lowered thresholds below, BLAKE3 takes the
+         * threaded pread path, whose workers allocate on their threads. */
+        hone_hash_file_opts fo = {.io = HONE_HASH_IO_AUTO, .buf_size = 4096};
         rc = hone_hash_path(h, path, &fo, d, sizeof d, NULL);
         if (!rc) {
             hone_buf b;
@@ -63,6 +67,8 @@ static void test_oom(void **state) {
     for (size_t i = 0; i < sizeof data; i++) data[i] = (char)i;
     assert_int_equal(write(fd, data, sizeof data), (ssize_t)sizeof data);
     close(fd);
+    hone__hash_auto_mt_min = 8192;
+    hone__b3_fd_min_piece = 4096;
     long n = failalloc_loop("hash_everything", hash_everything, NULL);
     unlink(path);
     assert_true(n > 10);

@@ -48,6 +48,22 @@ static void objpool_basic(void **state) {
     assert_int_equal(hone_objpool_new(&p, &z), HONE_EINVAL);
 }
 
+/* Sizes that are a multiple of 64 get objects on their own cache lines. */
+static void objpool_line_aligned(void **state) {
+    for (size_t size = 64; size <= 192; size += 64) {
+        hone_objpool *p;
+        hone_objpool_opts o = {.obj_size = size, .slab_objects = 7};
+        assert_int_equal(hone_objpool_new(&p, &o), HONE_OK);
+        for (int i = 0; i < 30; i++) {
+            unsigned char *x = hone_objpool_get(p);
+            assert_non_null(x);
+            assert_int_equal((uintptr_t)x % 64, 0);
+            memset(x, 0xab, size); /* the whole object is ours (ASan checks) */
+        }
+        hone_objpool_free(p);
+    }
+}
+
 static void *objpool_worker(void *arg) {
     hone_objpool *p = arg;
     uint64_t *held[16];
@@ -79,6 +95,57 @@ static void objpool_threads(void **state) {
     assert_int_equal(st.gets, 4 * 2000 * 16);
     assert_int_equal(st.puts, 4 * 2000 * 16);
     hone_objpool_free(p);
+}
+
+/* Objects taken on one thread and returned on another (what a thread pool
+ * does with its jobs): the returning thread's cache spills them back, and
+ * every object handed out afterwards is still distinct from every other
+ * one out at the same time. */
+enum { XN = 3000 };
+typedef struct xfer {
+    hone_objpool *p;
+    void **objs;
+} xfer;
+
+static void *put_all(void *arg) {
+    xfer *x = arg;
+    for (int i = 0; i < XN; i++) hone_objpool_put(x->p, x->objs[i]);
+    return NULL;
+}
+
+static int cmp_ptr(const void *a, const void *b) {
+    uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void objpool_cross_thread(void **state) {
+    for (size_t cache = 0; cache <= 16; cache += 16) { /* default and 16 */
+        hone_objpool *p;
+        hone_objpool_opts o = {.obj_size = 24, .cache_size = cache, .slab_objects = 100};
+        assert_int_equal(hone_objpool_new(&p, &o), HONE_OK);
+        void **objs = calloc(XN, sizeof *objs);
+        xfer x = {p, objs};
+        for (int round = 0; round < 4; round++) {
+            for (int i = 0; i < XN; i++) {
+                objs[i] = hone_objpool_get(p);
+                assert_non_null(objs[i]);
+            }
+            qsort(objs, XN, sizeof *objs, cmp_ptr);
+            for (int i = 1; i < XN; i++) assert_ptr_not_equal(objs[i - 1], objs[i]);
+            pthread_t th;
+            assert_int_equal(pthread_create(&th, NULL, put_all, &x), 0);
+            pthread_join(th, NULL);
+        }
+        hone_objpool_stats st;
+        hone_objpool_stats_get(p, &st);
+        assert_int_equal(st.gets, 4 * XN);
+        assert_int_equal(st.puts, 4 * XN);
+        /* Returned objects are reused: at most one cache's worth of objects
+         * per exited thread is stranded, so capacity stays near XN. */
+        assert_true(st.capacity <= XN + 4 * 64 + 100);
+        free(objs);
+        hone_objpool_free(p);
+    }
 }
 
 /* More pools than a thread has cache slots, and slots left by freed pools
@@ -212,7 +279,8 @@ static void arena_basic(void **state) {
 int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(objpool_basic),     cmocka_unit_test(objpool_threads),
-        cmocka_unit_test(objpool_many_pools), cmocka_unit_test(interner_basic),
+        cmocka_unit_test(objpool_many_pools), cmocka_unit_test(objpool_cross_thread),
+        cmocka_unit_test(objpool_line_aligned), cmocka_unit_test(interner_basic),
         cmocka_unit_test(interner_threads),  cmocka_unit_test(arena_basic),
     };
     if (argc > 1) cmocka_set_test_filter(argv[1]);
