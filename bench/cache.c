@@ -363,6 +363,72 @@ static void throughput(void) {
 }
 
 /* ------------------------------------------------------------------ */
+/* the machine's ceiling                                               */
+
+/* Independent random 8-byte reads over 64 MiB (beyond the caches) at 1 and
+ * 2 threads: how far any memory-bound code can scale on this machine. A
+ * cache whose structures do not fit in the CPU caches cannot scale better
+ * than this, so it puts cache.scaling.ratio in context. */
+#define MEMREF_WORDS (1u << 23)
+#define MEMREF_READS 20000000
+
+typedef struct memref_job {
+    const uint64_t *a;
+    uint64_t seed, sum;
+    pthread_barrier_t *bar;
+    double secs;
+} memref_job;
+
+static void *memref_worker(void *p) {
+    memref_job *j = p;
+    uint64_t x = j->seed, s = 0;
+    pthread_barrier_wait(j->bar);
+    uint64_t t0 = hone_monotonic_ns();
+    for (int i = 0; i < MEMREF_READS; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        s += j->a[x & (MEMREF_WORDS - 1)];
+    }
+    j->secs = (double)(hone_monotonic_ns() - t0) / 1e9;
+    j->sum = s;
+    return NULL;
+}
+
+static double memref_run(const uint64_t *a, int threads) {
+    pthread_t th[2];
+    memref_job jobs[2];
+    pthread_barrier_t bar;
+    pthread_barrier_init(&bar, NULL, (unsigned)threads);
+    double best = 0;
+    for (int r = 0; r < 3; r++) {
+        for (int t = 0; t < threads; t++) {
+            jobs[t] = (memref_job){a, (uint64_t)t * 0x9e3779b97f4a7c15ULL + 1, 0, &bar, 0};
+            pthread_create(&th[t], NULL, memref_worker, &jobs[t]);
+        }
+        double secs = 0;
+        for (int t = 0; t < threads; t++) {
+            pthread_join(th[t], NULL);
+            if (jobs[t].secs > secs) secs = jobs[t].secs;
+        }
+        double m = (double)MEMREF_READS * threads / secs / 1e6;
+        if (m > best) best = m;
+    }
+    pthread_barrier_destroy(&bar);
+    return best;
+}
+
+static void machine_ceiling(void) {
+    uint64_t *a = malloc(MEMREF_WORDS * sizeof *a);
+    if (!a) return;
+    for (uint64_t i = 0; i < MEMREF_WORDS; i++) a[i] = i;
+    double m1 = memref_run(a, 1), m2 = memref_run(a, 2);
+    printf("cache.machine.mem_reads_mops.1t\t%.1f\tMops/s (random 8-byte reads over 64 MiB)\n", m1);
+    printf("cache.machine.mem_scaling.ratio\t%.2f\tx 2 threads vs 1 (ceiling for memory-bound "
+           "code on this machine)\n",
+           m2 / m1);
+    free(a);
+}
+
+/* ------------------------------------------------------------------ */
 /* memory                                                              */
 
 static void memory(void) {
@@ -386,6 +452,7 @@ static void memory(void) {
 int main(void) {
     hit_ratios();
     throughput();
+    machine_ceiling();
     memory();
     return 0;
 }

@@ -136,7 +136,9 @@ typedef struct hone_cache_options {
     uint64_t ttl_ns;            /* default time-to-live after write; 0: none */
     int expire_after_access;    /* nonzero: each hit restarts the entry's ttl */
     uint64_t negative_ttl_ns;   /* get_or_load: cache loader errors this long; 0: never */
-    hone_cache_clock_fn clock;  /* NULL: hone_monotonic_ns */
+    /* NULL: hone_monotonic_ns. Called inside lock-free reads, so it must
+     * not call into any hone cache. */
+    hone_cache_clock_fn clock;
     void *clock_ctx;
     /* Shards (a power of two up to 256); 0 picks from the capacity: one
      * shard for small caches (so eviction order is exact), up to 64. */
@@ -171,7 +173,12 @@ HONE_API int hone_cache_put_ex(hone_cache *c, const void *key, size_t klen, cons
 /* Copy-out get: copies the value into buf (up to cap bytes) and sets *vlen
  * to the value's full length. Returns HONE_OK on a hit (the copy is
  * truncated when cap < *vlen: compare them), HONE_ENOTFOUND on a miss or an
- * expired entry. Thread-safe. */
+ * expired entry. Thread-safe and lock-free: reads take no lock (entries are
+ * reclaimed by epochs, see docs/design/cache.md) and hand the hit to the
+ * policy through a buffer that a writer or a later reader applies. Each
+ * reading thread holds one of 512 epoch slots until it exits; a thread that
+ * finds none free reads under the shard lock instead (same results).
+ * get_view, contains and the hit path of get_or_load read the same way. */
 HONE_API int hone_cache_get(hone_cache *c, const void *key, size_t klen, void *buf, size_t cap,
                             size_t *vlen);
 
@@ -235,7 +242,8 @@ HONE_API int hone_cache_iterate(hone_cache *c,
  * Thread-safe. */
 HONE_API int hone_cache_resize(hone_cache *c, uint64_t max_entries, uint64_t max_bytes);
 
-/* Statistics. Counters are exact (updated under shard locks). */
+/* Statistics. Counters are exact: hits and misses are atomic increments
+ * on per-shard stripes, the rest are updated under the shard locks. */
 typedef struct hone_cache_stats {
     uint64_t hits, misses;
     double hit_rate; /* hits / (hits + misses), 0 when none */

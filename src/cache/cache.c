@@ -1,25 +1,232 @@
-/* cache.c - the concurrent cache: shards of (mutex, policy, entries), with
- * reference-counted entries for views, TTLs, single-flight loading and
- * statistics. */
+/* cache.c - the concurrent cache: shards of (mutex, policy, entries) with a
+ * read path that takes no lock (an open-addressing index of atomically
+ * published entry pointers, entries reclaimed by epochs), hits handed to
+ * the policy through lossy per-shard read buffers drained under a try-lock,
+ * reference-counted views, TTLs, single-flight loading and statistics. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 
+#include "cache/cache_test.h"
 #include "cache/policy.h"
 #include "hone/cache.h"
 
-/* An entry: immutable once published, except expire_at (under the shard
- * lock). Freed by whoever drops the last reference: the cache or a view. */
+/* ------------------------------------------------------------------ */
+/* Entries                                                             */
+
+/* An entry: one allocation holding the header, the key and the value.
+ * Immutable once published, except expire_at (written by readers when
+ * expire_after_access is on, so it is atomic) and the retire fields (under
+ * the shard lock, after the entry left the index). Freed by whoever drops
+ * the last reference: the cache (after a grace period) or a view. */
 typedef struct entry {
+    /* Cold for readers: references, accounting, reclamation. */
     atomic_uint refs;
-    uint32_t klen;
-    uint64_t vlen;
-    uint64_t weight;
-    uint64_t expire_at; /* 0: never */
-    uint64_t ttl;       /* for expire-after-access; 0: none */
+    uint32_t weight;
+    uint32_t repoch; /* the epoch it was retired in (low 32 bits) */
+    uint32_t pad_;
     const hone_allocator *alloc;
+    struct entry *rnext; /* the shard's retire queue */
+    uint64_t ttl;        /* for expire-after-access; 0: none */
+    /* What a read touches, next to the key and value, so that a small
+     * entry's read usually stays within one or two cache lines. */
+    uint64_t hash;
+    _Atomic uint64_t expire_at; /* 0: never */
+    uint64_t vlen;
+    uint32_t klen;
+    uint32_t node;        /* its policy node id (set before it is published) */
     unsigned char data[]; /* key bytes, then value bytes */
 } entry;
+
+static void entry_unref(entry *e) {
+    if (e && atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) == 1)
+        hone_free(e->alloc, e);
+}
+
+/* ------------------------------------------------------------------ */
+/* Epochs                                                              */
+
+/* Epoch-based reclamation, process-wide. A reader announces the global
+ * epoch in its thread's slot before it loads anything from an index and
+ * clears the slot when done; a writer that unlinks an entry stamps it with
+ * the epoch it saw afterwards and drops the cache's reference only once the
+ * epoch moved two steps on. The epoch moves from E to E+1 only when every
+ * announced slot shows E, so a reader that could have seen the entry has
+ * left by then. Slots are a fixed array (no allocation, so reads cannot
+ * fail): a thread claims one on its first read and gives it back when it
+ * exits. A thread that finds none free reads under the shard lock, which
+ * is correct but slower. Entries, not their memory, are what is deferred:
+ * the cache's own reference is dropped late, and a view takes a reference
+ * of its own inside the read section, when the count is still >= 1. */
+#define EBR_SLOTS 512
+
+typedef struct ebr_slot {
+    _Atomic uint64_t state; /* epoch << 1 | 1 while reading, else 0 */
+    atomic_int used;
+    char pad[64 - sizeof(uint64_t) - sizeof(int)];
+} ebr_slot;
+
+static _Alignas(64) ebr_slot ebr_slots[EBR_SLOTS];
+static _Alignas(64) _Atomic uint64_t ebr_epoch = 1;
+/* Apart from the epoch, which readers load on every read. */
+static _Alignas(64) atomic_uint ebr_high; /* slots [0, ebr_high) were ever claimed */
+static pthread_key_t ebr_key;
+static int ebr_key_ok;
+static pthread_once_t ebr_once = PTHREAD_ONCE_INIT;
+static _Thread_local ebr_slot *ebr_mine;
+static _Thread_local int ebr_tried;
+
+static void ebr_release(void *p) {
+    ebr_slot *s = p;
+    /* The destructor runs on the exiting thread: should another thread-exit
+     * hook read from a cache after this, it takes the locked path instead
+     * of a slot that may already be someone else's. */
+    ebr_mine = NULL;
+    atomic_store_explicit(&s->state, 0, memory_order_release);
+    atomic_store_explicit(&s->used, 0, memory_order_release);
+}
+
+static void ebr_init(void) { ebr_key_ok = pthread_key_create(&ebr_key, ebr_release) == 0; }
+
+/* This thread's slot, or NULL when none is free. */
+static ebr_slot *ebr_slot_get(void) {
+    if (ebr_mine || ebr_tried) return ebr_mine;
+    ebr_tried = 1;
+    pthread_once(&ebr_once, ebr_init);
+    if (!ebr_key_ok) return NULL;
+    for (unsigned i = 0; i < EBR_SLOTS; i++) {
+        int z = 0;
+        if (atomic_load_explicit(&ebr_slots[i].used, memory_order_relaxed) ||
+            !atomic_compare_exchange_strong(&ebr_slots[i].used, &z, 1))
+            continue;
+        if (pthread_setspecific(ebr_key, &ebr_slots[i])) {
+            atomic_store(&ebr_slots[i].used, 0);
+            return NULL;
+        }
+        unsigned h = atomic_load(&ebr_high);
+        while (h < i + 1 && !atomic_compare_exchange_weak(&ebr_high, &h, i + 1)) {
+        }
+        ebr_mine = &ebr_slots[i];
+        return ebr_mine;
+    }
+    return NULL;
+}
+
+/* Enters a read section. The exchange is a full barrier: the announcement
+ * is visible before any load of the index (the writer side pairs it with
+ * the fence in ebr_advance). */
+static void ebr_enter(ebr_slot *s) {
+    /* Acquire: an epoch seen here was published after the unlinks it
+     * covers, so the index loads below cannot see those entries. */
+    uint64_t e = atomic_load_explicit(&ebr_epoch, memory_order_acquire);
+    atomic_exchange_explicit(&s->state, e << 1 | 1, memory_order_seq_cst);
+}
+
+static void ebr_leave(ebr_slot *s) { atomic_store_explicit(&s->state, 0, memory_order_release); }
+
+/* Moves the global epoch on when every reader has seen the current one. */
+static void ebr_advance(void) {
+    uint64_t e = atomic_load_explicit(&ebr_epoch, memory_order_seq_cst);
+    atomic_thread_fence(memory_order_seq_cst);
+    unsigned n = atomic_load_explicit(&ebr_high, memory_order_acquire);
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t st = atomic_load_explicit(&ebr_slots[i].state, memory_order_seq_cst);
+        if ((st & 1) && (st >> 1) != e) return;
+    }
+    atomic_compare_exchange_strong(&ebr_epoch, &e, e + 1);
+}
+
+static uint32_t ebr_now(void) {
+    return (uint32_t)atomic_load_explicit(&ebr_epoch, memory_order_seq_cst);
+}
+
+/* Two steps since `stamp`: nobody can still be reading what was retired. */
+static int ebr_safe(uint32_t stamp) { return (uint32_t)(ebr_now() - stamp) >= 2; }
+
+/* ------------------------------------------------------------------ */
+/* The index                                                           */
+
+/* Open addressing with linear probing, keyed by the entry's 64-bit hash:
+ * the low bits pick the first slot, 32 middle bits are the slot's tag.
+ * Tags and entry pointers are two arrays, so a probe scans 16 tags per
+ * cache line and dereferences an entry only when its tag matches. Readers
+ * probe without a lock; the writer (holding the shard lock) publishes an
+ * entry by storing its pointer and then its tag (release), marks a removed
+ * one with a tombstone tag (or the empty tag when no probe chain runs
+ * through the slot), and rebuilds the index into a fresh one when live
+ * entries plus tombstones pass 3/4. A reader may pair a tag with another
+ * entry's pointer while a slot is reused: it checks the entry's full hash
+ * (and then the key), so that only costs a comparison. The old table is
+ * retired like an entry, so a reader still probing it sees only entries
+ * that are not reclaimed yet. */
+#define TAG_EMPTY 0u
+#define TAG_TOMB 1u
+
+typedef struct itab {
+    struct itab *rnext;
+    uint32_t repoch;
+    size_t mask;
+    _Atomic(entry *) *ptr;
+    _Atomic uint32_t tag[];
+} itab;
+
+static uint32_t tag_of(uint64_t h) {
+    uint32_t t = (uint32_t)(h >> 16);
+    return t > TAG_TOMB ? t : t + 2;
+}
+
+static entry *tab_find(const itab *t, uint64_t h) {
+    uint32_t tg = tag_of(h);
+    for (size_t i = h & t->mask;; i = (i + 1) & t->mask) {
+        uint32_t x = atomic_load_explicit(&t->tag[i], memory_order_acquire);
+        if (x == TAG_EMPTY) return NULL;
+        if (x != tg) continue;
+        entry *e = atomic_load_explicit(&t->ptr[i], memory_order_acquire);
+        if (e && e->hash == h) return e;
+    }
+}
+
+static size_t tab_bytes(size_t slots) {
+    /* Header, tags, padding to 8, pointers. */
+    size_t tags = (sizeof(itab) + slots * sizeof(uint32_t) + 7) & ~(size_t)7;
+    return tags + slots * sizeof(entry *);
+}
+
+/* Read buffers: each shard has RSTRIPES of them, a thread uses the one its
+ * epoch slot picks, so two threads reading the same hot shard rarely write
+ * the same cache line. RB hashes each (a power of two). */
+#define RB 32
+#define RSTRIPES 4
+
+typedef struct rstripe {
+    _Alignas(64) _Atomic uint64_t tail; /* slots claimed; also the hit count */
+    _Atomic uint64_t misses;
+    uint64_t head;      /* drained up to here (under the shard lock) */
+    uint64_t hits_base; /* tail at the last stats reset (under the lock) */
+    _Atomic uint64_t buf[RB];
+} rstripe;
+
+typedef struct shard {
+    /* Read-mostly: loaded by every reader. */
+    _Alignas(64) _Atomic(itab *) tab;
+    uint64_t max_entries, max_bytes; /* this shard's share; 0 = none */
+    /* Written by reads. */
+    rstripe rs[RSTRIPES];
+    /* Under the lock. */
+    _Alignas(64) pthread_mutex_t mu;
+    pthread_cond_t cv; /* signalled when a flight of this shard completes */
+    hone__pol *pol;
+    size_t tcount, ttombs;
+    entry *rq_head, *rq_tail; /* retired entries, oldest first */
+    size_t nretired;
+    uint64_t retired_bytes;
+    itab *old_tabs;
+    uint64_t old_tab_bytes;
+    uint64_t bytes;
+    struct flight *flights;
+    uint64_t loads, load_failures, load_time_ns;
+    uint64_t evictions[HONE_CACHE_REASON_COUNT];
+} shard;
 
 /* A load in progress (or, with negative caching, a remembered failure). */
 typedef struct flight {
@@ -28,34 +235,31 @@ typedef struct flight {
     unsigned char *key;
     size_t klen;
     int done, rc;
-    entry *e;          /* the loaded entry (a reference), when rc == 0 */
-    unsigned refs;     /* loader + waiters + (negative list) */
+    entry *e;            /* the loaded entry (a reference), when rc == 0 */
+    unsigned refs;       /* loader + waiters + (negative list) */
     uint64_t neg_expire; /* nonzero: kept as a cached failure until then */
 } flight;
-
-typedef struct shard {
-    pthread_mutex_t mu;
-    pthread_cond_t cv; /* signalled when a flight of this shard completes */
-    hone__pol *pol;
-    uint64_t max_entries, max_bytes; /* this shard's share; 0 = none */
-    uint64_t bytes;
-    flight *flights;
-    uint64_t hits, misses, loads, load_failures, load_time_ns;
-    uint64_t evictions[HONE_CACHE_REASON_COUNT];
-    char pad[64];
-} shard;
 
 struct hone_cache {
     const hone_allocator *alloc;
     hone_cache_options o;
     unsigned nshards, shift;
     int by_bytes; /* policy weights are bytes (else entries) */
+    _Atomic uint64_t max_entries, max_bytes; /* the whole cache's, for stats */
     shard *shards;
 };
 
-static void entry_unref(entry *e) {
-    if (e && atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) == 1)
-        hone_free(e->alloc, e);
+/* The key's 64-bit hash: it picks the shard (top bits), the index slot (low
+ * bits) and the tag (middle bits), and is the policy's key. An 8-byte key
+ * (the common id) is one mix of its bits, which is a bijection, so distinct
+ * 8-byte keys never collide; other lengths use the general byte hash. */
+static inline uint64_t key_hash(const void *key, size_t klen) {
+    if (klen == 8) {
+        uint64_t w;
+        memcpy(&w, key, 8);
+        return hone__mix64(w ^ 0x243f6a8885a308d3ULL);
+    }
+    return hone__hash_bytes(key, klen);
 }
 
 static uint64_t now(const hone_cache *c) {
@@ -66,10 +270,198 @@ static shard *shard_of(const hone_cache *c, uint64_t h) {
     return &c->shards[c->nshards == 1 ? 0 : (h >> c->shift)];
 }
 
-static int expired(const entry *e, uint64_t t) { return e->expire_at && t >= e->expire_at; }
+static int expired_at(uint64_t x, uint64_t t) { return x && t >= x; }
+
+static uint64_t expire_of(const entry *e) {
+    return atomic_load_explicit(&((entry *)e)->expire_at, memory_order_relaxed);
+}
 
 static int key_eq(const entry *e, const void *key, size_t klen) {
-    return e->klen == klen && (klen == 0 || !memcmp(e->data, key, klen));
+    if (e->klen != klen) return 0;
+    if (klen == 8) {
+        /* The common fixed-size key (an id): two loads, not a call. */
+        uint64_t a, b;
+        memcpy(&a, e->data, 8);
+        memcpy(&b, key, 8);
+        return a == b;
+    }
+    return klen == 0 || !memcmp(e->data, key, klen);
+}
+
+/* --- writer side of the index (shard lock held) --- */
+
+static itab *tab_of(shard *s) { return atomic_load_explicit(&s->tab, memory_order_relaxed); }
+
+static void tab_put_raw(itab *t, entry *e) {
+    size_t i = e->hash & t->mask;
+    while (atomic_load_explicit(&t->tag[i], memory_order_relaxed) != TAG_EMPTY)
+        i = (i + 1) & t->mask;
+    atomic_store_explicit(&t->ptr[i], e, memory_order_relaxed);
+    atomic_store_explicit(&t->tag[i], tag_of(e->hash), memory_order_relaxed);
+}
+
+static size_t tab_size_for(uint64_t n) {
+    size_t sz = 16;
+    while (sz < 4096 && (uint64_t)sz * 3 < n * 4) sz <<= 1;
+    return sz;
+}
+
+static itab *tab_alloc(const hone_allocator *a, size_t slots) {
+    itab *t = hone_calloc(a, 1, tab_bytes(slots));
+    if (!t) return NULL;
+    t->mask = slots - 1;
+    t->ptr = (_Atomic(entry *) *)((char *)t + tab_bytes(slots) - slots * sizeof(entry *));
+    return t;
+}
+
+/* Makes sure one more entry fits under 3/4 load, rebuilding the table when
+ * needed. Returns HONE_OK or HONE_ENOMEM (nothing changed). */
+static int tab_reserve(hone_cache *c, shard *s) {
+    itab *t = tab_of(s);
+    size_t size = t->mask + 1;
+    if ((s->tcount + s->ttombs + 1) * 4 <= size * 3) return HONE_OK;
+    /* Rebuilt to at most 3/8 load, so tombstones get room to gather again. */
+    size_t want = 16;
+    while (want * 3 < (s->tcount + 1) * 8) want <<= 1;
+    itab *n = tab_alloc(c->alloc, want);
+    if (!n) return HONE_ENOMEM;
+    for (size_t i = 0; i < size; i++) {
+        if (atomic_load_explicit(&t->tag[i], memory_order_relaxed) <= TAG_TOMB) continue;
+        tab_put_raw(n, atomic_load_explicit(&t->ptr[i], memory_order_relaxed));
+    }
+    atomic_store_explicit(&s->tab, n, memory_order_release);
+    s->ttombs = 0;
+    t->repoch = ebr_now();
+    t->rnext = s->old_tabs;
+    s->old_tabs = t;
+    s->old_tab_bytes += tab_bytes(size);
+    return HONE_OK;
+}
+
+/* Publishes e (room reserved by tab_reserve). */
+static void tab_insert(shard *s, entry *e) {
+    itab *t = tab_of(s);
+    size_t i = e->hash & t->mask;
+    for (;; i = (i + 1) & t->mask) {
+        uint32_t x = atomic_load_explicit(&t->tag[i], memory_order_relaxed);
+        if (x == TAG_EMPTY) break;
+        if (x == TAG_TOMB) {
+            s->ttombs--;
+            break;
+        }
+    }
+    atomic_store_explicit(&t->ptr[i], e, memory_order_release);
+    atomic_store_explicit(&t->tag[i], tag_of(e->hash), memory_order_release);
+    s->tcount++;
+}
+
+/* The slot holding e, or SIZE_MAX. */
+static size_t tab_slot(shard *s, const entry *e) {
+    itab *t = tab_of(s);
+    for (size_t i = e->hash & t->mask;; i = (i + 1) & t->mask) {
+        uint32_t x = atomic_load_explicit(&t->tag[i], memory_order_relaxed);
+        if (x == TAG_EMPTY) return SIZE_MAX;
+        if (x != TAG_TOMB && atomic_load_explicit(&t->ptr[i], memory_order_relaxed) == e)
+            return i;
+    }
+}
+
+static void tab_remove(shard *s, const entry *e) {
+    size_t i = tab_slot(s, e);
+    if (i == SIZE_MAX) return;
+    itab *t = tab_of(s);
+    /* No chain runs past a slot whose successor is empty: it can go back
+     * to empty instead of becoming a tombstone. */
+    if (atomic_load_explicit(&t->tag[(i + 1) & t->mask], memory_order_relaxed) == TAG_EMPTY) {
+        atomic_store_explicit(&t->tag[i], TAG_EMPTY, memory_order_release);
+    } else {
+        atomic_store_explicit(&t->tag[i], TAG_TOMB, memory_order_release);
+        s->ttombs++;
+    }
+    atomic_store_explicit(&t->ptr[i], NULL, memory_order_release);
+    s->tcount--;
+}
+
+/* --- retiring and reclaiming (shard lock held) --- */
+
+/* Queues an entry the index no longer reaches (the caller unlinked it
+ * first: the stamp must be read after that). */
+static void retire(shard *s, entry *e) {
+    e->repoch = ebr_now();
+    e->rnext = NULL;
+    if (s->rq_tail) s->rq_tail->rnext = e;
+    else s->rq_head = e;
+    s->rq_tail = e;
+    s->nretired++;
+    s->retired_bytes += sizeof *e + e->klen + e->vlen;
+}
+
+/* Drops the cache's reference of retired entries (and frees old tables)
+ * whose grace period is over. Cheap when there is nothing to do, so every
+ * writer calls it before unlocking. It waits for RECLAIM_BATCH entries: each
+ * epoch advance makes every reader miss on the epoch's cache line once, so
+ * advancing on every write (as a threshold of a few entries would) slows
+ * reads under a 10 % write load; batches cost some memory instead. */
+#define RECLAIM_BATCH 64
+
+static void reclaim(hone_cache *c, shard *s) {
+    if (s->nretired < RECLAIM_BATCH && !s->old_tabs) return;
+    if (s->rq_head && !ebr_safe(s->rq_head->repoch)) ebr_advance();
+    while (s->rq_head && ebr_safe(s->rq_head->repoch)) {
+        entry *e = s->rq_head;
+        s->rq_head = e->rnext;
+        if (!s->rq_head) s->rq_tail = NULL;
+        s->nretired--;
+        s->retired_bytes -= sizeof *e + e->klen + e->vlen;
+        entry_unref(e);
+    }
+    itab **pp = &s->old_tabs;
+    if (*pp && !ebr_safe((*pp)->repoch)) ebr_advance();
+    while (*pp) {
+        itab *t = *pp;
+        if (!ebr_safe(t->repoch)) {
+            pp = &t->rnext;
+            continue;
+        }
+        *pp = t->rnext;
+        s->old_tab_bytes -= tab_bytes(t->mask + 1);
+        hone_free(c->alloc, t);
+    }
+}
+
+/* Applies the hits recorded in the read buffer to the policy. A slot a
+ * reader claimed but has not written yet reads as empty and that hit is
+ * lost (or applied at the next drain): the buffer is lossy by design, the
+ * policy only needs a faithful sample of what is popular. */
+static void drain_stripe(shard *s, rstripe *r) {
+    uint64_t t = atomic_load_explicit(&r->tail, memory_order_acquire);
+    uint64_t from = r->head;
+    if (t - from > RB) from = t - RB;
+    for (; from != t; from++) {
+        /* A load and a store, not an exchange: a hit written between
+         * them is lost, which the buffer allows, and the drain stays free
+         * of locked instructions. */
+        _Atomic uint64_t *b = &r->buf[from & (RB - 1)];
+        uint64_t x = atomic_load_explicit(b, memory_order_relaxed);
+        if (!x) continue;
+        atomic_store_explicit(b, 0, memory_order_relaxed);
+        hone__pol_touch_node(s->pol, (uint32_t)(x >> 32), (uint32_t)x);
+    }
+    r->head = t;
+}
+
+static void drain(shard *s) {
+    for (int i = 0; i < RSTRIPES; i++) drain_stripe(s, &s->rs[i]);
+}
+
+static void lock_shard(shard *s) {
+    pthread_mutex_lock(&s->mu);
+    drain(s);
+}
+
+static void unlock_shard(hone_cache *c, shard *s) {
+    reclaim(c, s);
+    pthread_mutex_unlock(&s->mu);
 }
 
 typedef struct evict_ctx {
@@ -81,18 +473,20 @@ static void on_evict(void *ctx, uint64_t key, void *payload) {
     evict_ctx *x = ctx;
     entry *e = payload;
     (void)key;
+    tab_remove(x->s, e);
     x->s->bytes -= e->weight;
     x->s->evictions[x->reason]++;
-    entry_unref(e);
+    retire(x->s, e);
 }
 
 /* Removes an entry the policy holds, counting it under `reason`. */
 static void remove_entry(shard *s, uint64_t h, int reason) {
     entry *e = hone__pol_remove(s->pol, h);
     if (!e) return;
+    tab_remove(s, e);
     s->bytes -= e->weight;
     s->evictions[reason]++;
-    entry_unref(e);
+    retire(s, e);
 }
 
 static void shard_limits(const hone_cache *c, uint64_t max_entries, uint64_t max_bytes,
@@ -111,7 +505,7 @@ int hone_cache_new(hone_cache **out, const hone_cache_options *opts) {
     unsigned n = o.shards;
     if (!n) {
         /* Small caches get one shard so that eviction order is exactly the
-         * policy's; large ones spread over up to 64 so that threads rarely
+         * policy's; large ones spread over up to 64 so that writers rarely
          * meet on a lock. */
         n = 1;
         while (n < 64 && (!o.max_entries || o.max_entries / (n * 2) >= 1024) &&
@@ -127,6 +521,8 @@ int hone_cache_new(hone_cache **out, const hone_cache_options *opts) {
     while ((1u << bits) < n) bits++;
     c->shift = 64 - bits;
     c->by_bytes = o.max_bytes != 0;
+    atomic_init(&c->max_entries, o.max_entries);
+    atomic_init(&c->max_bytes, o.max_bytes);
     c->shards = hone_calloc(o.alloc, n, sizeof *c->shards);
     if (!c->shards) {
         hone_free(o.alloc, c);
@@ -144,9 +540,17 @@ int hone_cache_new(hone_cache **out, const hone_cache_options *opts) {
         if (c->by_bytes && hint > s->max_bytes) hint = s->max_bytes;
         rc = hone__pol_new(&s->pol, HONE_CACHE_POLICY_HONE, cap, hint ? hint : 1, o.alloc);
         if (rc) break;
-        /* Critical sections are a few hundred nanoseconds: spinning a
-         * little before sleeping beats a futex round trip when two threads
-         * meet on a hot shard. */
+        /* The index starts at the size the hint needs (up to 4096 slots) and
+         * grows when entries are smaller than guessed. */
+        itab *t = tab_alloc(o.alloc, tab_size_for(hint + 1));
+        if (!t) {
+            hone__pol_free(s->pol);
+            rc = HONE_ENOMEM;
+            break;
+        }
+        atomic_init(&s->tab, t);
+        /* Critical sections are short: spinning a little before sleeping
+         * beats a futex round trip when two writers meet on a shard. */
         pthread_mutexattr_t ma;
         pthread_mutexattr_init(&ma);
 #ifdef PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
@@ -159,6 +563,7 @@ int hone_cache_new(hone_cache **out, const hone_cache_options *opts) {
     if (rc) {
         for (unsigned i = 0; i < made; i++) {
             hone__pol_free(c->shards[i].pol);
+            hone_free(o.alloc, tab_of(&c->shards[i]));
             pthread_mutex_destroy(&c->shards[i].mu);
             pthread_cond_destroy(&c->shards[i].cv);
         }
@@ -187,8 +592,21 @@ void hone_cache_free(hone_cache *c) {
     if (!c) return;
     for (unsigned i = 0; i < c->nshards; i++) {
         shard *s = &c->shards[i];
+        /* No thread may use the cache any more, so nothing is reading:
+         * retired entries and old tables go at once. */
         hone__pol_clear(s->pol, drop_cb, NULL);
         hone__pol_free(s->pol);
+        while (s->rq_head) {
+            entry *e = s->rq_head;
+            s->rq_head = e->rnext;
+            entry_unref(e);
+        }
+        while (s->old_tabs) {
+            itab *t = s->old_tabs;
+            s->old_tabs = t->rnext;
+            hone_free(c->alloc, t);
+        }
+        hone_free(c->alloc, tab_of(s));
         /* Only remembered failures can remain: no thread may be loading
          * while the cache is freed. */
         while (s->flights) {
@@ -203,19 +621,25 @@ void hone_cache_free(hone_cache *c) {
     hone_free(c->alloc, c);
 }
 
-static entry *entry_make(hone_cache *c, const void *key, size_t klen, const void *val,
-                         size_t vlen, uint64_t ttl, uint64_t weight, uint64_t t) {
+static entry *entry_make(hone_cache *c, uint64_t h, const void *key, size_t klen,
+                         const void *val, size_t vlen, uint64_t ttl, uint64_t weight,
+                         uint64_t t) {
     entry *e = hone_malloc(c->alloc, sizeof *e + klen + vlen);
     if (!e) return NULL;
     atomic_init(&e->refs, 1);
     e->klen = (uint32_t)klen;
+    e->weight = (uint32_t)weight;
+    e->repoch = 0;
+    e->pad_ = 0;
+    e->node = HONE__POL_NIL;
+    e->hash = h;
     e->vlen = vlen;
-    e->weight = weight;
     if (ttl == 0) ttl = c->o.ttl_ns;
     if (ttl == UINT64_MAX) ttl = 0;
     e->ttl = ttl;
-    e->expire_at = ttl ? (t + ttl < t ? UINT64_MAX : t + ttl) : 0;
+    atomic_init(&e->expire_at, ttl ? (t + ttl < t ? UINT64_MAX : t + ttl) : 0);
     e->alloc = c->alloc;
+    e->rnext = NULL;
     if (klen) memcpy(e->data, key, klen);
     if (vlen) memcpy(e->data + klen, val, vlen);
     return e;
@@ -227,29 +651,38 @@ static uint64_t weight_of(const hone_cache *c, size_t klen, size_t vlen, uint64_
 }
 
 /* Publishes e under the shard lock (held by the caller), replacing any
- * entry for its hash. The shard takes e's reference. */
+ * entry for its hash. The shard takes e's reference on success. */
 static int publish(hone_cache *c, shard *s, uint64_t h, entry *e) {
-    evict_ctx ex = {s, HONE_CACHE_EVICT_EXPLICIT};
+    if (tab_reserve(c, s)) return HONE_ENOMEM;
+    evict_ctx ex = {s, HONE_CACHE_EVICT_SIZE};
     entry *old = NULL;
     if (hone__pol_get(s->pol, h, (void **)&old)) {
         /* Replacing keeps the key's place and frequency in the policy. */
         hone__pol_set_payload(s->pol, h, e);
+        e->node = old->node;
+        size_t i = tab_slot(s, old);
+        /* The index holds exactly the policy's resident entries, so old is
+         * there; inserting covers a broken invariant without a wild store. */
+        if (i != SIZE_MAX) atomic_store_explicit(&tab_of(s)->ptr[i], e, memory_order_release);
+        else tab_insert(s, e);
         s->bytes = s->bytes - old->weight + e->weight;
         s->evictions[HONE_CACHE_EVICT_EXPLICIT]++;
-        entry_unref(old);
-        ex.reason = HONE_CACHE_EVICT_SIZE;
-        if (c->by_bytes) hone__pol_reweigh(s->pol, h, (uint32_t)e->weight, on_evict, &ex);
+        retire(s, old);
+        if (c->by_bytes) hone__pol_reweigh(s->pol, h, e->weight, on_evict, &ex);
     } else {
-        /* Counted first: the policy may evict the new entry at once. */
+        /* Counted first: the policy may evict the new entry at once (its
+         * on_evict then finds it in no index slot, and retires it). */
         s->bytes += e->weight;
-        ex.reason = HONE_CACHE_EVICT_SIZE;
-        int rc = hone__pol_insert(s->pol, h, (uint32_t)e->weight, e, on_evict, &ex);
+        int rc = hone__pol_insert(s->pol, h, e->weight, e, on_evict, &ex);
         if (rc) {
             s->bytes -= e->weight;
             return rc;
         }
+        if (hone__pol_peek(s->pol, h) == e) {
+            e->node = hone__pol_node_of(s->pol, h);
+            tab_insert(s, e);
+        }
     }
-    ex.reason = HONE_CACHE_EVICT_SIZE;
     while (s->max_entries && hone__pol_count(s->pol) > s->max_entries)
         hone__pol_evict_one(s->pol, on_evict, &ex);
     return HONE_OK;
@@ -258,15 +691,16 @@ static int publish(hone_cache *c, shard *s, uint64_t h, entry *e) {
 int hone_cache_put_ex(hone_cache *c, const void *key, size_t klen, const void *val,
                       size_t vlen, uint64_t ttl_ns, uint64_t weight) {
     if ((!key && klen) || (!val && vlen) || klen > UINT32_MAX) return HONE_EINVAL;
-    uint64_t h = hone__hash_bytes(key, klen);
+    uint64_t h = key_hash(key, klen);
     shard *s = shard_of(c, h);
     uint64_t w = weight_of(c, klen, vlen, weight);
-    if (w > UINT32_MAX || (s->max_bytes && w > s->max_bytes)) return HONE_EINVAL;
-    entry *e = entry_make(c, key, klen, val, vlen, ttl_ns, w, now(c));
+    if (w > UINT32_MAX) return HONE_EINVAL;
+    entry *e = entry_make(c, h, key, klen, val, vlen, ttl_ns, w, now(c));
     if (!e) return HONE_ENOMEM;
-    pthread_mutex_lock(&s->mu);
-    int rc = publish(c, s, h, e);
-    pthread_mutex_unlock(&s->mu);
+    lock_shard(s);
+    /* The shard's share is read under the lock: resize may change it. */
+    int rc = s->max_bytes && w > s->max_bytes ? HONE_EINVAL : publish(c, s, h, e);
+    unlock_shard(c, s);
     if (rc) entry_unref(e);
     return rc;
 }
@@ -275,61 +709,133 @@ int hone_cache_put(hone_cache *c, const void *key, size_t klen, const void *val,
     return hone_cache_put_ex(c, key, klen, val, vlen, 0, 0);
 }
 
-/* Looks key up under the lock; returns the live entry (not referenced) or
- * NULL, counting the hit or miss and dropping an expired entry. */
-static entry *lookup(hone_cache *c, shard *s, uint64_t h, const void *key, size_t klen,
-                     int count) {
+/* --- the read path --- */
+
+/* Records a hit for the policy. The cursor's increment is the hit count
+ * too. When this hit fills the buffer, the thread drains it if the lock is
+ * free; otherwise the writer that holds the lock drains it before its own
+ * change, or the buffer wraps and old hits are lost. */
+static void record_hit(hone_cache *c, shard *s, rstripe *r, const entry *e, int locked) {
+    uint64_t i = atomic_fetch_add_explicit(&r->tail, 1, memory_order_relaxed);
+    /* The node id saves the drain a lookup by key; the hash's low half
+     * tells a reused id apart. */
+    atomic_store_explicit(&r->buf[i & (RB - 1)], (uint64_t)e->node << 32 | (uint32_t)e->hash,
+                          memory_order_relaxed);
+    if ((i & (RB - 1)) != RB - 1) return;
+    if (locked) {
+        drain_stripe(s, r);
+    } else if (pthread_mutex_trylock(&s->mu) == 0) {
+        drain_stripe(s, r);
+        unlock_shard(c, s);
+    }
+}
+
+/* The read stripe of this thread (its epoch slot's), or stripe 0. */
+static rstripe *stripe_of(shard *s, const ebr_slot *slot) {
+    return &s->rs[slot ? (size_t)(slot - ebr_slots) & (RSTRIPES - 1) : 0];
+}
+
+enum { R_MISS, R_HIT, R_EXPIRED };
+
+/* Looks key up in the index; the caller is in a read section or holds the
+ * lock. On a live entry it counts the hit, restarts an access ttl and
+ * returns R_HIT with *out set; R_EXPIRED when the entry's time is up (the
+ * caller removes it under the lock); R_MISS (not counted). */
+static int read_entry(hone_cache *c, shard *s, rstripe *r, uint64_t h, const void *key,
+                      size_t klen, int locked, entry **out) {
+    itab *t = atomic_load_explicit(&s->tab, memory_order_acquire);
+    entry *e = tab_find(t, h);
+    if (!e || !key_eq(e, key, klen)) return R_MISS;
+    uint64_t x = expire_of(e);
+    if (x) {
+        uint64_t tm = now(c);
+        if (expired_at(x, tm)) return R_EXPIRED;
+        if (c->o.expire_after_access && e->ttl)
+            atomic_store_explicit(&e->expire_at, tm + e->ttl, memory_order_relaxed);
+    }
+    record_hit(c, s, r, e, locked);
+    *out = e;
+    return R_HIT;
+}
+
+/* Under the lock: removes key's entry if it is still there and expired. */
+static void drop_expired(hone_cache *c, shard *s, uint64_t h, const void *key, size_t klen) {
+    entry *e = tab_find(tab_of(s), h);
+    if (e && key_eq(e, key, klen) && expired_at(expire_of(e), now(c)))
+        remove_entry(s, h, HONE_CACHE_EVICT_EXPIRED);
+}
+
+typedef void (*hit_fn)(entry *e, void *ctx);
+
+/* The whole read: lock-free inside an epoch when this thread has a slot,
+ * else under the lock. fn runs on the live entry inside the section.
+ * Counts the hit or (when count) the miss. Returns 1 on a hit. */
+static inline int read_key(hone_cache *c, shard *s, uint64_t h, const void *key, size_t klen,
+                           int count, hit_fn fn, void *ctx) {
+    ebr_slot *slot = ebr_slot_get();
     entry *e = NULL;
-    if (!hone__pol_get(s->pol, h, (void **)&e) || !key_eq(e, key, klen)) {
-        if (count) s->misses++;
-        return NULL;
-    }
-    if (e->expire_at) {
-        uint64_t t = now(c);
-        if (expired(e, t)) {
-            remove_entry(s, h, HONE_CACHE_EVICT_EXPIRED);
-            if (count) s->misses++;
-            return NULL;
+    int r;
+    if (slot) {
+        ebr_enter(slot);
+        r = read_entry(c, s, stripe_of(s, slot), h, key, klen, 0, &e);
+        if (r == R_HIT) fn(e, ctx);
+        ebr_leave(slot);
+        if (r == R_EXPIRED) {
+            lock_shard(s);
+            drop_expired(c, s, h, key, klen);
+            unlock_shard(c, s);
         }
-        if (c->o.expire_after_access && e->ttl) e->expire_at = t + e->ttl;
+    } else {
+        pthread_mutex_lock(&s->mu);
+        r = read_entry(c, s, stripe_of(s, NULL), h, key, klen, 1, &e);
+        if (r == R_HIT) fn(e, ctx);
+        else if (r == R_EXPIRED) drop_expired(c, s, h, key, klen);
+        unlock_shard(c, s);
     }
-    if (count) s->hits++;
-    return e;
+    if (r != R_HIT && count)
+        atomic_fetch_add_explicit(&stripe_of(s, slot)->misses, 1, memory_order_relaxed);
+    return r == R_HIT;
+}
+
+typedef struct copy_ctx {
+    void *buf;
+    size_t cap;
+    size_t *vlen;
+} copy_ctx;
+
+static inline void copy_out(entry *e, void *ctx) {
+    copy_ctx *x = ctx;
+    size_t n = e->vlen < x->cap ? e->vlen : x->cap;
+    if (n) memcpy(x->buf, e->data + e->klen, n);
+    if (x->vlen) *x->vlen = e->vlen;
 }
 
 int hone_cache_get(hone_cache *c, const void *key, size_t klen, void *buf, size_t cap,
                    size_t *vlen) {
     if (!key && klen) return HONE_EINVAL;
-    uint64_t h = hone__hash_bytes(key, klen);
-    shard *s = shard_of(c, h);
-    pthread_mutex_lock(&s->mu);
-    entry *e = lookup(c, s, h, key, klen, 1);
-    if (e) {
-        size_t n = e->vlen < cap ? e->vlen : cap;
-        if (n) memcpy(buf, e->data + e->klen, n);
-        if (vlen) *vlen = e->vlen;
-    }
-    pthread_mutex_unlock(&s->mu);
-    return e ? HONE_OK : HONE_ENOTFOUND;
+    uint64_t h = key_hash(key, klen);
+    copy_ctx x = {buf, cap, vlen};
+    return read_key(c, shard_of(c, h), h, key, klen, 1, copy_out, &x) ? HONE_OK
+                                                                        : HONE_ENOTFOUND;
 }
 
 static void view_set(hone_cache_view *v, entry *e) {
+    /* Inside a read section (or under the lock) the cache's reference is
+     * still held, so the count is >= 1 and may be raised. */
     atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
     v->data = e->data + e->klen;
     v->len = e->vlen;
     v->ref_ = e;
 }
 
+static void view_cb(entry *e, void *ctx) { view_set(ctx, e); }
+
 int hone_cache_get_view(hone_cache *c, const void *key, size_t klen, hone_cache_view *view) {
     memset(view, 0, sizeof *view);
     if (!key && klen) return HONE_EINVAL;
-    uint64_t h = hone__hash_bytes(key, klen);
-    shard *s = shard_of(c, h);
-    pthread_mutex_lock(&s->mu);
-    entry *e = lookup(c, s, h, key, klen, 1);
-    if (e) view_set(view, e);
-    pthread_mutex_unlock(&s->mu);
-    return e ? HONE_OK : HONE_ENOTFOUND;
+    uint64_t h = key_hash(key, klen);
+    return read_key(c, shard_of(c, h), h, key, klen, 1, view_cb, view) ? HONE_OK
+                                                                         : HONE_ENOTFOUND;
 }
 
 void hone_cache_view_release(hone_cache_view *view) {
@@ -365,15 +871,20 @@ int hone_cache_get_or_load(hone_cache *c, const void *key, size_t klen,
                            hone_cache_loader_fn loader, void *ctx, hone_cache_view *view) {
     memset(view, 0, sizeof *view);
     if ((!key && klen) || !loader || klen > UINT32_MAX) return HONE_EINVAL;
-    uint64_t h = hone__hash_bytes(key, klen);
+    uint64_t h = key_hash(key, klen);
     shard *s = shard_of(c, h);
-    pthread_mutex_lock(&s->mu);
-    entry *e = lookup(c, s, h, key, klen, 1);
-    if (e) {
+    /* A hit needs no lock; a miss is counted once, below, under it. */
+    if (read_key(c, s, h, key, klen, 0, view_cb, view)) return HONE_OK;
+    lock_shard(s);
+    entry *e = NULL;
+    int r = read_entry(c, s, stripe_of(s, NULL), h, key, klen, 1, &e);
+    if (r == R_HIT) {
         view_set(view, e);
-        pthread_mutex_unlock(&s->mu);
+        unlock_shard(c, s);
         return HONE_OK;
     }
+    if (r == R_EXPIRED) drop_expired(c, s, h, key, klen);
+    atomic_fetch_add_explicit(&stripe_of(s, ebr_mine)->misses, 1, memory_order_relaxed);
     flight *f = flight_find(c, s, h, key, klen);
     if (f) {
         f->refs++;
@@ -381,13 +892,13 @@ int hone_cache_get_or_load(hone_cache *c, const void *key, size_t klen,
         int rc = f->rc;
         if (rc == HONE_OK) view_set(view, f->e);
         flight_unref(c, f);
-        pthread_mutex_unlock(&s->mu);
+        unlock_shard(c, s);
         return rc;
     }
     f = hone_calloc(c->alloc, 1, sizeof *f);
     unsigned char *kc = klen ? hone_malloc(c->alloc, klen) : NULL;
     if (!f || (klen && !kc)) {
-        pthread_mutex_unlock(&s->mu);
+        unlock_shard(c, s);
         hone_free(c->alloc, f);
         hone_free(c->alloc, kc);
         return HONE_ENOMEM;
@@ -399,7 +910,7 @@ int hone_cache_get_or_load(hone_cache *c, const void *key, size_t klen,
     f->refs = 1;
     f->next = s->flights;
     s->flights = f;
-    pthread_mutex_unlock(&s->mu);
+    unlock_shard(c, s);
 
     /* The loader runs without the lock, so other keys of this shard are
      * served meanwhile. */
@@ -412,12 +923,17 @@ int hone_cache_get_or_load(hone_cache *c, const void *key, size_t klen,
     entry *ne = NULL;
     if (rc == HONE_OK) {
         uint64_t w = weight_of(c, klen, vlen, 0);
-        if (w > UINT32_MAX || (s->max_bytes && w > s->max_bytes)) rc = HONE_EINVAL;
-        else if (!(ne = entry_make(c, key, klen, val, vlen, ttl, w, t1))) rc = HONE_ENOMEM;
+        if (w > UINT32_MAX) rc = HONE_EINVAL;
+        else if (!(ne = entry_make(c, h, key, klen, val, vlen, ttl, w, t1))) rc = HONE_ENOMEM;
     }
     hone_free(c->alloc, val);
 
-    pthread_mutex_lock(&s->mu);
+    lock_shard(s);
+    if (ne && s->max_bytes && ne->weight > s->max_bytes) {
+        entry_unref(ne);
+        ne = NULL;
+        rc = HONE_EINVAL;
+    }
     s->loads++;
     s->load_time_ns += t1 - t0;
     if (rc == HONE_OK) {
@@ -439,45 +955,71 @@ int hone_cache_get_or_load(hone_cache *c, const void *key, size_t klen,
     }
     pthread_cond_broadcast(&s->cv);
     flight_unref(c, f);
-    pthread_mutex_unlock(&s->mu);
+    unlock_shard(c, s);
     return rc;
 }
 
 int hone_cache_delete(hone_cache *c, const void *key, size_t klen) {
     if (!key && klen) return HONE_EINVAL;
-    uint64_t h = hone__hash_bytes(key, klen);
+    uint64_t h = key_hash(key, klen);
     shard *s = shard_of(c, h);
     int rc = HONE_ENOTFOUND;
-    pthread_mutex_lock(&s->mu);
-    entry *e = lookup(c, s, h, key, klen, 0);
-    if (e) {
-        remove_entry(s, h, HONE_CACHE_EVICT_EXPLICIT);
-        rc = HONE_OK;
+    lock_shard(s);
+    entry *e = tab_find(tab_of(s), h);
+    if (e && key_eq(e, key, klen)) {
+        /* An expired entry is gone already as far as callers can tell. */
+        int dead = expired_at(expire_of(e), expire_of(e) ? now(c) : 0);
+        remove_entry(s, h, dead ? HONE_CACHE_EVICT_EXPIRED : HONE_CACHE_EVICT_EXPLICIT);
+        if (!dead) rc = HONE_OK;
     }
-    pthread_mutex_unlock(&s->mu);
+    unlock_shard(c, s);
     return rc;
 }
 
 int hone_cache_contains(hone_cache *c, const void *key, size_t klen) {
     if (!key && klen) return 0;
-    uint64_t h = hone__hash_bytes(key, klen);
+    uint64_t h = key_hash(key, klen);
     shard *s = shard_of(c, h);
-    pthread_mutex_lock(&s->mu);
-    /* A peek: the policy is not told, so contains() never changes what
-     * gets evicted. */
-    entry *e = hone__pol_peek(s->pol, h);
-    int found = e && key_eq(e, key, klen) && !expired(e, e->expire_at ? now(c) : 0);
-    pthread_mutex_unlock(&s->mu);
+    /* A peek: neither the policy nor the stats are told, so contains()
+     * never changes what gets evicted. */
+    ebr_slot *slot = ebr_slot_get();
+    if (slot) ebr_enter(slot);
+    else pthread_mutex_lock(&s->mu);
+    entry *e = tab_find(atomic_load_explicit(&s->tab, memory_order_acquire), h);
+    uint64_t x = e ? expire_of(e) : 0;
+    int found = e && key_eq(e, key, klen) && !expired_at(x, x ? now(c) : 0);
+    if (slot) ebr_leave(slot);
+    else pthread_mutex_unlock(&s->mu);
     return found;
+}
+
+static void clear_cb(void *ctx, uint64_t key, void *payload) {
+    evict_ctx *x = ctx;
+    entry *e = payload;
+    (void)key;
+    x->s->bytes -= e->weight;
+    x->s->evictions[x->reason]++;
+    retire(x->s, e);
 }
 
 void hone_cache_clear(hone_cache *c) {
     for (unsigned i = 0; i < c->nshards; i++) {
         shard *s = &c->shards[i];
         evict_ctx ex = {s, HONE_CACHE_EVICT_EXPLICIT};
-        pthread_mutex_lock(&s->mu);
-        hone__pol_clear(s->pol, on_evict, &ex);
-        pthread_mutex_unlock(&s->mu);
+        lock_shard(s);
+        /* The index is emptied in place first, and the entries retired
+         * after: a retirement's epoch must be read once the entry is
+         * unreachable, or a reader could announce a later epoch and still
+         * find it. A reader meanwhile finds nothing, or an entry that is
+         * not reclaimed yet. */
+        itab *t = tab_of(s);
+        for (size_t j = 0; j <= t->mask; j++) {
+            atomic_store_explicit(&t->tag[j], TAG_EMPTY, memory_order_release);
+            atomic_store_explicit(&t->ptr[j], NULL, memory_order_release);
+        }
+        s->tcount = s->ttombs = 0;
+        hone__pol_clear(s->pol, clear_cb, &ex);
+        unlock_shard(c, s);
     }
 }
 
@@ -492,7 +1034,7 @@ static void iter_one(void *ctx, uint64_t key, void *payload) {
     iter_ctx *x = ctx;
     entry *e = payload;
     (void)key;
-    if (x->stop || expired(e, x->t)) return;
+    if (x->stop || expired_at(expire_of(e), x->t)) return;
     x->stop = x->fn(x->ctx, e->data, e->klen, e->data + e->klen, e->vlen);
 }
 
@@ -519,16 +1061,17 @@ int hone_cache_resize(hone_cache *c, uint64_t max_entries, uint64_t max_bytes) {
     for (unsigned i = 0; i < c->nshards; i++) {
         shard *s = &c->shards[i];
         evict_ctx ex = {s, HONE_CACHE_EVICT_SIZE};
-        pthread_mutex_lock(&s->mu);
+        lock_shard(s);
         shard_limits(c, max_entries, max_bytes, &s->max_entries, &s->max_bytes);
         hone__pol_set_capacity(s->pol, c->by_bytes ? s->max_bytes : s->max_entries, on_evict,
                                &ex);
         while (s->max_entries && hone__pol_count(s->pol) > s->max_entries)
             hone__pol_evict_one(s->pol, on_evict, &ex);
-        pthread_mutex_unlock(&s->mu);
+        unlock_shard(c, s);
     }
-    c->o.max_entries = max_entries;
-    c->o.max_bytes = max_bytes;
+    /* Atomics: resize may race another resize or a stats read. */
+    atomic_store_explicit(&c->max_entries, max_entries, memory_order_relaxed);
+    atomic_store_explicit(&c->max_bytes, max_bytes, memory_order_relaxed);
     return HONE_OK;
 }
 
@@ -537,8 +1080,11 @@ void hone_cache_stats_get(hone_cache *c, hone_cache_stats *st) {
     for (unsigned i = 0; i < c->nshards; i++) {
         shard *s = &c->shards[i];
         pthread_mutex_lock(&s->mu);
-        st->hits += s->hits;
-        st->misses += s->misses;
+        for (int j = 0; j < RSTRIPES; j++) {
+            rstripe *r = &s->rs[j];
+            st->hits += atomic_load_explicit(&r->tail, memory_order_relaxed) - r->hits_base;
+            st->misses += atomic_load_explicit(&r->misses, memory_order_relaxed);
+        }
         st->loads += s->loads;
         st->load_failures += s->load_failures;
         st->load_time_ns += s->load_time_ns;
@@ -547,8 +1093,8 @@ void hone_cache_stats_get(hone_cache *c, hone_cache_stats *st) {
         st->bytes += s->bytes;
         pthread_mutex_unlock(&s->mu);
     }
-    st->max_entries = c->o.max_entries;
-    st->max_bytes = c->o.max_bytes;
+    st->max_entries = atomic_load_explicit(&c->max_entries, memory_order_relaxed);
+    st->max_bytes = atomic_load_explicit(&c->max_bytes, memory_order_relaxed);
     if (st->hits + st->misses) st->hit_rate = (double)st->hits / (double)(st->hits + st->misses);
     double ue = st->max_entries ? 100.0 * (double)st->entries / (double)st->max_entries : 0;
     double ub = st->max_bytes ? 100.0 * (double)st->bytes / (double)st->max_bytes : 0;
@@ -559,7 +1105,12 @@ void hone_cache_stats_reset(hone_cache *c) {
     for (unsigned i = 0; i < c->nshards; i++) {
         shard *s = &c->shards[i];
         pthread_mutex_lock(&s->mu);
-        s->hits = s->misses = s->loads = s->load_failures = s->load_time_ns = 0;
+        for (int j = 0; j < RSTRIPES; j++) {
+            rstripe *r = &s->rs[j];
+            r->hits_base = atomic_load_explicit(&r->tail, memory_order_relaxed);
+            atomic_store_explicit(&r->misses, 0, memory_order_relaxed);
+        }
+        s->loads = s->load_failures = s->load_time_ns = 0;
         memset(s->evictions, 0, sizeof s->evictions);
         pthread_mutex_unlock(&s->mu);
     }
@@ -599,8 +1150,29 @@ uint64_t hone_cache_memory_size(hone_cache *c) {
         pthread_mutex_lock(&s->mu);
         m += hone__pol_memory(s->pol);
         hone__pol_foreach(s->pol, mem_one, &m);
+        m += tab_bytes(tab_of(s)->mask + 1) + s->old_tab_bytes + s->retired_bytes;
         for (flight *f = s->flights; f; f = f->next) m += sizeof *f + f->klen;
         pthread_mutex_unlock(&s->mu);
     }
     return m;
 }
+
+/* --- test hooks (cache_test.h) --- */
+
+const void *hone__cache_test_enter(hone_cache *c, const void *key, size_t klen, size_t *vlen) {
+    ebr_slot *slot = ebr_slot_get();
+    if (!slot) return NULL;
+    uint64_t h = key_hash(key, klen);
+    shard *s = shard_of(c, h);
+    ebr_enter(slot);
+    entry *e = tab_find(atomic_load_explicit(&s->tab, memory_order_acquire), h);
+    if (!e || !key_eq(e, key, klen)) return NULL;
+    *vlen = e->vlen;
+    return e->data + e->klen;
+}
+
+void hone__cache_test_leave(void) {
+    if (ebr_mine) ebr_leave(ebr_mine);
+}
+
+void hone__cache_test_no_slot(void) { ebr_tried = 1; }

@@ -615,6 +615,31 @@ int hone__pol_get(hone__pol *p, uint64_t key, void **payload) {
     return hit;
 }
 
+uint32_t hone__pol_node_of(const hone__pol *p, uint64_t key) {
+    uint32_t id = map_find(p, key);
+    return id != NIL && is_resident_q(p->nodes[id].q) ? id : HONE__POL_NIL;
+}
+
+int hone__pol_touch_node(hone__pol *p, uint32_t id, uint32_t key_lo) {
+    if (id >= p->n_nodes || !is_resident_q(p->nodes[id].q) ||
+        (uint32_t)p->nodes[id].key != key_lo)
+        return 0;
+    uint64_t key = p->nodes[id].key;
+    switch (p->kind) {
+    case HONE_CACHE_POLICY_LRU: l_move(p, Q_LRU, id); break;
+    case HONE_CACHE_POLICY_ARC: l_move(p, Q_T2, id); break;
+    case HONE_CACHE_POLICY_S3FIFO:
+        if (p->nodes[id].freq < 255) p->nodes[id].freq++;
+        break;
+    default:
+        sketch_add(&p->sk, key);
+        hone_climb(p, 1);
+        hone_hit(p, id);
+        break;
+    }
+    return 1;
+}
+
 int hone__pol_insert(hone__pol *p, uint64_t key, uint32_t weight, void *payload,
                      hone__pol_evict_fn cb, void *ctx) {
     if (p->kind == HONE_CACHE_POLICY_ARC || p->kind == HONE_CACHE_POLICY_S3FIFO) weight = 1;

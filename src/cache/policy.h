@@ -34,6 +34,17 @@ void hone__pol_free(hone__pol *p);
  * frequency sketch counts misses too) and returns 0. */
 int hone__pol_get(hone__pol *p, uint64_t key, void **payload);
 
+/* The node id of a resident key, or HONE__POL_NIL. Ids stay the same while
+ * the key is resident. */
+uint32_t hone__pol_node_of(const hone__pol *p, uint64_t key);
+
+/* A hit replayed later (the cache's read buffers), by node id without a
+ * key lookup: exactly what hone__pol_get does on a hit, applied when node id
+ * is resident and its key's low 32 bits are key_lo (a stale id, reused by
+ * another key since, is almost always told apart and then ignored).
+ * Returns 1 when applied, else 0. */
+int hone__pol_touch_node(hone__pol *p, uint32_t id, uint32_t key_lo);
+
 /* Inserts a key that hone__pol_get just missed, with its weight and
  * payload. May evict other keys or the new key itself (through cb).
  * Returns HONE_OK or HONE_ENOMEM (nothing changed). */
