@@ -602,8 +602,33 @@ int hone_pool_new(hone_pool **out, const hone_pool_opts *opts, hone_error *err) 
 
 unsigned hone_pool_workers(const hone_pool *pool) { return pool ? pool->nworkers : 0; }
 
+/* The process-wide pool: made on first use under a mutex, published
+ * through an atomic pointer so that later calls cost one acquire load. */
+static pthread_mutex_t default_mu = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic(hone_pool *) default_pool;
+
+hone_pool *hone_pool_default(void) {
+    hone_pool *p = atomic_load_explicit(&default_pool, memory_order_acquire);
+    if (p) return p;
+    pthread_mutex_lock(&default_mu);
+    p = atomic_load_explicit(&default_pool, memory_order_relaxed);
+    if (!p) {
+        /* A failure is not remembered: a later call tries again (it may
+         * have been a passing shortage of memory or threads). */
+        if (hone_pool_new(&p, NULL, NULL) != HONE_OK) p = NULL;
+        if (p) atomic_store_explicit(&default_pool, p, memory_order_release);
+    }
+    pthread_mutex_unlock(&default_mu);
+    return p;
+}
+
+static int is_default(const hone_pool *pool) {
+    return pool == atomic_load_explicit(&default_pool, memory_order_acquire);
+}
+
 int hone_pool_shutdown(hone_pool *pool, hone_shutdown_mode mode) {
     if (!pool || (mode != HONE_SHUTDOWN_DRAIN && mode != HONE_SHUTDOWN_CANCEL)) return HONE_EINVAL;
+    if (is_default(pool)) return HONE_ESTATE;
     if (tls_worker && tls_worker->pool == pool) return HONE_ESTATE;
     pthread_mutex_lock(&pool->shutdown_mu);
     if (!pool->shut_down) {
@@ -615,7 +640,7 @@ int hone_pool_shutdown(hone_pool *pool, hone_shutdown_mode mode) {
 }
 
 void hone_pool_free(hone_pool *pool) {
-    if (!pool) return;
+    if (!pool || is_default(pool)) return;
     hone_pool_shutdown(pool, HONE_SHUTDOWN_DRAIN);
     pool_destroy(pool);
 }
