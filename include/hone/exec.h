@@ -65,8 +65,11 @@ HONE_API int hone_pool_new(hone_pool **out, const hone_pool_opts *opts, hone_err
  * parallel without being handed a pool (hash, io walker) and for callers
  * that do not want to manage one.
  * Made lazily on the first call, with default options: HONE_MAX_WORKERS
- * workers if that variable is set (1..1024), else one per online CPU; the
- * default allocator. Thread-safe: concurrent first calls make exactly one
+ * workers if that variable is set (1..1024), else one per online CPU. It
+ * allocates (itself, its jobs, and scopes/groups made on it without their
+ * own allocator) from libc's malloc directly, never through the switchable
+ * default allocator, because it outlives any hone_allocator_set_default()
+ * switch. Thread-safe: concurrent first calls make exactly one
  * pool and all get it; later calls cost one atomic load.
  * Returns the pool, or NULL only if creating it failed (out of memory,
  * threads could not be started, or HONE_MAX_WORKERS is invalid); a failure
@@ -78,8 +81,9 @@ HONE_API int hone_pool_new(hone_pool **out, const hone_pool_opts *opts, hone_err
  * futures made on it must still be freed by whoever made them.
  * Safe to use from inside its own tasks (waits there help run queued tasks
  * instead of blocking, as for any pool) and from tasks of other pools.
- * After fork() only the calling thread exists in the child, so the child
- * must not use a default pool made before the fork. */
+ * After fork() the child's first call makes a new pool (the parent's
+ * workers do not exist in the child); a pointer obtained before the fork
+ * must not be used in the child. */
 HONE_API hone_pool *hone_pool_default(void);
 
 /* The number of worker threads. */

@@ -2,9 +2,12 @@
  * first calls, sized from HONE_MAX_WORKERS, not freeable, and usable from
  * inside its own tasks (nested scopes help instead of blocking). */
 #include "test.h"
+
 #include "util.h"
 
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 enum { RACERS = 8 };
 static hone_pool *seen[RACERS];
@@ -75,6 +78,30 @@ static void nested_use_from_own_tasks(void **state) {
     assert_int_equal(atomic_load(&leaves), 1024);
 }
 
+/* A child of fork() has none of the parent's workers: its default pool
+ * must be a new one that runs tasks, not the parent's (which would hang). */
+static void fork_child_gets_a_working_pool(void **state) {
+    hone_pool *parent = hone_pool_default();
+    assert_non_null(parent);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        hone_pool *p = hone_pool_default();
+        if (!p) _exit(2);
+        atomic_store(&leaves, 0);
+        hone_future *f = NULL;
+        if (hone_pool_submit(p, tree, (void *)(intptr_t)4, &f) != HONE_OK) _exit(3);
+        int rc = hone_future_wait(f);
+        hone_future_free(f);
+        _exit(rc == HONE_OK && atomic_load(&leaves) == 16 ? 0 : 4);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_ptr_equal(hone_pool_default(), parent);
+}
+
 int main(int argc, char **argv) {
     setenv("HONE_MAX_WORKERS", "3", 1);
     const struct CMUnitTest tests[] = {
@@ -82,6 +109,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(sized_from_env),
         cmocka_unit_test(cannot_be_freed_or_shut_down),
         cmocka_unit_test(nested_use_from_own_tasks),
+        cmocka_unit_test(fork_child_gets_a_working_pool),
     };
     if (argc > 1) cmocka_set_test_filter(argv[1]);
     return cmocka_run_group_tests(tests, NULL, NULL);
