@@ -61,6 +61,31 @@ typedef struct hone_pool_opts {
  * be started. On failure *out is NULL and nothing leaks. */
 HONE_API int hone_pool_new(hone_pool **out, const hone_pool_opts *opts, hone_error *err);
 
+/* The process-wide default pool, for library code that runs work in
+ * parallel without being handed a pool (hash, io walker) and for callers
+ * that do not want to manage one.
+ * Made lazily on the first call, with default options: HONE_MAX_WORKERS
+ * workers if that variable is set (1..1024), else one per online CPU. It
+ * allocates (itself, its jobs, and scopes/groups made on it without their
+ * own allocator) from libc's malloc directly, never through the switchable
+ * default allocator, because it outlives any hone_allocator_set_default()
+ * switch. Thread-safe: concurrent first calls make exactly one
+ * pool and all get it; later calls cost one atomic load.
+ * Returns the pool, or NULL only if creating it failed (out of memory,
+ * threads could not be started, or HONE_MAX_WORKERS is invalid); a failure
+ * is not remembered, so a later call tries again.
+ * Lifetime: the pool lives until the process exits and is never freed; its
+ * workers are idle (blocked, using no CPU) when there is no work. The
+ * caller must not free it or shut it down: hone_pool_free() on it is a
+ * no-op and hone_pool_shutdown() returns HONE_ESTATE. Scopes, groups and
+ * futures made on it must still be freed by whoever made them.
+ * Safe to use from inside its own tasks (waits there help run queued tasks
+ * instead of blocking, as for any pool) and from tasks of other pools.
+ * After fork() the child's first call makes a new pool (the parent's
+ * workers do not exist in the child); a pointer obtained before the fork
+ * must not be used in the child. */
+HONE_API hone_pool *hone_pool_default(void);
+
 /* The number of worker threads. */
 HONE_API unsigned hone_pool_workers(const hone_pool *pool);
 
@@ -80,7 +105,8 @@ typedef enum hone_shutdown_mode {
 HONE_API int hone_pool_shutdown(hone_pool *pool, hone_shutdown_mode mode);
 
 /* Shuts down with HONE_SHUTDOWN_DRAIN if not yet done and frees the pool.
- * Every future of the pool must have been freed first. NULL is a no-op. */
+ * Every future of the pool must have been freed first. NULL and the
+ * default pool (hone_pool_default) are no-ops. */
 HONE_API void hone_pool_free(hone_pool *pool);
 
 /* Submits fn(arg). If out is not NULL, *out receives a future the caller

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "hone/core.h"
+#include "hone/exec.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -86,12 +87,17 @@ typedef struct hone_hash_opts {
     /* BLAKE3 only: threads used for large updates (and for
      * hone_hash_update_fd of large files), using BLAKE3's tree so the
      * digest does not depend on the count. 0 or 1: hash on the calling
-     * thread only. The threads are plain pthreads started inside an update
-     * of at least a few MiB and joined before that update returns (if one
-     * cannot be started, the work runs on the calling thread instead).
-     * Ignored by the other algorithms, which are sequential by
+     * thread only. The work of an update of at least a few MiB is split
+     * into tasks on `pool`: the calling thread takes part, and at most
+     * `threads` pieces are hashed at once (fewer if the pool has fewer
+     * workers plus the caller). All of it is finished before that update
+     * returns; a task that cannot be queued is run on the calling thread
+     * instead. Ignored by the other algorithms, which are sequential by
      * definition. */
     unsigned threads;
+    /* The pool BLAKE3's threaded updates run on; NULL: hone_pool_default(),
+     * made on first threaded use. It must outlive the hasher. */
+    hone_pool *pool;
 } hone_hash_opts;
 
 /* Makes a hasher for `algo` (BLAKE3 in its default, unkeyed mode). opts

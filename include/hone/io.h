@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 #include "hone/core.h"
+#include "hone/exec.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -99,6 +100,10 @@ typedef struct hone_io_walk_opts {
     hone_io_walk_fn on_entry;    /* required */
     hone_io_walk_error_fn on_error; /* NULL: log each at warn level */
     void *ctx;                   /* passed to both callbacks */
+    /* The pool whose workers help walk (threads > 1); NULL:
+     * hone_pool_default(). The calling thread always walks too, and at
+     * most `threads` walk at once. */
+    hone_pool *pool;
 } hone_io_walk_opts;
 
 typedef struct hone_io_walk_stats {
@@ -111,7 +116,8 @@ typedef struct hone_io_walk_stats {
     uint64_t mounts;       /* directories not entered because of one_file_system */
 } hone_io_walk_stats;
 
-/* Walks the tree under `root` with several threads sharing a queue of
+/* Walks the tree under `root` with several threads (the caller and tasks
+ * on opts->pool, at most opts->threads at once) sharing a queue of
  * directories, listing each with getdents64 and stat'ing every entry with
  * fstatat relative to its directory.
  *

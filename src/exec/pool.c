@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -602,8 +603,68 @@ int hone_pool_new(hone_pool **out, const hone_pool_opts *opts, hone_error *err) 
 
 unsigned hone_pool_workers(const hone_pool *pool) { return pool ? pool->nworkers : 0; }
 
+/* The process-wide pool: made on first use under a mutex, published
+ * through an atomic pointer so that later calls cost one acquire load. It
+ * allocates from libc directly, not through the switchable default
+ * allocator: it outlives any switch (a test's failing allocator included),
+ * and its frees must go to the allocator its mallocs came from. */
+static void *libc_malloc(void *ctx, size_t n) {
+    (void)ctx;
+    return malloc(n);
+}
+static void *libc_realloc(void *ctx, void *p, size_t n) {
+    (void)ctx;
+    return realloc(p, n);
+}
+static void libc_free(void *ctx, void *p) {
+    (void)ctx;
+    free(p);
+}
+static const hone_allocator default_pool_alloc = {libc_malloc, libc_realloc, libc_free, NULL};
+static pthread_mutex_t default_mu = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic(hone_pool *) default_pool;
+
+/* fork() copies only the calling thread: in the child the pool's workers
+ * are gone, and a task queued there would never run. The child therefore
+ * forgets the pool (kept reachable, never touched: its locks may have been
+ * held by threads that do not exist there) and makes a new one on first
+ * use. The lock is held across fork so the child never sees it mid-update. */
+static hone_pool *forked_away;
+static void default_prefork(void) { pthread_mutex_lock(&default_mu); }
+static void default_parent(void) { pthread_mutex_unlock(&default_mu); }
+static void default_child(void) {
+    hone_pool *p = atomic_load_explicit(&default_pool, memory_order_relaxed);
+    if (p) forked_away = p;
+    atomic_store_explicit(&default_pool, NULL, memory_order_relaxed);
+    pthread_mutex_unlock(&default_mu);
+}
+
+hone_pool *hone_pool_default(void) {
+    static int atfork_done;
+    hone_pool *p = atomic_load_explicit(&default_pool, memory_order_acquire);
+    if (p) return p;
+    pthread_mutex_lock(&default_mu);
+    if (!atfork_done && pthread_atfork(default_prefork, default_parent, default_child) == 0)
+        atfork_done = 1;
+    p = atomic_load_explicit(&default_pool, memory_order_relaxed);
+    if (!p) {
+        /* A failure is not remembered: a later call tries again (it may
+         * have been a passing shortage of memory or threads). */
+        hone_pool_opts o = {.alloc = &default_pool_alloc};
+        if (hone_pool_new(&p, &o, NULL) != HONE_OK) p = NULL;
+        if (p) atomic_store_explicit(&default_pool, p, memory_order_release);
+    }
+    pthread_mutex_unlock(&default_mu);
+    return p;
+}
+
+static int is_default(const hone_pool *pool) {
+    return pool == atomic_load_explicit(&default_pool, memory_order_acquire);
+}
+
 int hone_pool_shutdown(hone_pool *pool, hone_shutdown_mode mode) {
     if (!pool || (mode != HONE_SHUTDOWN_DRAIN && mode != HONE_SHUTDOWN_CANCEL)) return HONE_EINVAL;
+    if (is_default(pool)) return HONE_ESTATE;
     if (tls_worker && tls_worker->pool == pool) return HONE_ESTATE;
     pthread_mutex_lock(&pool->shutdown_mu);
     if (!pool->shut_down) {
@@ -615,7 +676,7 @@ int hone_pool_shutdown(hone_pool *pool, hone_shutdown_mode mode) {
 }
 
 void hone_pool_free(hone_pool *pool) {
-    if (!pool) return;
+    if (!pool || is_default(pool)) return;
     hone_pool_shutdown(pool, HONE_SHUTDOWN_DRAIN);
     pool_destroy(pool);
 }

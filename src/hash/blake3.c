@@ -1,15 +1,15 @@
 /* blake3.c - BLAKE3 from its specification: the portable compression
  * function, run-time choice of the SIMD many-chunk path, the chunk state,
- * the tree (optionally split over plain pthreads) and the incremental
+ * the tree (optionally split into tasks on an exec pool) and the incremental
  * hasher with extendable output. */
 #include "hash/blake3_impl.h"
 #include "hash/blake3_sched.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <unistd.h>
 
 #include "hone/core.h"
+#include "hone/exec.h"
 
 const uint32_t hone__b3_iv[8] = {0x6A09E667UL, 0xBB67AE85UL, 0x3C6EF372UL, 0xA54FF53AUL,
                                  0x510E527FUL, 0x9B05688CUL, 0x1F83D9ABUL, 0x5BE0CD19UL};
@@ -335,7 +335,7 @@ size_t hone__b3_mt_min_split = (size_t)1 << 20;
 
 static size_t compress_subtree_wide(const hone__b3_impl *impl, const uint8_t *input, size_t len,
                                     const uint32_t key[8], uint64_t chunk_counter, uint8_t flags,
-                                    unsigned threads, uint8_t *out);
+                                    unsigned threads, hone_pool *pool, uint8_t *out);
 
 typedef struct subtree_job {
     const hone__b3_impl *impl;
@@ -345,24 +345,29 @@ typedef struct subtree_job {
     uint64_t chunk_counter;
     uint8_t flags;
     unsigned threads;
+    hone_pool *pool;
     uint8_t *out;
     size_t n_out;
 } subtree_job;
 
-static void *subtree_thread(void *arg) {
+static int subtree_task(void *arg, hone_task *task) {
+    (void)task;
     subtree_job *j = arg;
     j->n_out = compress_subtree_wide(j->impl, j->input, j->len, j->key, j->chunk_counter,
-                                     j->flags, j->threads, j->out);
-    return NULL;
+                                     j->flags, j->threads, j->pool, j->out);
+    return HONE_OK;
 }
 
 /* Hashes a whole subtree of more than zero bytes (a power of two number of
  * chunks, or the final part of the input) into at most max(degree, 2)
  * chaining values, splitting it in two recursively so the SIMD width is
- * used on the leaves. With threads > 1 the left half runs on a new thread. */
+ * used on the leaves. With threads > 1 the left half becomes a task on
+ * `pool` (NULL: the default pool) with half the thread budget, and the
+ * right half runs here with the rest, so at most `threads` subtrees are in
+ * flight. A task that cannot be queued leaves its half to this thread. */
 static size_t compress_subtree_wide(const hone__b3_impl *impl, const uint8_t *input, size_t len,
                                     const uint32_t key[8], uint64_t chunk_counter, uint8_t flags,
-                                    unsigned threads, uint8_t *out) {
+                                    unsigned threads, hone_pool *pool, uint8_t *out) {
     if (len <= impl->degree * B3_CHUNK_LEN)
         return compress_chunks(impl, input, len, key, chunk_counter, flags, out);
     size_t l_len = left_len(len);
@@ -377,22 +382,28 @@ static size_t compress_subtree_wide(const hone__b3_impl *impl, const uint8_t *in
     uint8_t *r_cvs = cvs + degree * B3_OUT_LEN;
 
     size_t l_n = 0, r_n;
-    int spawned = 0;
-    pthread_t tid;
+    hone_scope *scope = NULL;
     subtree_job job;
     if (threads > 1 && r_len >= hone__b3_mt_min_split) {
+        if (!pool) pool = hone_pool_default();
         unsigned l_threads = threads / 2;
-        job = (subtree_job){impl, input, l_len, key, chunk_counter, flags, l_threads, cvs, 0};
-        if (pthread_create(&tid, NULL, subtree_thread, &job) == 0) {
-            spawned = 1;
-            threads -= l_threads;
+        job = (subtree_job){impl, input, l_len, key, chunk_counter, flags, l_threads, pool, cvs, 0};
+        if (pool && hone_scope_new(&scope, pool) == HONE_OK) {
+            if (hone_scope_spawn(scope, subtree_task, &job) == HONE_OK) {
+                threads -= l_threads;
+            } else {
+                hone_scope_free(scope);
+                scope = NULL;
+            }
         }
     }
-    if (!spawned) l_n = compress_subtree_wide(impl, input, l_len, key, chunk_counter, flags,
-                                              threads, cvs);
-    r_n = compress_subtree_wide(impl, input + l_len, r_len, key, r_counter, flags, threads, r_cvs);
-    if (spawned) {
-        pthread_join(tid, NULL);
+    if (!scope) l_n = compress_subtree_wide(impl, input, l_len, key, chunk_counter, flags,
+                                            threads, pool, cvs);
+    r_n = compress_subtree_wide(impl, input + l_len, r_len, key, r_counter, flags, threads, pool,
+                                r_cvs);
+    if (scope) {
+        /* From a worker this runs queued tasks while it waits. */
+        hone_scope_free(scope);
         l_n = job.n_out;
     }
     if (l_n == 1) {
@@ -408,9 +419,11 @@ static size_t compress_subtree_wide(const hone__b3_impl *impl, const uint8_t *in
 static void compress_subtree_to_parent_node(const hone__b3_impl *impl, const uint8_t *input,
                                             size_t len, const uint32_t key[8],
                                             uint64_t chunk_counter, uint8_t flags,
-                                            unsigned threads, uint8_t out[2 * B3_OUT_LEN]) {
+                                            unsigned threads, hone_pool *pool,
+                                            uint8_t out[2 * B3_OUT_LEN]) {
     uint8_t cvs[2 * B3_MAX_SIMD_DEGREE * B3_OUT_LEN];
-    size_t n = compress_subtree_wide(impl, input, len, key, chunk_counter, flags, threads, cvs);
+    size_t n = compress_subtree_wide(impl, input, len, key, chunk_counter, flags, threads, pool,
+                                     cvs);
     uint8_t tmp[B3_MAX_SIMD_DEGREE * B3_OUT_LEN];
     while (n > 2) {
         n = compress_parents(impl, cvs, n, key, flags, tmp);
@@ -429,6 +442,7 @@ static void hasher_init_base(hone__b3 *s, const uint32_t key[8], uint8_t flags) 
     s->cv_stack_len = 0;
     s->impl = hone__b3_select();
     s->threads = 0;
+    s->pool = NULL;
 }
 
 void hone__b3_init(hone__b3 *s) { hasher_init_base(s, hone__b3_iv, 0); }
@@ -514,7 +528,7 @@ void hone__b3_update(hone__b3 *s, const void *data, size_t len) {
             uint8_t pair[2 * B3_OUT_LEN];
             compress_subtree_to_parent_node(s->impl, input, (size_t)subtree_len, s->key,
                                             s->chunk.chunk_counter, s->chunk.flags, s->threads,
-                                            pair);
+                                            s->pool, pair);
             push_cv(s, pair, s->chunk.chunk_counter);
             push_cv(s, pair + B3_OUT_LEN, s->chunk.chunk_counter + subtree_chunks / 2);
         }
@@ -587,7 +601,6 @@ typedef struct fd_job {
 typedef struct fd_worker {
     fd_job *job;
     int rc;
-    pthread_t tid;
 } fd_worker;
 
 static int pread_full(int fd, uint8_t *buf, size_t n, uint64_t off) {
@@ -620,20 +633,20 @@ static void block_cv(const hone__b3 *s, const uint8_t *buf, size_t len, uint64_t
         return;
     }
     uint8_t pair[2 * B3_OUT_LEN];
-    compress_subtree_to_parent_node(s->impl, buf, len, s->key, counter, s->chunk.flags, 1, pair);
+    compress_subtree_to_parent_node(s->impl, buf, len, s->key, counter, s->chunk.flags, 1, NULL,
+                                    pair);
     output o = parent_output(pair, s->key, s->chunk.flags);
     output_cv(&o, cv);
 }
 
-static void *fd_worker_main(void *arg) {
-    fd_worker *w = arg;
+static void fd_worker_main(fd_worker *w) {
     fd_job *j = w->job;
     const hone__b3 *s = j->s;
     size_t bsz = j->piece < FD_BUF_MAX ? (size_t)j->piece : FD_BUF_MAX;
     uint8_t *buf = hone_malloc(j->alloc, bsz);
     if (!buf) {
         w->rc = HONE_ENOMEM;
-        return NULL;
+        return;
     }
     for (;;) {
         size_t p = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
@@ -649,7 +662,7 @@ static void *fd_worker_main(void *arg) {
             if (rc) {
                 w->rc = rc;
                 hone_free(j->alloc, buf);
-                return NULL;
+                return;
             }
             block_cv(s, buf, bsz, j->counter0 + (p * j->piece + b * bsz) / B3_CHUNK_LEN,
                      stack + depth * B3_OUT_LEN);
@@ -663,11 +676,19 @@ static void *fd_worker_main(void *arg) {
         memcpy(j->cvs + p * B3_OUT_LEN, stack, B3_OUT_LEN);
     }
     hone_free(j->alloc, buf);
-    return NULL;
+}
+
+static int fd_worker_task(void *arg, hone_task *task) {
+    (void)task;
+    fd_worker_main(arg);
+    return HONE_OK;
 }
 
 /* The two children of the complete, aligned subtree of `len` bytes at
- * file offset `off` and chunk `counter`, hashed by s->threads workers. */
+ * file offset `off` and chunk `counter`, hashed by s->threads workers: this
+ * thread and up to s->threads - 1 tasks on s->pool (NULL: the default
+ * pool), all taking pieces from one counter. Tasks that cannot be queued
+ * leave their pieces to the others. */
 static int fd_subtree_children(const hone__b3 *s, int fd, uint64_t off, uint64_t len,
                                uint64_t counter, const hone_allocator *alloc,
                                uint8_t out[2 * B3_OUT_LEN]) {
@@ -681,18 +702,22 @@ static int fd_subtree_children(const hone__b3 *s, int fd, uint64_t off, uint64_t
     fd_worker w[64];
     if (nw > 64) nw = 64;
     unsigned started = 0;
-    for (unsigned i = 1; i < nw; i++) {
-        w[i] = (fd_worker){j, HONE_OK, 0};
-        if (pthread_create(&w[i].tid, NULL, fd_worker_main, &w[i]) != 0) break;
+    hone_scope *scope = NULL;
+    if (nw > 1) {
+        hone_pool *pool = s->pool ? s->pool : hone_pool_default();
+        if (pool && hone_scope_new(&scope, pool) != HONE_OK) scope = NULL;
+    }
+    for (unsigned i = 1; scope && i < nw; i++) {
+        w[i] = (fd_worker){j, HONE_OK};
+        if (hone_scope_spawn(scope, fd_worker_task, &w[i]) != HONE_OK) break;
         started = i;
     }
-    w[0] = (fd_worker){j, HONE_OK, 0};
+    w[0] = (fd_worker){j, HONE_OK};
     fd_worker_main(&w[0]);
     int rc = w[0].rc;
-    for (unsigned i = 1; i <= started; i++) {
-        pthread_join(w[i].tid, NULL);
+    hone_scope_free(scope);
+    for (unsigned i = 1; i <= started; i++)
         if (!rc) rc = w[i].rc;
-    }
     if (!rc) {
         /* Fold the pieces' values up to the two children of the root. */
         size_t n = np;

@@ -123,6 +123,7 @@ typedef struct hone__b3 {
     uint8_t cv_stack[(B3_MAX_DEPTH + 1) * B3_OUT_LEN];
     const hone__b3_impl *impl;
     unsigned threads; /* 0 or 1: no threads */
+    struct hone_pool *pool; /* where threaded work runs; NULL: hone_pool_default() */
 } hone__b3;
 
 void hone__b3_init(hone__b3 *s);

@@ -121,6 +121,7 @@ int hone_hash_new(hone_hash **out, hone_hash_algo algo, const hone_hash_opts *op
     if (algo == HONE_HASH_BLAKE3) {
         hone__b3_init(&h->u.b3);
         h->u.b3.threads = opts ? opts->threads : 0;
+        h->u.b3.pool = opts ? opts->pool : NULL;
     }
     rc = hone_hash_reset(h);
     if (rc) {
@@ -140,6 +141,7 @@ int hone_hash_new_blake3_keyed(hone_hash **out, const uint8_t key[HONE_BLAKE3_KE
     if (rc) return rc;
     hone__b3_init_keyed(&(*out)->u.b3, key);
     (*out)->u.b3.threads = opts ? opts->threads : 0;
+    (*out)->u.b3.pool = opts ? opts->pool : NULL;
     return HONE_OK;
 }
 
@@ -153,6 +155,7 @@ int hone_hash_new_blake3_derive_key(hone_hash **out, const char *context,
     if (rc) return rc;
     hone__b3_init_derive_key(&(*out)->u.b3, context);
     (*out)->u.b3.threads = opts ? opts->threads : 0;
+    (*out)->u.b3.pool = opts ? opts->pool : NULL;
     return HONE_OK;
 }
 

@@ -1,6 +1,6 @@
-/* walk.c - the parallel directory walker: a few threads share a LIFO queue
- * of directories, list each with getdents64 and stat entries with fstatat
- * relative to the open directory. */
+/* walk.c - the parallel directory walker: the caller and up to threads - 1
+ * tasks on an exec pool share a LIFO queue of directories, list each with
+ * getdents64 and stat entries with fstatat relative to the open directory. */
 #include "hone/io.h"
 
 #include <dirent.h>
@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "hone/exec.h"
 #include "io/internal.h"
 
 /* The kernel's record, which glibc 2.36 does not declare. */
@@ -51,13 +52,21 @@ typedef struct walker {
     char root_real[PATH_MAX]; /* only with follow_symlinks */
     size_t root_real_len;
 
+    /* Workers never block on the queue: one whose queue is empty ends,
+     * and pushing a directory starts a new worker task while fewer than
+     * `limit` run. A blocked worker could otherwise hold a pool thread that
+     * a helping wait elsewhere (a callback hashing on the same pool) needs,
+     * and deadlock. */
     pthread_mutex_t mu;
-    pthread_cond_t cv;
     item *stack;
-    int active; /* workers processing an item */
-    int stop;   /* a status != 0 stops every worker */
+    unsigned running; /* workers in flight, the calling thread included */
+    unsigned limit;   /* the thread count */
+    hone_scope *scope; /* NULL: the calling thread walks alone */
+    int stop;          /* a status != 0 stops every worker */
     hone_io_walk_stats stats;
 } walker;
+
+static int worker_task(void *arg, hone_task *task);
 
 static void anc_release(const hone_allocator *a, anc *n) {
     while (n && atomic_fetch_sub(&n->refs, 1) == 1) {
@@ -77,7 +86,6 @@ static void item_free(const hone_allocator *a, item *it) {
 static void set_stop(walker *w, int status) {
     pthread_mutex_lock(&w->mu);
     if (!w->stop) w->stop = status;
-    pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -154,8 +162,16 @@ static int push_dir(walker *w, const item *parent, const char *path, size_t len,
     pthread_mutex_lock(&w->mu);
     it->next = w->stack;
     w->stack = it;
-    pthread_cond_signal(&w->cv);
+    int spawn = w->scope && w->running < w->limit;
+    if (spawn) w->running++;
     pthread_mutex_unlock(&w->mu);
+    /* Outside the lock: the pool may run the task at once on this thread.
+     * A refused spawn is harmless, this thread's worker takes the item. */
+    if (spawn && hone_scope_spawn(w->scope, worker_task, w) != HONE_OK) {
+        pthread_mutex_lock(&w->mu);
+        w->running--;
+        pthread_mutex_unlock(&w->mu);
+    }
     return HONE_OK;
 }
 
@@ -305,8 +321,9 @@ static int process(walker *w, hone_io_walk_stats *st, const item *it, char *dbuf
     return rc;
 }
 
-static void *worker(void *arg) {
-    walker *w = arg;
+/* Takes directories off the queue until it is empty (or the walk stops),
+ * then ends; the caller counted this worker in w->running. */
+static void worker(walker *w) {
     hone_io_walk_stats st = {0};
     hone_buf pb;
     hone_buf_init(&pb, w->a);
@@ -316,25 +333,18 @@ static void *worker(void *arg) {
     if (!dbuf) set_stop(w, HONE_ENOMEM);
     for (;;) {
         pthread_mutex_lock(&w->mu);
-        while (!w->stop && !w->stack && w->active > 0) pthread_cond_wait(&w->cv, &w->mu);
         if (w->stop || !w->stack) {
-            pthread_cond_broadcast(&w->cv);
+            w->running--;
             pthread_mutex_unlock(&w->mu);
             break;
         }
         item *it = w->stack;
         w->stack = it->next;
-        w->active++;
         pthread_mutex_unlock(&w->mu);
 
         int rc = process(w, &st, it, dbuf, dcap, &pb);
         item_free(w->a, it);
         if (rc) set_stop(w, rc);
-
-        pthread_mutex_lock(&w->mu);
-        w->active--;
-        if (!w->stack && w->active == 0) pthread_cond_broadcast(&w->cv);
-        pthread_mutex_unlock(&w->mu);
     }
     hone_free(w->a, dbuf);
     hone_buf_free(&pb);
@@ -344,7 +354,12 @@ static void *worker(void *arg) {
     t->bytes += st.bytes, t->errors += st.errors, t->excluded += st.excluded;
     t->loops += st.loops, t->outside += st.outside, t->mounts += st.mounts;
     pthread_mutex_unlock(&w->mu);
-    return NULL;
+}
+
+static int worker_task(void *arg, hone_task *task) {
+    (void)task;
+    worker(arg);
+    return HONE_OK;
 }
 
 unsigned hone__io_default_threads(unsigned requested) {
@@ -422,18 +437,18 @@ int hone__io_walk(const char *root, const hone_io_walk_opts *opts, int lazy_file
     w->stack = first;
 
     pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->cv, NULL);
-    unsigned nt = hone__io_default_threads(opts->threads);
-    pthread_t tids[64];
-    unsigned started = 0;
-    /* The calling thread is one of the workers; failing to start the others
-     * only makes the walk slower. */
-    for (unsigned i = 1; i < nt; i++) {
-        if (pthread_create(&tids[started], NULL, worker, w) != 0) break;
-        started++;
+    w->limit = hone__io_default_threads(opts->threads);
+    /* The calling thread is one of the workers; without a pool or a scope
+     * it walks alone, which is only slower. */
+    if (w->limit > 1) {
+        hone_pool *pool = opts->pool ? opts->pool : hone_pool_default();
+        if (pool && hone_scope_new(&w->scope, pool) != HONE_OK) w->scope = NULL;
     }
+    w->running = 1;
     worker(w);
-    for (unsigned i = 0; i < started; i++) pthread_join(tids[i], NULL);
+    /* Every worker task has ended once this returns (from a pool worker it
+     * helps run tasks meanwhile); the tasks always return HONE_OK. */
+    hone_scope_free(w->scope);
     while (w->stack) {
         item *it = w->stack;
         w->stack = it->next;
@@ -443,7 +458,6 @@ int hone__io_walk(const char *root, const hone_io_walk_opts *opts, int lazy_file
     if (rc == HONE_ENOMEM) hone_error_set(err, rc, "out of memory");
     else if (rc) hone_error_set(err, rc, "walk stopped by the callback: %s", hone_strerror(rc));
     if (stats) *stats = w->stats;
-    pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
 out_fd:
     close(w->rootfd);

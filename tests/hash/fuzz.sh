@@ -19,7 +19,7 @@ deps=$(pkg-config --libs libcrypto libxxhash)
 build_objs() {
   local cc=$1 flags=$2 out=$3 f extra
   mkdir -p "$out"
-  for f in "$src"/src/core/*.c "$src"/src/hash/*.c; do
+  for f in "$src"/src/core/*.c "$src"/src/hash/*.c "$src"/src/exec/*.c "$src"/src/mem/*.c; do
     extra=""
     case $(basename "$f") in
       blake3_sse41.c) extra="-msse4.1" ;;
