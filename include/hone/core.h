@@ -111,6 +111,13 @@ typedef struct hone_error {
 HONE_API int hone_error_set(hone_error *err, int code, const char *fmt, ...)
     HONE_PRINTF(3, 4);
 
+/* As hone_error_set, and records where in the input the error is: line
+ * and col (1-based; values below 1 are stored as 0, "not applicable") and
+ * offset (a byte offset; negative is stored as UINT64_MAX). For parsers
+ * that learn a position from a library such as jansson. */
+HONE_API int hone_error_set_at(hone_error *err, int code, long line, long col, long long offset,
+                               const char *fmt, ...) HONE_PRINTF(6, 7);
+
 /* ------------------------------------------------------------------ */
 /* Allocator seam                                                      */
 /* ------------------------------------------------------------------ */

@@ -61,3 +61,18 @@ int hone_error_set(hone_error *err, int code, const char *fmt, ...) {
     }
     return code;
 }
+
+int hone_error_set_at(hone_error *err, int code, long line, long col, long long offset,
+                      const char *fmt, ...) {
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+        err->code = code;
+        err->line = line > 0 ? (uint64_t)line : 0;
+        err->col = col > 0 ? (uint64_t)col : 0;
+        err->offset = offset >= 0 ? (uint64_t)offset : UINT64_MAX;
+    }
+    return code;
+}

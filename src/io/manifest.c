@@ -966,9 +966,9 @@ static int parse_json(hone_io_manifest **out, const char *text, size_t len, cons
     json_error_t je;
     json_t *root = json_loadb(text, len, 0, &je);
     if (!root) {
-        int rc = hone_error_set(err, HONE_EPARSE, "line %d: invalid JSON: %s", je.line, je.text);
-        if (err) err->line = (uint64_t)(je.line > 0 ? je.line : 0), err->col = (uint64_t)(je.column > 0 ? je.column : 0);
-        return rc;
+        /* offset -1: this parser never reported one, and keeps not doing so. */
+        return hone_error_set_at(err, HONE_EPARSE, je.line, je.column, -1,
+                                 "line %d: invalid JSON: %s", je.line, je.text);
     }
     pentry *pe = NULL;
     size_t n = 0, cap = 0;

@@ -347,13 +347,8 @@ int hone_cycle_parse(hone_cycle_collector *c, const char *text, size_t len, hone
     json_error_t jerr;
     json_t *doc = json_loadb(text ? text : "", len, JSON_REJECT_DUPLICATES, &jerr);
     if (!doc) {
-        int rc = hone_error_set(err, HONE_EPARSE, "line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
-        if (err) {
-            err->line = jerr.line > 0 ? (uint64_t)jerr.line : 0;
-            err->col = jerr.column > 0 ? (uint64_t)jerr.column : 0;
-            err->offset = (uint64_t)jerr.position;
-        }
-        return rc;
+        return hone_error_set_at(err, HONE_EPARSE, jerr.line, jerr.column, (long long)jerr.position,
+                                 "line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
     }
     int rc = HONE_OK;
     record *tmp = NULL;

@@ -74,6 +74,23 @@ static void error_set_fills_and_returns_code(void **state) {
     assert_int_equal(hone_error_set(NULL, HONE_EIO, "x"), HONE_EIO);
 }
 
+static void error_set_at_records_the_position(void **state) {
+    (void)state;
+    hone_error err;
+    assert_int_equal(hone_error_set_at(&err, HONE_EPARSE, 3, 14, 40, "bad %s", "token"), HONE_EPARSE);
+    assert_int_equal(err.code, HONE_EPARSE);
+    assert_string_equal(err.msg, "bad token");
+    assert_int_equal(err.line, 3);
+    assert_int_equal(err.col, 14);
+    assert_int_equal(err.offset, 40);
+    /* Unknown positions (jansson reports -1) are stored as "not applicable". */
+    hone_error_set_at(&err, HONE_EPARSE, -1, 0, -1, "x");
+    assert_int_equal(err.line, 0);
+    assert_int_equal(err.col, 0);
+    assert_true(err.offset == UINT64_MAX);
+    assert_int_equal(hone_error_set_at(NULL, HONE_EIO, 1, 1, 1, "x"), HONE_EIO);
+}
+
 static void version_matches_macros(void **state) {
     (void)state;
     assert_int_equal(hone_version(), HONE_VERSION_HEX);
@@ -90,6 +107,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(every_status_is_described),
     cmocka_unit_test(errno_mapping),
     cmocka_unit_test(error_set_fills_and_returns_code),
+    cmocka_unit_test(error_set_at_records_the_position),
     cmocka_unit_test(version_matches_macros),
 };
 HONE_TEST_MAIN(tests)
