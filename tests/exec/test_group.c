@@ -6,13 +6,6 @@
 
 #include <stdlib.h>
 
-static hone_pool *mkpool(unsigned workers, fake_clock *clk) {
-    hone_pool *p = NULL;
-    hone_pool_opts o = {.workers = workers, .clock = clk ? fake_now : NULL, .clock_ctx = clk};
-    assert_int_equal(hone_pool_new(&p, &o, NULL), HONE_OK);
-    return p;
-}
-
 typedef struct item {
     int ret;              /* what the task returns */
     atomic_int ran;       /* it started */

@@ -7,14 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static hone_pool *mkpool(unsigned workers) {
-    hone_pool *p = NULL;
-    hone_pool_opts o = {.workers = workers};
-    assert_int_equal(hone_pool_new(&p, &o, NULL), HONE_OK);
-    assert_non_null(p);
-    return p;
-}
-
 static atomic_int counter;
 
 static int count_task(void *arg, hone_task *t) {
@@ -23,7 +15,7 @@ static int count_task(void *arg, hone_task *t) {
 }
 
 static void submit_and_wait_results(void **state) {
-    hone_pool *p = mkpool(4);
+    hone_pool *p = mkpool(4, NULL);
     enum { N = 1000 };
     hone_future **f = calloc(N, sizeof *f);
     atomic_store(&counter, 0);
@@ -44,7 +36,7 @@ static void submit_and_wait_results(void **state) {
 }
 
 static void bad_arguments(void **state) {
-    hone_pool *p = mkpool(1);
+    hone_pool *p = mkpool(1, NULL);
     hone_future *f = (hone_future *)1;
     assert_int_equal(hone_pool_submit(p, NULL, NULL, &f), HONE_EINVAL);
     assert_null(f);
@@ -93,7 +85,7 @@ static int nest(void *arg, hone_task *t) {
 }
 
 static void nested_deep_one_worker(void **state) {
-    hone_pool *p = mkpool(1);
+    hone_pool *p = mkpool(1, NULL);
     hone_future *f;
     assert_int_equal(hone_pool_submit(p, nest, (void *)(intptr_t)300, &f), HONE_OK);
     assert_int_equal(hone_future_wait(f), 300);
@@ -115,7 +107,7 @@ static int fib(void *arg, hone_task *t) {
 
 static void nested_fib(void **state) {
     for (unsigned w = 1; w <= 4; w++) {
-        hone_pool *p = mkpool(w);
+        hone_pool *p = mkpool(w, NULL);
         hone_future *f;
         assert_int_equal(hone_pool_submit(p, fib, (void *)(intptr_t)16, &f), HONE_OK);
         assert_int_equal(hone_future_wait(f), 987);
@@ -135,7 +127,7 @@ static int set_flag_task(void *arg, hone_task *t) {
 }
 
 static void cancel_queued_never_runs(void **state) {
-    hone_pool *p = mkpool(1);
+    hone_pool *p = mkpool(1, NULL);
     latch gate;
     latch_init(&gate, 1);
     atomic_int ran = 0;
@@ -169,7 +161,7 @@ static int until_cancelled(void *arg, hone_task *t) {
 }
 
 static void cancel_running_sees_token(void **state) {
-    hone_pool *p = mkpool(2);
+    hone_pool *p = mkpool(2, NULL);
     coop c;
     latch_init(&c.started, 1);
     atomic_init(&c.saw_cancel, 0);
@@ -192,7 +184,7 @@ static void cancel_running_sees_token(void **state) {
 /* Cancel racing with start: each future either ran (DONE, counted) or
  * never ran (CANCELLED, not counted); nothing in between. */
 static void cancel_race(void **state) {
-    hone_pool *p = mkpool(2);
+    hone_pool *p = mkpool(2, NULL);
     enum { N = 2000 };
     hone_future **f = calloc(N, sizeof *f);
     atomic_int *ran = calloc(N, sizeof *ran);
@@ -311,7 +303,7 @@ static int ret_seven(void *arg, hone_task *t) {
 }
 
 static void completion_callback(void **state) {
-    hone_pool *p = mkpool(1);
+    hone_pool *p = mkpool(1, NULL);
     latch gate;
     latch_init(&gate, 1);
     cbinfo c = {0};
@@ -369,7 +361,7 @@ static void completion_callback(void **state) {
 
 /* Racing callback installation against completion: it must run once. */
 static void callback_race(void **state) {
-    hone_pool *p = mkpool(2);
+    hone_pool *p = mkpool(2, NULL);
     enum { N = 500 };
     cbinfo *cs = calloc(N, sizeof *cs);
     latch open;
@@ -402,7 +394,7 @@ static int spawn_children(void *arg, hone_task *t) {
 }
 
 static void shutdown_drain(void **state) {
-    hone_pool *p = mkpool(2);
+    hone_pool *p = mkpool(2, NULL);
     atomic_store(&counter, 0);
     for (int i = 0; i < 500; i++) assert_int_equal(hone_pool_submit(p, count_task, NULL, NULL), HONE_OK);
     /* Nested submissions during the drain still run. */
@@ -416,7 +408,7 @@ static void shutdown_drain(void **state) {
 }
 
 static void shutdown_cancel(void **state) {
-    hone_pool *p = mkpool(1);
+    hone_pool *p = mkpool(1, NULL);
     coop c;
     latch_init(&c.started, 1);
     atomic_init(&c.saw_cancel, 0);
@@ -445,7 +437,7 @@ static int try_shutdown_inside(void *arg, hone_task *t) {
 }
 
 static void shutdown_from_task_refused(void **state) {
-    hone_pool *p = mkpool(1);
+    hone_pool *p = mkpool(1, NULL);
     hone_future *f;
     assert_int_equal(hone_pool_submit(p, try_shutdown_inside, NULL, &f), HONE_OK);
     assert_int_equal(hone_future_wait(f), HONE_ESTATE);
@@ -455,7 +447,7 @@ static void shutdown_from_task_refused(void **state) {
 
 /* Free with detached work still queued: everything runs first. */
 static void free_drains_detached(void **state) {
-    hone_pool *p = mkpool(2);
+    hone_pool *p = mkpool(2, NULL);
     atomic_store(&counter, 0);
     for (int i = 0; i < 300; i++) assert_int_equal(hone_pool_submit(p, count_task, NULL, NULL), HONE_OK);
     hone_pool_free(p);
@@ -496,7 +488,7 @@ static int burst_task(void *arg, hone_task *t) {
 }
 
 static void burst_runs_inline_past_threshold(void **state) {
-    hone_pool *p = mkpool(1);
+    hone_pool *p = mkpool(1, NULL);
     burst b = {0};
     hone_future *f;
     assert_int_equal(hone_pool_submit(p, burst_task, &b, &f), HONE_OK);
@@ -534,7 +526,7 @@ static int overflow_task(void *arg, hone_task *t) {
 
 static void deque_overflow(void **state) {
     for (unsigned w = 1; w <= 3; w++) {
-        hone_pool *p = mkpool(w);
+        hone_pool *p = mkpool(w, NULL);
         static overflow o;
         o.n = 1500;
         for (int i = 0; i < o.n; i++) atomic_store(&o.ran[i], 0);

@@ -6,14 +6,6 @@
 
 #include <stdlib.h>
 
-static hone_pool *mkpool(unsigned workers) {
-    hone_pool *p = NULL;
-    hone_pool_opts o = {.workers = workers};
-    assert_int_equal(hone_pool_new(&p, &o, NULL), HONE_OK);
-    assert_non_null(p);
-    return p;
-}
-
 static atomic_int counter;
 
 static int count_task(void *arg, hone_task *t) {
@@ -23,7 +15,7 @@ static int count_task(void *arg, hone_task *t) {
 
 static void counts_every_task(void **state) {
     for (unsigned w = 1; w <= 3; w++) {
-        hone_pool *p = mkpool(w);
+        hone_pool *p = mkpool(w, NULL);
         hone_scope *s = NULL;
         assert_int_equal(hone_scope_new(&s, p), HONE_OK);
         atomic_store(&counter, 0);
@@ -42,7 +34,7 @@ static void counts_every_task(void **state) {
 }
 
 static void bad_arguments(void **state) {
-    hone_pool *p = mkpool(1);
+    hone_pool *p = mkpool(1, NULL);
     hone_scope *s = (hone_scope *)p;
     assert_int_equal(hone_scope_new(NULL, p), HONE_EINVAL);
     assert_int_equal(hone_scope_new(&s, NULL), HONE_EINVAL);
@@ -79,7 +71,7 @@ static int tree_task(void *arg, hone_task *t) {
 
 static void nested_spawns_counted(void **state) {
     for (unsigned w = 1; w <= 4; w++) {
-        hone_pool *p = mkpool(w);
+        hone_pool *p = mkpool(w, NULL);
         hone_scope *s;
         assert_int_equal(hone_scope_new(&s, p), HONE_OK);
         for (int d = 0; d < 16; d++) nodes[d] = (tree){s, d};
@@ -107,7 +99,7 @@ static int deep(void *arg, hone_task *t) {
 }
 
 static void nested_waits_one_worker(void **state) {
-    hone_pool *p = mkpool(1);
+    hone_pool *p = mkpool(1, NULL);
     hone_scope *s;
     assert_int_equal(hone_scope_new(&s, p), HONE_OK);
     atomic_store(&counter, 0);
@@ -119,7 +111,7 @@ static void nested_waits_one_worker(void **state) {
 }
 
 static void first_error_then_cleared(void **state) {
-    hone_pool *p = mkpool(2);
+    hone_pool *p = mkpool(2, NULL);
     hone_scope *s;
     assert_int_equal(hone_scope_new(&s, p), HONE_OK);
     atomic_store(&counter, 0);
@@ -164,7 +156,7 @@ static int burst_task(void *arg, hone_task *t) {
 }
 
 static void inline_past_threshold(void **state) {
-    hone_pool *p = mkpool(1);
+    hone_pool *p = mkpool(1, NULL);
     hone_scope *s, *outer;
     assert_int_equal(hone_scope_new(&s, p), HONE_OK);
     assert_int_equal(hone_scope_new(&outer, p), HONE_OK);
@@ -187,7 +179,7 @@ static int blocker(void *arg, hone_task *t) {
 }
 
 static void shutdown_cancel_never_runs(void **state) {
-    hone_pool *p = mkpool(1);
+    hone_pool *p = mkpool(1, NULL);
     hone_scope *s;
     assert_int_equal(hone_scope_new(&s, p), HONE_OK);
     latch started;
@@ -212,7 +204,7 @@ static void shutdown_cancel_never_runs(void **state) {
 
 /* Drain runs queued scope tasks; afterwards outside spawns are refused. */
 static void shutdown_drain_runs(void **state) {
-    hone_pool *p = mkpool(2);
+    hone_pool *p = mkpool(2, NULL);
     hone_scope *s;
     assert_int_equal(hone_scope_new(&s, p), HONE_OK);
     atomic_store(&counter, 0);
@@ -229,7 +221,7 @@ static void shutdown_drain_runs(void **state) {
 /* Waiting from a thread outside the pool blocks and must be woken by the
  * last task; repeated with tasks that finish while the waiter registers. */
 static void outside_waiter_woken(void **state) {
-    hone_pool *p = mkpool(2);
+    hone_pool *p = mkpool(2, NULL);
     hone_scope *s;
     assert_int_equal(hone_scope_new(&s, p), HONE_OK);
     atomic_store(&counter, 0);

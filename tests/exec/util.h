@@ -48,4 +48,14 @@ static inline uint64_t fake_now(void *ctx) {
 }
 static inline void fake_advance(fake_clock *c, uint64_t ns) { atomic_fetch_add(&c->now, ns); }
 
+/* A pool of `workers` threads, on the fake clock when clk is not NULL.
+ * Include test.h first: this asserts with cmocka. */
+static inline hone_pool *mkpool(unsigned workers, fake_clock *clk) {
+    hone_pool *p = NULL;
+    hone_pool_opts o = {.workers = workers, .clock = clk ? fake_now : NULL, .clock_ctx = clk};
+    assert_int_equal(hone_pool_new(&p, &o, NULL), HONE_OK);
+    assert_non_null(p);
+    return p;
+}
+
 #endif
