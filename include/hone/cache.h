@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "hone/core.h"
+#include "hone/metrics.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -254,9 +255,15 @@ typedef struct hone_cache_stats {
     uint64_t max_entries, max_bytes;
 } hone_cache_stats;
 
-/* Fills *st. Thread-safe (a per-shard consistent sum). */
+/* Fills *st with what happened since the cache was made or since the last
+ * hone_cache_stats_reset. Thread-safe (a per-shard consistent sum). */
 HONE_API void hone_cache_stats_get(hone_cache *c, hone_cache_stats *st);
-/* Zeroes hits, misses, loads and evictions (not entries). Thread-safe. */
+/* Like hone_cache_stats_get, but counting since the cache was made:
+ * hone_cache_stats_reset does not affect these totals. Thread-safe. */
+HONE_API void hone_cache_stats_lifetime(hone_cache *c, hone_cache_stats *st);
+/* Starts the counts of hone_cache_stats_get (hits, misses, loads, load
+ * failures, load time, evictions) again from zero; entries and bytes are
+ * not counts and stay. Lifetime totals are untouched. Thread-safe. */
 HONE_API void hone_cache_stats_reset(hone_cache *c);
 /* Appends the stats as one JSON object to buf. Returns HONE_OK or
  * HONE_ENOMEM. Thread-safe. */
@@ -265,6 +272,26 @@ HONE_API int hone_cache_stats_json(hone_cache *c, hone_buf *buf);
  * and value copies) and policy metadata, not the allocator's overhead.
  * Thread-safe. */
 HONE_API uint64_t hone_cache_memory_size(hone_cache *c);
+
+/* Sets the cache's figures in a metrics registry, for Prometheus
+ * exposition (hone_metrics_expose), every series labelled cache="name":
+ *   counters (lifetime totals, so hone_cache_stats_reset never makes them
+ *   go down): hone_cache_hits_total, hone_cache_misses_total,
+ *   hone_cache_loads_total, hone_cache_load_failures_total,
+ *   hone_cache_load_seconds_total, hone_cache_evictions_total{reason=
+ *   "size"|"expired"|"explicit"};
+ *   gauges: hone_cache_entries, hone_cache_weight (the total weight, bytes
+ *   when the cache is limited by bytes), hone_cache_max_entries,
+ *   hone_cache_max_bytes (0: no limit), hone_cache_utilization_percent,
+ *   hone_cache_memory_bytes, hone_cache_hit_ratio (lifetime, 0..1).
+ * Call it before each exposition (a scrape): values are read then. name
+ * must be non-empty; each cache exported to one registry needs its own
+ * name. Returns HONE_OK; HONE_EINVAL (NULL argument or empty name);
+ * HONE_ERANGE (a counter would go down: two caches share a name); a
+ * status of hone_metrics_counter/gauge (err says which series); or
+ * HONE_ENOMEM. Thread-safe. */
+HONE_API int hone_cache_metrics_update(hone_cache *c, hone_metrics *m, const char *name,
+                                       hone_error *err);
 
 #ifdef __cplusplus
 }

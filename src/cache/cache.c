@@ -202,7 +202,8 @@ typedef struct rstripe {
     _Alignas(64) _Atomic uint64_t tail; /* slots claimed; also the hit count */
     _Atomic uint64_t misses;
     uint64_t head;      /* drained up to here (under the shard lock) */
-    uint64_t hits_base; /* tail at the last stats reset (under the lock) */
+    uint64_t hits_base;   /* tail at the last stats reset (under the lock) */
+    uint64_t misses_base; /* misses at the last stats reset (under the lock) */
     _Atomic uint64_t buf[RB];
 } rstripe;
 
@@ -224,8 +225,12 @@ typedef struct shard {
     uint64_t old_tab_bytes;
     uint64_t bytes;
     struct flight *flights;
+    /* Lifetime totals (never reset: exported counters only go up), and
+     * their values at the last hone_cache_stats_reset. */
     uint64_t loads, load_failures, load_time_ns;
     uint64_t evictions[HONE_CACHE_REASON_COUNT];
+    uint64_t base_loads, base_load_failures, base_load_time_ns;
+    uint64_t base_evictions[HONE_CACHE_REASON_COUNT];
 } shard;
 
 /* A load in progress (or, with negative caching, a remembered failure). */
@@ -1075,20 +1080,30 @@ int hone_cache_resize(hone_cache *c, uint64_t max_entries, uint64_t max_bytes) {
     return HONE_OK;
 }
 
-void hone_cache_stats_get(hone_cache *c, hone_cache_stats *st) {
+/* Sums the shards, one at a time under its lock: lifetime totals, or
+ * (since_reset) what happened since the last hone_cache_stats_reset. */
+static void stats_sum(hone_cache *c, hone_cache_stats *st, int since_reset) {
     memset(st, 0, sizeof *st);
     for (unsigned i = 0; i < c->nshards; i++) {
         shard *s = &c->shards[i];
         pthread_mutex_lock(&s->mu);
         for (int j = 0; j < RSTRIPES; j++) {
             rstripe *r = &s->rs[j];
-            st->hits += atomic_load_explicit(&r->tail, memory_order_relaxed) - r->hits_base;
+            st->hits += atomic_load_explicit(&r->tail, memory_order_relaxed);
             st->misses += atomic_load_explicit(&r->misses, memory_order_relaxed);
+            if (since_reset) st->hits -= r->hits_base, st->misses -= r->misses_base;
         }
         st->loads += s->loads;
         st->load_failures += s->load_failures;
         st->load_time_ns += s->load_time_ns;
         for (int r = 0; r < HONE_CACHE_REASON_COUNT; r++) st->evictions[r] += s->evictions[r];
+        if (since_reset) {
+            st->loads -= s->base_loads;
+            st->load_failures -= s->base_load_failures;
+            st->load_time_ns -= s->base_load_time_ns;
+            for (int r = 0; r < HONE_CACHE_REASON_COUNT; r++)
+                st->evictions[r] -= s->base_evictions[r];
+        }
         st->entries += hone__pol_count(s->pol);
         st->bytes += s->bytes;
         pthread_mutex_unlock(&s->mu);
@@ -1101,6 +1116,10 @@ void hone_cache_stats_get(hone_cache *c, hone_cache_stats *st) {
     st->utilization = ue > ub ? ue : ub;
 }
 
+void hone_cache_stats_get(hone_cache *c, hone_cache_stats *st) { stats_sum(c, st, 1); }
+
+void hone_cache_stats_lifetime(hone_cache *c, hone_cache_stats *st) { stats_sum(c, st, 0); }
+
 void hone_cache_stats_reset(hone_cache *c) {
     for (unsigned i = 0; i < c->nshards; i++) {
         shard *s = &c->shards[i];
@@ -1108,10 +1127,12 @@ void hone_cache_stats_reset(hone_cache *c) {
         for (int j = 0; j < RSTRIPES; j++) {
             rstripe *r = &s->rs[j];
             r->hits_base = atomic_load_explicit(&r->tail, memory_order_relaxed);
-            atomic_store_explicit(&r->misses, 0, memory_order_relaxed);
+            r->misses_base = atomic_load_explicit(&r->misses, memory_order_relaxed);
         }
-        s->loads = s->load_failures = s->load_time_ns = 0;
-        memset(s->evictions, 0, sizeof s->evictions);
+        s->base_loads = s->loads;
+        s->base_load_failures = s->load_failures;
+        s->base_load_time_ns = s->load_time_ns;
+        memcpy(s->base_evictions, s->evictions, sizeof s->evictions);
         pthread_mutex_unlock(&s->mu);
     }
 }

@@ -1,0 +1,73 @@
+/* export.c - the cache's figures as Prometheus series in a metrics
+ * registry: lifetime counters (never reset) and gauges of what it holds. */
+#include <string.h>
+
+#include "hone/cache.h"
+#include "hone/metrics.h"
+
+typedef int (*family_fn)(hone_metrics *m, const char *name, const char *help,
+                         const char *const *labels, hone_metric **out, hone_error *err);
+
+/* Finds or makes one series and sets it; a counter below its last value
+ * gives HONE_ERANGE with the series named. */
+static int put(hone_metrics *m, family_fn fn, const char *metric, const char *help,
+               const char *const *labels, double v, hone_error *err) {
+    hone_metric *s;
+    int rc = fn(m, metric, help, labels, &s, err);
+    if (rc) return rc;
+    rc = hone_metric_set(s, v);
+    if (rc == HONE_ERANGE)
+        return hone_error_set(err, rc,
+                              "%s{cache=\"%s\"}: the value %.17g is below the counter's last "
+                              "value (two caches exported under one name?)",
+                              metric, labels[1], v);
+    if (rc) return hone_error_set(err, rc, "%s: %s", metric, hone_strerror(rc));
+    return HONE_OK;
+}
+
+int hone_cache_metrics_update(hone_cache *c, hone_metrics *m, const char *name,
+                              hone_error *err) {
+    if (!c || !m || !name || !*name)
+        return hone_error_set(err, HONE_EINVAL,
+                              "hone_cache_metrics_update: cache, registry and a non-empty "
+                              "name are required");
+    hone_cache_stats st;
+    hone_cache_stats_lifetime(c, &st);
+    const char *l[] = {"cache", name, NULL};
+    const family_fn C = hone_metrics_counter, G = hone_metrics_gauge;
+    int rc;
+#define PUT(fn, metric, help, v)                                                        \
+    do {                                                                                \
+        if ((rc = put(m, fn, metric, help, l, (double)(v), err)) != HONE_OK) return rc; \
+    } while (0)
+    PUT(C, "hone_cache_hits_total", "Lookups that found a live entry.", st.hits);
+    PUT(C, "hone_cache_misses_total", "Lookups that found no live entry.", st.misses);
+    PUT(C, "hone_cache_loads_total", "Loader calls made by get_or_load.", st.loads);
+    PUT(C, "hone_cache_load_failures_total", "Loader calls that returned an error.",
+        st.load_failures);
+    PUT(C, "hone_cache_load_seconds_total", "Time spent in loader calls.",
+        (double)st.load_time_ns / 1e9);
+    static const char *const reasons[HONE_CACHE_REASON_COUNT] = {"size", "expired",
+                                                                  "explicit"};
+    for (int r = 0; r < HONE_CACHE_REASON_COUNT; r++) {
+        const char *lr[] = {"cache", name, "reason", reasons[r], NULL};
+        rc = put(m, C, "hone_cache_evictions_total",
+                 "Entries that left the cache, by reason: size (the policy made room), "
+                 "expired (time-to-live), explicit (delete, clear, replaced).",
+                 lr, (double)st.evictions[r], err);
+        if (rc) return rc;
+    }
+    PUT(G, "hone_cache_entries", "Entries held.", st.entries);
+    PUT(G, "hone_cache_weight", "Total weight of the entries held (bytes when limited by bytes).",
+        st.bytes);
+    PUT(G, "hone_cache_max_entries", "Capacity in entries (0: no limit).", st.max_entries);
+    PUT(G, "hone_cache_max_bytes", "Capacity in bytes of weight (0: no limit).", st.max_bytes);
+    PUT(G, "hone_cache_utilization_percent", "Percent of the binding capacity in use.",
+        st.utilization);
+    PUT(G, "hone_cache_memory_bytes", "Memory the cache holds: structures, entries, metadata.",
+        hone_cache_memory_size(c));
+    PUT(G, "hone_cache_hit_ratio", "Hits over lookups since the cache was made (0..1).",
+        st.hit_rate);
+#undef PUT
+    return HONE_OK;
+}
