@@ -442,6 +442,8 @@ static void drain_stripe(shard *s, rstripe *r) {
     uint64_t t = atomic_load_explicit(&r->tail, memory_order_acquire);
     uint64_t from = r->head;
     if (t - from > RB) from = t - RB;
+    uint64_t hits[RB];
+    size_t n = 0;
     for (; from != t; from++) {
         /* A load and a store, not an exchange: a hit written between
          * them is lost, which the buffer allows, and the drain stays free
@@ -450,9 +452,12 @@ static void drain_stripe(shard *s, rstripe *r) {
         uint64_t x = atomic_load_explicit(b, memory_order_relaxed);
         if (!x) continue;
         atomic_store_explicit(b, 0, memory_order_relaxed);
-        hone__pol_touch_node(s->pol, (uint32_t)(x >> 32), (uint32_t)x);
+        hits[n++] = x;
     }
     r->head = t;
+    /* In one batch, so the policy overlaps the cache misses of its nodes
+     * and sketch blocks. */
+    hone__pol_touch_batch(s->pol, hits, n);
 }
 
 static void drain(shard *s) {

@@ -640,6 +640,34 @@ int hone__pol_touch_node(hone__pol *p, uint32_t id, uint32_t key_lo) {
     return 1;
 }
 
+size_t hone__pol_touch_batch(hone__pol *p, const uint64_t *hits, size_t n) {
+    /* Three passes: the nodes, then what the nodes point at (the sketch
+     * block of each key and the list neighbours), then the work. A stale
+     * id only costs a useless prefetch: touch_node checks it. */
+    for (size_t i = 0; i < n; i++) {
+        uint32_t id = (uint32_t)(hits[i] >> 32);
+        if (id < p->n_nodes) __builtin_prefetch(&p->nodes[id], 1);
+    }
+    if (p->kind == HONE_CACHE_POLICY_HONE) {
+        uint64_t nblocks = (p->sk.mask + 1) * 4 / 128;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t id = (uint32_t)(hits[i] >> 32);
+            if (id >= p->n_nodes) continue;
+            const pnode *nd = &p->nodes[id];
+            uint64_t h = hone__mix64(nd->key + 0x9e3779b97f4a7c15ULL);
+            const uint8_t *blk = &p->sk.t[(h & (nblocks - 1)) * 64];
+            __builtin_prefetch(blk, 1);
+            __builtin_prefetch(blk + 63, 1); /* the block may straddle two lines */
+            if (nd->prev != NIL && nd->prev < p->n_nodes) __builtin_prefetch(&p->nodes[nd->prev], 1);
+            if (nd->next != NIL && nd->next < p->n_nodes) __builtin_prefetch(&p->nodes[nd->next], 1);
+        }
+    }
+    size_t applied = 0;
+    for (size_t i = 0; i < n; i++)
+        applied += (size_t)hone__pol_touch_node(p, (uint32_t)(hits[i] >> 32), (uint32_t)hits[i]);
+    return applied;
+}
+
 int hone__pol_insert(hone__pol *p, uint64_t key, uint32_t weight, void *payload,
                      hone__pol_evict_fn cb, void *ctx) {
     if (p->kind == HONE_CACHE_POLICY_ARC || p->kind == HONE_CACHE_POLICY_S3FIFO) weight = 1;

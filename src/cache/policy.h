@@ -44,6 +44,12 @@ uint32_t hone__pol_node_of(const hone__pol *p, uint64_t key);
  * another key since, is almost always told apart and then ignored).
  * Returns 1 when applied, else 0. */
 int hone__pol_touch_node(hone__pol *p, uint32_t id, uint32_t key_lo);
+/* hone__pol_touch_node for n hits, each packed as id << 32 | key_lo, in
+ * order. The same decisions as n single calls; the memory each touch will
+ * need (the node, its sketch block, its list neighbours) is prefetched for
+ * the whole batch first, so the cache misses overlap instead of following
+ * one another. Returns the number of hits applied. */
+size_t hone__pol_touch_batch(hone__pol *p, const uint64_t *hits, size_t n);
 
 /* Inserts a key that hone__pol_get just missed, with its weight and
  * payload. May evict other keys or the new key itself (through cb).
