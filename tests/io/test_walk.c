@@ -193,6 +193,45 @@ static void test_follow_never_loops_or_leaves_root(void **state) {
     free(outside);
 }
 
+/* one_file_system needs a mount point inside the root; a test cannot mount
+ * one, so it uses /dev and its /dev/shm (a separate tmpfs on Linux) when
+ * this machine has them, and is skipped otherwise. */
+static void test_one_file_system(void **state) {
+    (void)state;
+    struct stat dev, shm;
+    if (stat("/dev", &dev) || stat("/dev/shm", &shm) || !S_ISDIR(shm.st_mode) ||
+        dev.st_dev == shm.st_dev || access("/dev/shm", W_OK)) {
+        print_message("skipped: /dev/shm is not a writable mount inside /dev here\n");
+        skip();
+    }
+    char name[64], path[96], want[96];
+    snprintf(name, sizeof name, "hone-walk-test-%ld", (long)getpid());
+    snprintf(path, sizeof path, "/dev/shm/%s", name);
+    snprintf(want, sizeof want, "f shm/%s\n", name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fclose(f);
+    seen s = {0};
+    static char out[65536];
+    hone_io_walk_stats st;
+    hone_io_walk_opts o = {.threads = 2};
+    /* Without the option the walk goes into the other file system. */
+    assert_int_equal(walk("/dev", &o, &s, &st, out, sizeof out), HONE_OK);
+    int found = strstr(out, want) != NULL;
+    uint64_t mounts_off = st.mounts;
+    /* With it, /dev/shm is not entered, and is counted. */
+    o.one_file_system = 1;
+    assert_int_equal(walk("/dev", &o, &s, &st, out, sizeof out), HONE_OK);
+    unlink(path);
+    if (!found) {
+        print_error("the plain walk of /dev did not list %s", want);
+        fail();
+    }
+    assert_int_equal(mounts_off, 0);
+    assert_null(strstr(out, "shm/"));
+    assert_true(st.mounts >= 1);
+}
+
 static void test_globs(void **state) {
     (void)state;
     char *r = basic_tree();
@@ -330,6 +369,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_lists_every_entry),
         cmocka_unit_test(test_lazy_walk_leaves_files_unstated),
         cmocka_unit_test(test_follow_never_loops_or_leaves_root),
+        cmocka_unit_test(test_one_file_system),
         cmocka_unit_test(test_globs),
         cmocka_unit_test(test_prune_and_stop),
         cmocka_unit_test(test_bad_roots),
