@@ -14,33 +14,60 @@
 /* ------------------------------------------------------------------ */
 /* Entries                                                             */
 
-/* An entry: one allocation holding the header, the key and the value.
- * Immutable once published, except expire_at (written by readers when
- * expire_after_access is on, so it is atomic) and the retire fields (under
- * the shard lock, after the entry left the index). Freed by whoever drops
- * the last reference: the cache (after a grace period) or a view. */
+/* An entry: one allocation holding a 48-byte header, the key, the value
+ * and a trailer of what only some entries need: the allocator (when the
+ * cache was given one: a view may outlive the cache and must free the
+ * entry with it) and then the time-to-live (when the cache expires after
+ * access). Immutable once published, except expire_at (written by readers
+ * when expire_after_access is on, so it is atomic) and the retire fields
+ * (under the shard lock, after the entry left the index). Freed by whoever
+ * drops the last reference: the cache (after a grace period) or a view. */
 typedef struct entry {
     /* Cold for readers: references, accounting, reclamation. */
     atomic_uint refs;
     uint32_t weight;
-    uint32_t repoch; /* the epoch it was retired in (low 32 bits) */
-    uint32_t pad_;
-    const hone_allocator *alloc;
     struct entry *rnext; /* the shard's retire queue */
-    uint64_t ttl;        /* for expire-after-access; 0: none */
+    uint32_t repoch;     /* the epoch it was retired in (low 32 bits) */
     /* What a read touches, next to the key and value, so that a small
      * entry's read usually stays within one or two cache lines. */
+    uint32_t klen : 31;
+    uint32_t has_alloc : 1; /* the trailer starts with the allocator */
     uint64_t hash;
     _Atomic uint64_t expire_at; /* 0: never */
-    uint64_t vlen;
-    uint32_t klen;
+    uint32_t vlen;
     uint32_t node;        /* its policy node id (set before it is published) */
-    unsigned char data[]; /* key bytes, then value bytes */
+    unsigned char data[]; /* key bytes, value bytes, trailer */
 } entry;
+
+/* Keys and values are limited so that their lengths fit the header. */
+#define KLEN_MAX 0x7fffffffu
+#define VLEN_MAX UINT32_MAX
+
+static unsigned char *trailer(const entry *e) {
+    return (unsigned char *)e->data + e->klen + e->vlen;
+}
+
+static const hone_allocator *entry_alloc(const entry *e) {
+    const hone_allocator *a = NULL;
+    if (e->has_alloc) memcpy(&a, trailer(e), sizeof a);
+    return a;
+}
+
+/* The time-to-live an access restarts (expire_after_access caches only). */
+static uint64_t entry_ttl(const entry *e) {
+    uint64_t t;
+    memcpy(&t, trailer(e) + (e->has_alloc ? sizeof(void *) : 0), sizeof t);
+    return t;
+}
+
+static uint64_t entry_size(const entry *e, int with_ttl) {
+    return sizeof *e + e->klen + e->vlen + (e->has_alloc ? sizeof(void *) : 0) +
+           (with_ttl ? sizeof(uint64_t) : 0);
+}
 
 static void entry_unref(entry *e) {
     if (e && atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) == 1)
-        hone_free(e->alloc, e);
+        hone_free(entry_alloc(e), e);
 }
 
 /* ------------------------------------------------------------------ */
@@ -147,50 +174,47 @@ static int ebr_safe(uint32_t stamp) { return (uint32_t)(ebr_now() - stamp) >= 2;
 /* The index                                                           */
 
 /* Open addressing with linear probing, keyed by the entry's 64-bit hash:
- * the low bits pick the first slot, 32 middle bits are the slot's tag.
- * Tags and entry pointers are two arrays, so a probe scans 16 tags per
- * cache line and dereferences an entry only when its tag matches. Readers
- * probe without a lock; the writer (holding the shard lock) publishes an
- * entry by storing its pointer and then its tag (release), marks a removed
- * one with a tombstone tag (or the empty tag when no probe chain runs
- * through the slot), and rebuilds the index into a fresh one when live
- * entries plus tombstones pass 3/4. A reader may pair a tag with another
- * entry's pointer while a slot is reused: it checks the entry's full hash
- * (and then the key), so that only costs a comparison. The old table is
- * retired like an entry, so a reader still probing it sees only entries
- * that are not reclaimed yet. */
-#define TAG_EMPTY 0u
-#define TAG_TOMB 1u
+ * the low bits pick the first slot. A slot is one word: the entry's
+ * address, whose low bits (always zero: entries are aligned like malloc's
+ * memory) hold a few bits of the hash as a tag, so that a probe loads one
+ * word per slot and dereferences an entry only when its tag matches.
+ * Readers probe without a lock; the writer (holding the shard lock)
+ * publishes an entry with one store (release), marks a removed one with
+ * the tombstone word (or the empty word when no probe chain runs through
+ * the slot), and rebuilds the index into a fresh one when live entries plus
+ * tombstones pass 3/4. A matching tag is checked against the entry's full
+ * hash (and then the key). The old table is retired like an entry, so a
+ * reader still probing it sees only entries that are not reclaimed yet. */
+#define TAG_BITS (_Alignof(max_align_t) >= 16 ? 4 : 3)
+#define TAG_MASK (((uintptr_t)1 << TAG_BITS) - 1)
+#define W_EMPTY ((uintptr_t)0)
+#define W_TOMB ((uintptr_t)1)
 
 typedef struct itab {
     struct itab *rnext;
     uint32_t repoch;
     size_t mask;
-    _Atomic(entry *) *ptr;
-    _Atomic uint32_t tag[];
+    _Atomic uintptr_t slot[];
 } itab;
 
-static uint32_t tag_of(uint64_t h) {
-    uint32_t t = (uint32_t)(h >> 16);
-    return t > TAG_TOMB ? t : t + 2;
-}
+/* Hash bits above those any slot index or shard uses. */
+static uintptr_t tag_of(uint64_t h) { return (uintptr_t)(h >> 44) & TAG_MASK; }
+static uintptr_t word_of(const entry *e) { return (uintptr_t)e | tag_of(e->hash); }
+static entry *entry_of(uintptr_t w) { return (entry *)(w & ~TAG_MASK); }
+static int live_word(uintptr_t w) { return w > TAG_MASK; }
 
 static entry *tab_find(const itab *t, uint64_t h) {
-    uint32_t tg = tag_of(h);
+    uintptr_t tg = tag_of(h);
     for (size_t i = h & t->mask;; i = (i + 1) & t->mask) {
-        uint32_t x = atomic_load_explicit(&t->tag[i], memory_order_acquire);
-        if (x == TAG_EMPTY) return NULL;
-        if (x != tg) continue;
-        entry *e = atomic_load_explicit(&t->ptr[i], memory_order_acquire);
-        if (e && e->hash == h) return e;
+        uintptr_t w = atomic_load_explicit(&t->slot[i], memory_order_acquire);
+        if (w == W_EMPTY) return NULL;
+        if (!live_word(w) || (w & TAG_MASK) != tg) continue;
+        entry *e = entry_of(w);
+        if (e->hash == h) return e;
     }
 }
 
-static size_t tab_bytes(size_t slots) {
-    /* Header, tags, padding to 8, pointers. */
-    size_t tags = (sizeof(itab) + slots * sizeof(uint32_t) + 7) & ~(size_t)7;
-    return tags + slots * sizeof(entry *);
-}
+static size_t tab_bytes(size_t slots) { return sizeof(itab) + slots * sizeof(uintptr_t); }
 
 /* Read buffers: each shard has RSTRIPES of them, a thread uses the one its
  * epoch slot picks, so two threads reading the same hot shard rarely write
@@ -299,10 +323,9 @@ static itab *tab_of(shard *s) { return atomic_load_explicit(&s->tab, memory_orde
 
 static void tab_put_raw(itab *t, entry *e) {
     size_t i = e->hash & t->mask;
-    while (atomic_load_explicit(&t->tag[i], memory_order_relaxed) != TAG_EMPTY)
+    while (atomic_load_explicit(&t->slot[i], memory_order_relaxed) != W_EMPTY)
         i = (i + 1) & t->mask;
-    atomic_store_explicit(&t->ptr[i], e, memory_order_relaxed);
-    atomic_store_explicit(&t->tag[i], tag_of(e->hash), memory_order_relaxed);
+    atomic_store_explicit(&t->slot[i], word_of(e), memory_order_relaxed);
 }
 
 static size_t tab_size_for(uint64_t n) {
@@ -315,7 +338,6 @@ static itab *tab_alloc(const hone_allocator *a, size_t slots) {
     itab *t = hone_calloc(a, 1, tab_bytes(slots));
     if (!t) return NULL;
     t->mask = slots - 1;
-    t->ptr = (_Atomic(entry *) *)((char *)t + tab_bytes(slots) - slots * sizeof(entry *));
     return t;
 }
 
@@ -331,8 +353,8 @@ static int tab_reserve(hone_cache *c, shard *s) {
     itab *n = tab_alloc(c->alloc, want);
     if (!n) return HONE_ENOMEM;
     for (size_t i = 0; i < size; i++) {
-        if (atomic_load_explicit(&t->tag[i], memory_order_relaxed) <= TAG_TOMB) continue;
-        tab_put_raw(n, atomic_load_explicit(&t->ptr[i], memory_order_relaxed));
+        uintptr_t w = atomic_load_explicit(&t->slot[i], memory_order_relaxed);
+        if (live_word(w)) tab_put_raw(n, entry_of(w));
     }
     atomic_store_explicit(&s->tab, n, memory_order_release);
     s->ttombs = 0;
@@ -348,15 +370,14 @@ static void tab_insert(shard *s, entry *e) {
     itab *t = tab_of(s);
     size_t i = e->hash & t->mask;
     for (;; i = (i + 1) & t->mask) {
-        uint32_t x = atomic_load_explicit(&t->tag[i], memory_order_relaxed);
-        if (x == TAG_EMPTY) break;
-        if (x == TAG_TOMB) {
+        uintptr_t w = atomic_load_explicit(&t->slot[i], memory_order_relaxed);
+        if (w == W_EMPTY) break;
+        if (w == W_TOMB) {
             s->ttombs--;
             break;
         }
     }
-    atomic_store_explicit(&t->ptr[i], e, memory_order_release);
-    atomic_store_explicit(&t->tag[i], tag_of(e->hash), memory_order_release);
+    atomic_store_explicit(&t->slot[i], word_of(e), memory_order_release);
     s->tcount++;
 }
 
@@ -364,10 +385,9 @@ static void tab_insert(shard *s, entry *e) {
 static size_t tab_slot(shard *s, const entry *e) {
     itab *t = tab_of(s);
     for (size_t i = e->hash & t->mask;; i = (i + 1) & t->mask) {
-        uint32_t x = atomic_load_explicit(&t->tag[i], memory_order_relaxed);
-        if (x == TAG_EMPTY) return SIZE_MAX;
-        if (x != TAG_TOMB && atomic_load_explicit(&t->ptr[i], memory_order_relaxed) == e)
-            return i;
+        uintptr_t w = atomic_load_explicit(&t->slot[i], memory_order_relaxed);
+        if (w == W_EMPTY) return SIZE_MAX;
+        if (live_word(w) && entry_of(w) == e) return i;
     }
 }
 
@@ -377,13 +397,12 @@ static void tab_remove(shard *s, const entry *e) {
     itab *t = tab_of(s);
     /* No chain runs past a slot whose successor is empty: it can go back
      * to empty instead of becoming a tombstone. */
-    if (atomic_load_explicit(&t->tag[(i + 1) & t->mask], memory_order_relaxed) == TAG_EMPTY) {
-        atomic_store_explicit(&t->tag[i], TAG_EMPTY, memory_order_release);
+    if (atomic_load_explicit(&t->slot[(i + 1) & t->mask], memory_order_relaxed) == W_EMPTY) {
+        atomic_store_explicit(&t->slot[i], W_EMPTY, memory_order_release);
     } else {
-        atomic_store_explicit(&t->tag[i], TAG_TOMB, memory_order_release);
+        atomic_store_explicit(&t->slot[i], W_TOMB, memory_order_release);
         s->ttombs++;
     }
-    atomic_store_explicit(&t->ptr[i], NULL, memory_order_release);
     s->tcount--;
 }
 
@@ -398,7 +417,7 @@ static void retire(shard *s, entry *e) {
     else s->rq_head = e;
     s->rq_tail = e;
     s->nretired++;
-    s->retired_bytes += sizeof *e + e->klen + e->vlen;
+    s->retired_bytes += entry_size(e, 0);
 }
 
 /* Drops the cache's reference of retired entries (and frees old tables)
@@ -417,7 +436,7 @@ static void reclaim(hone_cache *c, shard *s) {
         s->rq_head = e->rnext;
         if (!s->rq_head) s->rq_tail = NULL;
         s->nretired--;
-        s->retired_bytes -= sizeof *e + e->klen + e->vlen;
+        s->retired_bytes -= entry_size(e, 0);
         entry_unref(e);
     }
     itab **pp = &s->old_tabs;
@@ -634,24 +653,33 @@ void hone_cache_free(hone_cache *c) {
 static entry *entry_make(hone_cache *c, uint64_t h, const void *key, size_t klen,
                          const void *val, size_t vlen, uint64_t ttl, uint64_t weight,
                          uint64_t t) {
-    entry *e = hone_malloc(c->alloc, sizeof *e + klen + vlen);
+    int has_alloc = c->alloc != NULL, has_ttl = c->o.expire_after_access;
+    size_t extra = (has_alloc ? sizeof(void *) : 0) + (has_ttl ? sizeof(uint64_t) : 0);
+    entry *e = hone_malloc(c->alloc, sizeof *e + klen + vlen + extra);
     if (!e) return NULL;
+    if ((uintptr_t)e & TAG_MASK) {
+        /* The index keeps its tag in the low bits of the address: an
+         * allocator must align like malloc. */
+        hone_free(c->alloc, e);
+        return NULL;
+    }
     atomic_init(&e->refs, 1);
-    e->klen = (uint32_t)klen;
+    e->klen = (uint32_t)klen & KLEN_MAX;
+    e->has_alloc = (uint32_t)has_alloc;
     e->weight = (uint32_t)weight;
     e->repoch = 0;
-    e->pad_ = 0;
     e->node = HONE__POL_NIL;
     e->hash = h;
-    e->vlen = vlen;
+    e->vlen = (uint32_t)vlen;
     if (ttl == 0) ttl = c->o.ttl_ns;
     if (ttl == UINT64_MAX) ttl = 0;
-    e->ttl = ttl;
     atomic_init(&e->expire_at, ttl ? (t + ttl < t ? UINT64_MAX : t + ttl) : 0);
-    e->alloc = c->alloc;
     e->rnext = NULL;
     if (klen) memcpy(e->data, key, klen);
     if (vlen) memcpy(e->data + klen, val, vlen);
+    unsigned char *tr = trailer(e);
+    if (has_alloc) memcpy(tr, &c->alloc, sizeof c->alloc), tr += sizeof c->alloc;
+    if (has_ttl) memcpy(tr, &ttl, sizeof ttl);
     return e;
 }
 
@@ -673,7 +701,7 @@ static int publish(hone_cache *c, shard *s, uint64_t h, entry *e) {
         size_t i = tab_slot(s, old);
         /* The index holds exactly the policy's resident entries, so old is
          * there; inserting covers a broken invariant without a wild store. */
-        if (i != SIZE_MAX) atomic_store_explicit(&tab_of(s)->ptr[i], e, memory_order_release);
+        if (i != SIZE_MAX) atomic_store_explicit(&tab_of(s)->slot[i], word_of(e), memory_order_release);
         else tab_insert(s, e);
         s->bytes = s->bytes - old->weight + e->weight;
         s->evictions[HONE_CACHE_EVICT_EXPLICIT]++;
@@ -700,7 +728,8 @@ static int publish(hone_cache *c, shard *s, uint64_t h, entry *e) {
 
 int hone_cache_put_ex(hone_cache *c, const void *key, size_t klen, const void *val,
                       size_t vlen, uint64_t ttl_ns, uint64_t weight) {
-    if ((!key && klen) || (!val && vlen) || klen > UINT32_MAX) return HONE_EINVAL;
+    if ((!key && klen) || (!val && vlen) || klen > KLEN_MAX || vlen > VLEN_MAX)
+        return HONE_EINVAL;
     uint64_t h = key_hash(key, klen);
     shard *s = shard_of(c, h);
     uint64_t w = weight_of(c, klen, vlen, weight);
@@ -760,8 +789,8 @@ static int read_entry(hone_cache *c, shard *s, rstripe *r, uint64_t h, const voi
     if (x) {
         uint64_t tm = now(c);
         if (expired_at(x, tm)) return R_EXPIRED;
-        if (c->o.expire_after_access && e->ttl)
-            atomic_store_explicit(&e->expire_at, tm + e->ttl, memory_order_relaxed);
+        uint64_t ttl = c->o.expire_after_access ? entry_ttl(e) : 0;
+        if (ttl) atomic_store_explicit(&e->expire_at, tm + ttl, memory_order_relaxed);
     }
     record_hit(c, s, r, e, locked);
     *out = e;
@@ -880,7 +909,7 @@ static void flight_unlink(shard *s, flight *f) {
 int hone_cache_get_or_load(hone_cache *c, const void *key, size_t klen,
                            hone_cache_loader_fn loader, void *ctx, hone_cache_view *view) {
     memset(view, 0, sizeof *view);
-    if ((!key && klen) || !loader || klen > UINT32_MAX) return HONE_EINVAL;
+    if ((!key && klen) || !loader || klen > KLEN_MAX) return HONE_EINVAL;
     uint64_t h = key_hash(key, klen);
     shard *s = shard_of(c, h);
     /* A hit needs no lock; a miss is counted once, below, under it. */
@@ -933,7 +962,7 @@ int hone_cache_get_or_load(hone_cache *c, const void *key, size_t klen,
     entry *ne = NULL;
     if (rc == HONE_OK) {
         uint64_t w = weight_of(c, klen, vlen, 0);
-        if (w > UINT32_MAX) rc = HONE_EINVAL;
+        if (w > UINT32_MAX || vlen > VLEN_MAX) rc = HONE_EINVAL;
         else if (!(ne = entry_make(c, h, key, klen, val, vlen, ttl, w, t1))) rc = HONE_ENOMEM;
     }
     hone_free(c->alloc, val);
@@ -1023,10 +1052,8 @@ void hone_cache_clear(hone_cache *c) {
          * find it. A reader meanwhile finds nothing, or an entry that is
          * not reclaimed yet. */
         itab *t = tab_of(s);
-        for (size_t j = 0; j <= t->mask; j++) {
-            atomic_store_explicit(&t->tag[j], TAG_EMPTY, memory_order_release);
-            atomic_store_explicit(&t->ptr[j], NULL, memory_order_release);
-        }
+        for (size_t j = 0; j <= t->mask; j++)
+            atomic_store_explicit(&t->slot[j], W_EMPTY, memory_order_release);
         s->tcount = s->ttombs = 0;
         hone__pol_clear(s->pol, clear_cb, &ex);
         unlock_shard(c, s);
@@ -1164,9 +1191,8 @@ int hone_cache_stats_json(hone_cache *c, hone_buf *buf) {
 }
 
 static void mem_one(void *ctx, uint64_t key, void *payload) {
-    entry *e = payload;
     (void)key;
-    *(uint64_t *)ctx += sizeof *e + e->klen + e->vlen;
+    *(uint64_t *)ctx += entry_size(payload, 0);
 }
 
 uint64_t hone_cache_memory_size(hone_cache *c) {
@@ -1176,6 +1202,7 @@ uint64_t hone_cache_memory_size(hone_cache *c) {
         pthread_mutex_lock(&s->mu);
         m += hone__pol_memory(s->pol);
         hone__pol_foreach(s->pol, mem_one, &m);
+        if (c->o.expire_after_access) m += hone__pol_count(s->pol) * sizeof(uint64_t);
         m += tab_bytes(tab_of(s)->mask + 1) + s->old_tab_bytes + s->retired_bytes;
         for (flight *f = s->flights; f; f = f->next) m += sizeof *f + f->klen;
         pthread_mutex_unlock(&s->mu);
