@@ -57,8 +57,8 @@ typedef struct plist {
 /* Count-min sketch of 4-bit counters, 4 rows, halved ("aged") after
  * `sample` increments so that old popularity fades. */
 typedef struct sketch {
-    uint8_t *t; /* two counters per byte */
-    uint64_t mask; /* counters per row - 1 */
+    uint8_t *t;       /* two counters per byte, in 64-byte blocks */
+    uint64_t nblocks; /* 128 counters each: 4 rows of 32 */
     uint64_t adds, sample;
 } sketch;
 
@@ -84,6 +84,7 @@ struct hone__pol {
     double prev_rate, step;
     uint64_t rng;
     uint64_t sk_sized, sk_target; /* lazy sketch growth; 0: sized at once */
+    int unit_weights;             /* no weight other than 1 seen yet */
 };
 
 #define SKETCH_FIRST 4096
@@ -102,6 +103,14 @@ static uint32_t node_alloc(hone__pol *p) {
          * policy's memory, and doubling leaves up to half of it idle. */
         if (p->cap_nodes > (NIL - 1) / 3 * 2) return NIL;
         uint32_t nc = p->cap_nodes ? p->cap_nodes + p->cap_nodes / 2 : 64;
+        /* While every weight is 1, hone's nodes never outnumber the
+         * capacity plus both ghost lists (and the one reserve_one takes):
+         * the last growth stops there instead of overshooting by up to a
+         * half. Only a size hint: past it the array grows as usual. */
+        uint64_t most = p->cap + 2 * p->hghost_cap + 2;
+        if (p->kind == HONE_CACHE_POLICY_HONE && p->unit_weights && nc > most &&
+            most > p->n_nodes)
+            nc = (uint32_t)most;
         pnode *nn = hone_realloc(p->alloc, p->nodes, (size_t)nc * sizeof *nn);
         if (!nn) return NIL;
         p->nodes = nn;
@@ -268,19 +277,26 @@ static void evict_to_ghost(hone__pol *p, uint32_t id, int q, uint64_t limit,
 /* the frequency sketch                                                */
 
 static int sketch_init(hone__pol *p, uint64_t cap) {
-    uint64_t w = 16;
-    /* At most 2^26 counters per row (128 MiB in all): beyond that the
-     * sketch would cost more than the entries it judges. */
-    while (w < cap && w < (1ULL << 23)) w <<= 1;
-    w *= HONE_SKETCH_WIDTH;
-    uint8_t *t = hone_calloc(p->alloc, (size_t)(w * 4 / 2), 1);
+    /* HONE_SKETCH_WIDTH counters per row for each unit of capacity, in
+     * whole blocks; at most 2^22 blocks (256 MiB): beyond that the sketch
+     * would cost more than the entries it judges. */
+    uint64_t c = cap < 16 ? 16 : cap;
+    uint64_t nb = (c * HONE_SKETCH_WIDTH + 31) / 32;
+    if (nb > (1ULL << 22)) nb = 1ULL << 22;
+    uint8_t *t = hone_calloc(p->alloc, (size_t)(nb * 64), 1);
     if (!t) return HONE_ENOMEM;
     hone_free(p->alloc, p->sk.t);
     p->sk.t = t;
-    p->sk.mask = w - 1;
+    p->sk.nblocks = nb;
     p->sk.adds = 0;
     p->sk.sample = 10 * (cap ? cap : 1);
     return HONE_OK;
+}
+
+/* The block of a key: its hash scaled onto [0, nblocks) (a multiply, not a
+ * modulo, so the block count need not be a power of two). */
+static uint64_t sk_block(const sketch *s, uint64_t h) {
+    return ((h & 0xffffffffu) * s->nblocks) >> 32; /* nblocks <= 2^22: no overflow */
 }
 
 static unsigned sk_get(const sketch *s, uint64_t idx) {
@@ -296,8 +312,7 @@ static void sk_inc_at(sketch *s, uint64_t idx) {
  * miss instead of four; the block and the positions come from one mix. */
 static void sk_indexes(const sketch *s, uint64_t key, uint64_t idx[4]) {
     uint64_t h = hone__mix64(key + 0x9e3779b97f4a7c15ULL);
-    uint64_t nblocks = (s->mask + 1) * 4 / 128;
-    uint64_t base = (h & (nblocks - 1)) * 128;
+    uint64_t base = sk_block(s, h) * 128;
     uint64_t x = h >> 32;
     for (int r = 0; r < 4; r++) idx[r] = base + (uint64_t)r * 32 + ((x >> (r * 5)) & 31);
 }
@@ -327,7 +342,7 @@ static void sketch_add(sketch *s, uint64_t key) {
     for (int r = 0; r < 4; r++)
         if (sk_get(s, idx[r]) == m) sk_inc_at(s, idx[r]);
     if (++s->adds >= s->sample) {
-        uint64_t bytes = (s->mask + 1) * 2;
+        uint64_t bytes = s->nblocks * 64;
         for (uint64_t i = 0; i < bytes; i++) s->t[i] = (uint8_t)((s->t[i] >> 1) & 0x77);
         s->adds /= 2;
     }
@@ -548,6 +563,7 @@ int hone__pol_new(hone__pol **out, int kind, uint64_t capacity, uint64_t entries
     p->alloc = a;
     p->kind = kind;
     p->cap = capacity;
+    p->unit_weights = 1;
     p->free_head = NIL;
     for (int i = 0; i < Q_COUNT; i++) p->q[i].head = p->q[i].tail = NIL;
     p->slots = hone_malloc(a, 16 * sizeof *p->slots);
@@ -649,13 +665,12 @@ size_t hone__pol_touch_batch(hone__pol *p, const uint64_t *hits, size_t n) {
         if (id < p->n_nodes) __builtin_prefetch(&p->nodes[id], 1);
     }
     if (p->kind == HONE_CACHE_POLICY_HONE) {
-        uint64_t nblocks = (p->sk.mask + 1) * 4 / 128;
         for (size_t i = 0; i < n; i++) {
             uint32_t id = (uint32_t)(hits[i] >> 32);
             if (id >= p->n_nodes) continue;
             const pnode *nd = &p->nodes[id];
             uint64_t h = hone__mix64(nd->key + 0x9e3779b97f4a7c15ULL);
-            const uint8_t *blk = &p->sk.t[(h & (nblocks - 1)) * 64];
+            const uint8_t *blk = &p->sk.t[sk_block(&p->sk, h) * 64];
             __builtin_prefetch(blk, 1);
             __builtin_prefetch(blk + 63, 1); /* the block may straddle two lines */
             if (nd->prev != NIL && nd->prev < p->n_nodes) __builtin_prefetch(&p->nodes[nd->prev], 1);
@@ -671,6 +686,7 @@ size_t hone__pol_touch_batch(hone__pol *p, const uint64_t *hits, size_t n) {
 int hone__pol_insert(hone__pol *p, uint64_t key, uint32_t weight, void *payload,
                      hone__pol_evict_fn cb, void *ctx) {
     if (p->kind == HONE_CACHE_POLICY_ARC || p->kind == HONE_CACHE_POLICY_S3FIFO) weight = 1;
+    if (weight != 1) p->unit_weights = 0;
     if (reserve_one(p)) return HONE_ENOMEM;
     uint32_t ghost = map_find(p, key);
     int direct = Q_NONE;
@@ -822,6 +838,7 @@ int hone__pol_reweigh(hone__pol *p, uint64_t key, uint32_t weight, hone__pol_evi
     l_unlink(p, id);
     p->resident_weight = p->resident_weight - n->weight + weight;
     n->weight = weight;
+    if (weight != 1) p->unit_weights = 0;
     l_push_head(p, q, id);
     if (p->kind == HONE_CACHE_POLICY_HONE) hone_rebalance(p);
     evict_to_cap(p, cb, ctx);
@@ -856,7 +873,7 @@ uint64_t hone__pol_capacity(const hone__pol *p) { return p->cap; }
 uint64_t hone__pol_memory(const hone__pol *p) {
     uint64_t m = sizeof *p + (uint64_t)p->cap_nodes * sizeof(pnode) +
                  (p->slot_mask + 1) * sizeof(uint64_t);
-    if (p->sk.t) m += (p->sk.mask + 1) * 2;
+    if (p->sk.t) m += p->sk.nblocks * 64;
     return m;
 }
 
