@@ -164,8 +164,10 @@ HONE_API void hone_cache_free(hone_cache *c);
  * max_bytes, so one entry may weigh at most max_bytes / shards. The entry
  * may be evicted at once when the policy does not admit it (counted as a
  * size eviction). Returns HONE_OK; HONE_EINVAL (NULL key or value with a
- * nonzero length, klen or weight above 2^32 - 1, weight above the shard's
- * share); HONE_ENOMEM (the cache is unchanged). Thread-safe. */
+ * nonzero length, klen above 2^31 - 1, vlen or weight above 2^32 - 1,
+ * weight above the shard's share); HONE_ENOMEM (the cache is unchanged;
+ * also when a custom allocator returns memory not aligned like malloc's).
+ * Thread-safe. */
 HONE_API int hone_cache_put(hone_cache *c, const void *key, size_t klen, const void *val,
                             size_t vlen);
 HONE_API int hone_cache_put_ex(hone_cache *c, const void *key, size_t klen, const void *val,

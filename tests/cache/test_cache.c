@@ -48,6 +48,11 @@ static void test_put_get_delete(void **state) {
     assert_int_equal(hone_cache_delete(c, "k", 1), HONE_OK);
     assert_int_equal(hone_cache_delete(c, "k", 1), HONE_ENOTFOUND);
     assert_int_equal(hone_cache_contains(c, "k", 1), 0);
+    /* Lengths the entry header cannot hold are refused before anything is
+     * read (the pointers are not dereferenced for these lengths). */
+    assert_int_equal(hone_cache_put(c, "k", (size_t)1 << 31, "v", 1), HONE_EINVAL);
+    if (SIZE_MAX > UINT32_MAX)
+        assert_int_equal(hone_cache_put(c, "k", 1, "v", (size_t)UINT32_MAX + 1), HONE_EINVAL);
     /* Empty keys and values are values like any other. */
     assert_int_equal(hone_cache_put(c, "", 0, "", 0), HONE_OK);
     assert_int_equal(hone_cache_get(c, "", 0, buf, sizeof buf, &n), HONE_OK);
