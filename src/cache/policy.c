@@ -38,6 +38,12 @@ enum {
 #define HONE_GHOST_SHARE 0.20
 #define HONE_GHOST_UNIT 1.0
 #define HONE_SKETCH_WIDTH 8
+/* hone's node flags (in the node's freq byte, which only S3-FIFO counts
+ * with): admitted on a ghost's word and not hit since; and a key whose
+ * ghost admission failed (it left again without a hit), whose ghost hits
+ * count for nothing until a hit proves it. */
+#define FL_BYPASSED 1
+#define FL_FAILED 2
 
 typedef struct pnode {
     uint64_t key;
@@ -45,7 +51,7 @@ typedef struct pnode {
     uint32_t prev, next; /* toward head (MRU) and toward tail (LRU) */
     uint32_t weight;
     uint8_t q;
-    uint8_t freq; /* S3-FIFO's access counter */
+    uint8_t freq; /* S3-FIFO's access counter; hone: the FL_ flags */
     uint16_t pad;
 } pnode;
 
@@ -265,6 +271,8 @@ static void evict_to_ghost(hone__pol *p, uint32_t id, int q, uint64_t limit,
     p->resident_count--;
     l_unlink(p, id);
     n->payload = NULL;
+    if (p->kind == HONE_CACHE_POLICY_HONE && (n->freq & FL_BYPASSED))
+        n->freq = FL_FAILED; /* admitted on a ghost's word, never hit */
     if (limit == 0) map_del(p, id);
     else {
         l_push_head(p, q, id);
@@ -421,6 +429,7 @@ static void hone_evict(hone__pol *p, uint32_t cand, hone__pol_evict_fn cb, void 
 }
 
 static void hone_hit(hone__pol *p, uint32_t id) {
+    p->nodes[id].freq = 0; /* a hit proves the key, however it came in */
     switch (p->nodes[id].q) {
     case Q_WINDOW: l_move(p, Q_WINDOW, id); break;
     case Q_PROB:
@@ -689,7 +698,7 @@ int hone__pol_insert(hone__pol *p, uint64_t key, uint32_t weight, void *payload,
     if (weight != 1) p->unit_weights = 0;
     if (reserve_one(p)) return HONE_ENOMEM;
     uint32_t ghost = map_find(p, key);
-    int direct = Q_NONE;
+    int direct = Q_NONE, failed = 0;
     switch (p->kind) {
     case HONE_CACHE_POLICY_ARC: {
         int q = ghost != NIL ? p->nodes[ghost].q : Q_NONE;
@@ -738,6 +747,7 @@ int hone__pol_insert(hone__pol *p, uint64_t key, uint32_t weight, void *payload,
     }
     default:
         if (ghost != NIL) {
+            failed = p->nodes[ghost].freq & FL_FAILED;
             /* ARC's lesson applied to TinyLFU's window: a key that comes
              * back soon after the window dropped it says the window is too
              * small; one that comes back after main dropped it says main
@@ -763,8 +773,14 @@ int hone__pol_insert(hone__pol *p, uint64_t key, uint32_t weight, void *payload,
              * (it was aged, or the key was rejected at a tie): the key
              * skips the window and the admission duel, like S3-FIFO's
              * ghost hits go straight to main. Keys main let go return to
-             * protected, keys the window let go to probation. */
-            direct = q == Q_GW ? Q_PROB : q == Q_GM ? Q_PROT : Q_NONE;
+             * protected, keys the window let go to probation.
+             * Unless the key's last admission on a ghost's word bought no
+             * hit: a loop longer than the cache looks like that (every
+             * miss is a ghost hit, and letting each in evicts the next key
+             * the loop needs, so the cache does no better than LRU, which
+             * hits nothing). Such a key takes the window and the duel like
+             * a new one until a hit proves it. */
+            direct = failed ? Q_NONE : q == Q_GW ? Q_PROB : q == Q_GM ? Q_PROT : Q_NONE;
             drop(p, ghost);
         }
         break;
@@ -779,6 +795,7 @@ int hone__pol_insert(hone__pol *p, uint64_t key, uint32_t weight, void *payload,
         while (p->resident_weight > p->cap && p->q[Q_LRU].tail != NIL)
             evict_node(p, p->q[Q_LRU].tail, cb, ctx);
     } else {
+        p->nodes[id].freq = failed ? FL_FAILED : direct != Q_NONE ? FL_BYPASSED : 0;
         hone_insert(p, id, direct, cb, ctx);
     }
     return HONE_OK;
