@@ -86,6 +86,91 @@ static void hit_ratios(void) {
 }
 
 /* ------------------------------------------------------------------ */
+/* kinds of workload (synthetic, beyond the reference traces)          */
+
+static uint64_t kind_rng;
+static uint64_t kind_next(void) {
+    kind_rng ^= kind_rng << 13, kind_rng ^= kind_rng >> 7, kind_rng ^= kind_rng << 17;
+    return kind_rng;
+}
+
+/* Zipf(s) ranks over n keys by inverse-CDF sampling (cdf is scratch). */
+static double *kind_cdf;
+static int kind_n;
+static void kind_zipf(int n, double s) {
+    free(kind_cdf);
+    kind_cdf = malloc((size_t)n * sizeof *kind_cdf);
+    double t = 0;
+    for (int i = 0; i < n; i++) t += 1.0 / pow(i + 1, s), kind_cdf[i] = t;
+    for (int i = 0; i < n; i++) kind_cdf[i] /= t;
+    kind_n = n;
+}
+static uint64_t kind_draw(void) {
+    double u = (double)(kind_next() >> 11) / 9007199254740992.0;
+    int lo = 0, hi = kind_n - 1;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (kind_cdf[mid] < u) lo = mid + 1;
+        else hi = mid;
+    }
+    return (uint64_t)lo;
+}
+
+/* Recency, frequency, loops longer than the cache, phase switches and
+ * scans, each 400,000 accesses against a 1000-entry cache, with LRU, ARC
+ * and S3-FIFO in the same run: the policy must hold up on kinds of
+ * workload, not only on the twelve reference rows. */
+static void workload_kinds(void) {
+    static const char *const names[] = {"zipf0.8", "zipf0.99", "loop1100", "loop1200",
+                                        "loop1500", "loop3000", "loop_zipf", "phases50k",
+                                        "phases5k", "zipf_scan", "two_pools"};
+    enum { NK = sizeof names / sizeof names[0] };
+    const size_t n = 400000;
+    uint64_t *k = malloc(n * sizeof *k);
+    if (!k) return;
+    static const int pol[4] = {HONE_CACHE_POLICY_HONE, HONE_CACHE_POLICY_LRU,
+                               HONE_CACHE_POLICY_ARC, HONE_CACHE_POLICY_S3FIFO};
+    double sum[4] = {0};
+    for (int w = 0; w < NK; w++) {
+        kind_rng = 88172645463325252ULL;
+        size_t j = 0;
+        uint64_t scan = 5000000;
+        if (w <= 1) kind_zipf(50000, w == 0 ? 0.8 : 0.99);
+        if (w >= 6 && w <= 9) kind_zipf(20000, 0.9);
+        for (size_t i = 0; i < n; i++) {
+            switch (w) {
+            case 0: case 1: k[i] = kind_draw(); break;
+            case 2: k[i] = i % 1100; break;
+            case 3: k[i] = i % 1200; break;
+            case 4: k[i] = i % 1500; break;
+            case 5: k[i] = i % 3000; break;
+            case 6: k[i] = (kind_next() & 1) ? 100000 + (j++ % 800) : kind_draw(); break;
+            case 7: k[i] = kind_draw() + ((i / 50000) % 2 ? 1000000 : 0); break;
+            case 8: k[i] = kind_draw() + ((i / 5000) % 2 ? 1000000 : 0); break;
+            case 9: k[i] = (i / 20000) % 3 == 2 ? scan++ : kind_draw(); break;
+            default:
+                k[i] = kind_next() % 10 < 9 ? kind_next() % 500 : 1000 + kind_next() % 20000;
+                break;
+            }
+        }
+        double r[4];
+        for (int p = 0; p < 4; p++) {
+            hone_cache_sim_run(pol[p], 1000, k, n, NULL, &r[p]);
+            sum[p] += r[p];
+        }
+        printf("cache.kind.%s\t%.2f\t%% (lru %.2f, arc %.2f, s3fifo %.2f)\n", names[w], r[0],
+               r[1], r[2], r[3]);
+    }
+    printf("cache.kind.mean\t%.2f\t%% (lru %.2f, arc %.2f, s3fifo %.2f)\n", sum[0] / NK,
+           sum[1] / NK, sum[2] / NK, sum[3] / NK);
+    printf("cache.kind.mean.ratio\t%.3f\tx vs S3-FIFO\n", sum[0] / sum[3]);
+    printf("cache.kind.mean.arc.ratio\t%.3f\tx vs ARC\n", sum[0] / sum[2]);
+    free(kind_cdf);
+    kind_cdf = NULL;
+    free(k);
+}
+
+/* ------------------------------------------------------------------ */
 /* throughput                                                          */
 
 #define NKEYS 1000000
@@ -451,6 +536,7 @@ static void memory(void) {
 
 int main(void) {
     hit_ratios();
+    workload_kinds();
     throughput();
     machine_ceiling();
     memory();
