@@ -72,6 +72,15 @@ static char *peek_format(const char *text, size_t len, size_t *n_cycles, char *e
     return out;
 }
 
+/* Prints a rendered report (and frees it), or says why rendering failed. */
+static int print_report(const char *path, int rc, hone_buf *b) {
+    if (rc == HONE_OK) fwrite(b->data, 1, b->len, stdout);
+    hone_buf_free(b);
+    if (rc == HONE_OK) return CLI_OK;
+    cli_cmd_error("report", "%s: %s", path, hone_strerror(rc));
+    return CLI_FAIL;
+}
+
 static int report_profile(const char *path, const char *text, size_t len, int fmt,
                           const hone_prof_report_opts *ro) {
     hone_prof_snapshot *s;
@@ -86,14 +95,7 @@ static int report_profile(const char *path, const char *text, size_t len, int fm
     o.format = (hone_report_format)fmt;
     int rc = hone_prof_report(s, &o, &b);
     hone_prof_snapshot_free(s);
-    if (rc) {
-        hone_buf_free(&b);
-        cli_cmd_error("report", "%s: %s", path, hone_strerror(rc));
-        return CLI_FAIL;
-    }
-    fwrite(b.data, 1, b.len, stdout);
-    hone_buf_free(&b);
-    return CLI_OK;
+    return print_report(path, rc, &b);
 }
 
 static int report_cycles(const char *path, const char *text, size_t len, size_t n, int fmt, size_t recent) {
@@ -114,14 +116,7 @@ static int report_cycles(const char *path, const char *text, size_t len, size_t 
     hone_cycle_report_opts o = {(hone_report_format)fmt, recent};
     int rc = hone_cycle_report(c, &o, &b);
     hone_cycle_collector_free(c);
-    if (rc) {
-        hone_buf_free(&b);
-        cli_cmd_error("report", "%s: %s", path, hone_strerror(rc));
-        return CLI_FAIL;
-    }
-    fwrite(b.data, 1, b.len, stdout);
-    hone_buf_free(&b);
-    return CLI_OK;
+    return print_report(path, rc, &b);
 }
 
 int cli_report_main(int argc, char **argv) {
