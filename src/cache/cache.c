@@ -496,26 +496,41 @@ static void unlock_shard(hone_cache *c, shard *s) {
 typedef struct evict_ctx {
     shard *s;
     int reason;
+    entry *pending; /* being inserted: in the policy, not yet in the index */
 } evict_ctx;
 
-static void on_evict(void *ctx, uint64_t key, void *payload) {
-    evict_ctx *x = ctx;
-    entry *e = payload;
-    (void)key;
-    tab_remove(x->s, e);
-    x->s->bytes -= e->weight;
-    x->s->evictions[x->reason]++;
-    retire(x->s, e);
-}
-
-/* Removes an entry the policy holds, counting it under `reason`. */
-static void remove_entry(shard *s, uint64_t h, int reason) {
-    entry *e = hone__pol_remove(s->pol, h);
-    if (!e) return;
+/* Unlinks an entry the policy let go and queues it for reclamation. */
+static void drop_entry(shard *s, entry *e, int reason) {
     tab_remove(s, e);
     s->bytes -= e->weight;
     s->evictions[reason]++;
     retire(s, e);
+}
+
+/* The policy holds keys only: the index, which holds exactly the policy's
+ * resident keys, gives the entry; the one being inserted is not in it yet
+ * when the policy turns it away at once. */
+static void on_evict(void *ctx, uint64_t key) {
+    evict_ctx *x = ctx;
+    entry *e = tab_find(tab_of(x->s), key);
+    if (!e && x->pending && x->pending->hash == key) e = x->pending, x->pending = NULL;
+    if (e) drop_entry(x->s, e, x->reason);
+}
+
+/* Removes an entry the policy holds, counting it under `reason`. */
+static void remove_entry(shard *s, uint64_t h, int reason) {
+    if (!hone__pol_remove(s->pol, h)) return;
+    entry *e = tab_find(tab_of(s), h);
+    if (e) drop_entry(s, e, reason);
+}
+
+/* Calls fn on every entry of an index (the caller holds the shard lock or
+ * is the cache's last user). */
+static void tab_each(const itab *t, void (*fn)(void *ctx, entry *e), void *ctx) {
+    for (size_t i = 0; i <= t->mask; i++) {
+        uintptr_t w = atomic_load_explicit(&t->slot[i], memory_order_relaxed);
+        if (live_word(w)) fn(ctx, entry_of(w));
+    }
 }
 
 static void shard_limits(const hone_cache *c, uint64_t max_entries, uint64_t max_bytes,
@@ -604,10 +619,9 @@ int hone_cache_new(hone_cache **out, const hone_cache_options *opts) {
     return HONE_OK;
 }
 
-static void drop_cb(void *ctx, uint64_t key, void *payload) {
+static void unref_cb(void *ctx, entry *e) {
     (void)ctx;
-    (void)key;
-    entry_unref(payload);
+    entry_unref(e);
 }
 
 static void flight_unref(hone_cache *c, flight *f) {
@@ -623,7 +637,7 @@ void hone_cache_free(hone_cache *c) {
         shard *s = &c->shards[i];
         /* No thread may use the cache any more, so nothing is reading:
          * retired entries and old tables go at once. */
-        hone__pol_clear(s->pol, drop_cb, NULL);
+        tab_each(tab_of(s), unref_cb, NULL);
         hone__pol_free(s->pol);
         while (s->rq_head) {
             entry *e = s->rq_head;
@@ -692,31 +706,36 @@ static uint64_t weight_of(const hone_cache *c, size_t klen, size_t vlen, uint64_
  * entry for its hash. The shard takes e's reference on success. */
 static int publish(hone_cache *c, shard *s, uint64_t h, entry *e) {
     if (tab_reserve(c, s)) return HONE_ENOMEM;
-    evict_ctx ex = {s, HONE_CACHE_EVICT_SIZE};
-    entry *old = NULL;
-    if (hone__pol_get(s->pol, h, (void **)&old)) {
-        /* Replacing keeps the key's place and frequency in the policy. */
-        hone__pol_set_payload(s->pol, h, e);
-        e->node = old->node;
-        size_t i = tab_slot(s, old);
-        /* The index holds exactly the policy's resident entries, so old is
-         * there; inserting covers a broken invariant without a wild store. */
-        if (i != SIZE_MAX) atomic_store_explicit(&tab_of(s)->slot[i], word_of(e), memory_order_release);
-        else tab_insert(s, e);
-        s->bytes = s->bytes - old->weight + e->weight;
-        s->evictions[HONE_CACHE_EVICT_EXPLICIT]++;
-        retire(s, old);
+    evict_ctx ex = {s, HONE_CACHE_EVICT_SIZE, NULL};
+    if (hone__pol_get(s->pol, h)) {
+        /* Replacing keeps the key's place and frequency in the policy. The
+         * index holds exactly the policy's resident entries, so the old
+         * entry is there; inserting covers a broken invariant. */
+        entry *old = tab_find(tab_of(s), h);
+        size_t i = old ? tab_slot(s, old) : SIZE_MAX;
+        e->node = hone__pol_node_of(s->pol, h);
+        s->bytes += e->weight;
+        if (i != SIZE_MAX) {
+            atomic_store_explicit(&tab_of(s)->slot[i], word_of(e), memory_order_release);
+            s->bytes -= old->weight;
+            s->evictions[HONE_CACHE_EVICT_EXPLICIT]++;
+            retire(s, old);
+        } else {
+            tab_insert(s, e);
+        }
         if (c->by_bytes) hone__pol_reweigh(s->pol, h, e->weight, on_evict, &ex);
     } else {
-        /* Counted first: the policy may evict the new entry at once (its
-         * on_evict then finds it in no index slot, and retires it). */
+        /* Counted first: the policy may turn the new entry away at once
+         * (on_evict then takes it from ex.pending and retires it). */
         s->bytes += e->weight;
-        int rc = hone__pol_insert(s->pol, h, e->weight, e, on_evict, &ex);
+        ex.pending = e;
+        int rc = hone__pol_insert(s->pol, h, e->weight, on_evict, &ex);
         if (rc) {
             s->bytes -= e->weight;
             return rc;
         }
-        if (hone__pol_peek(s->pol, h) == e) {
+        if (ex.pending) {
+            ex.pending = NULL;
             e->node = hone__pol_node_of(s->pol, h);
             tab_insert(s, e);
         }
@@ -1032,30 +1051,35 @@ int hone_cache_contains(hone_cache *c, const void *key, size_t klen) {
     return found;
 }
 
-static void clear_cb(void *ctx, uint64_t key, void *payload) {
-    evict_ctx *x = ctx;
-    entry *e = payload;
-    (void)key;
-    x->s->bytes -= e->weight;
-    x->s->evictions[x->reason]++;
-    retire(x->s, e);
-}
-
 void hone_cache_clear(hone_cache *c) {
     for (unsigned i = 0; i < c->nshards; i++) {
         shard *s = &c->shards[i];
-        evict_ctx ex = {s, HONE_CACHE_EVICT_EXPLICIT};
         lock_shard(s);
-        /* The index is emptied in place first, and the entries retired
-         * after: a retirement's epoch must be read once the entry is
-         * unreachable, or a reader could announce a later epoch and still
-         * find it. A reader meanwhile finds nothing, or an entry that is
-         * not reclaimed yet. */
+        /* The index is emptied in place first (its entries chained through
+         * their retire links, unused until they are retired), and the
+         * entries retired after: a retirement's epoch must be read once the
+         * entry is unreachable, or a reader could announce a later epoch
+         * and still find it. A reader meanwhile finds nothing, or an entry
+         * that is not reclaimed yet. */
         itab *t = tab_of(s);
-        for (size_t j = 0; j <= t->mask; j++)
+        entry *gone = NULL;
+        for (size_t j = 0; j <= t->mask; j++) {
+            uintptr_t w = atomic_load_explicit(&t->slot[j], memory_order_relaxed);
             atomic_store_explicit(&t->slot[j], W_EMPTY, memory_order_release);
+            if (!live_word(w)) continue;
+            entry *e = entry_of(w);
+            e->rnext = gone;
+            gone = e;
+        }
         s->tcount = s->ttombs = 0;
-        hone__pol_clear(s->pol, clear_cb, &ex);
+        hone__pol_clear(s->pol, NULL, NULL);
+        while (gone) {
+            entry *e = gone;
+            gone = e->rnext;
+            s->bytes -= e->weight;
+            s->evictions[HONE_CACHE_EVICT_EXPLICIT]++;
+            retire(s, e);
+        }
         unlock_shard(c, s);
     }
 }
@@ -1067,10 +1091,8 @@ typedef struct iter_ctx {
     uint64_t t;
 } iter_ctx;
 
-static void iter_one(void *ctx, uint64_t key, void *payload) {
+static void iter_one(void *ctx, entry *e) {
     iter_ctx *x = ctx;
-    entry *e = payload;
-    (void)key;
     if (x->stop || expired_at(expire_of(e), x->t)) return;
     x->stop = x->fn(x->ctx, e->data, e->klen, e->data + e->klen, e->vlen);
 }
@@ -1084,7 +1106,7 @@ int hone_cache_iterate(hone_cache *c,
         shard *s = &c->shards[i];
         pthread_mutex_lock(&s->mu);
         x.t = now(c);
-        hone__pol_foreach(s->pol, iter_one, &x);
+        tab_each(tab_of(s), iter_one, &x);
         pthread_mutex_unlock(&s->mu);
     }
     return x.stop;
@@ -1097,7 +1119,7 @@ int hone_cache_resize(hone_cache *c, uint64_t max_entries, uint64_t max_bytes) {
     if ((max_bytes != 0) != c->by_bytes) return HONE_EINVAL;
     for (unsigned i = 0; i < c->nshards; i++) {
         shard *s = &c->shards[i];
-        evict_ctx ex = {s, HONE_CACHE_EVICT_SIZE};
+        evict_ctx ex = {s, HONE_CACHE_EVICT_SIZE, NULL};
         lock_shard(s);
         shard_limits(c, max_entries, max_bytes, &s->max_entries, &s->max_bytes);
         hone__pol_set_capacity(s->pol, c->by_bytes ? s->max_bytes : s->max_entries, on_evict,
@@ -1190,10 +1212,7 @@ int hone_cache_stats_json(hone_cache *c, hone_buf *buf) {
         (unsigned long long)hone_cache_memory_size(c));
 }
 
-static void mem_one(void *ctx, uint64_t key, void *payload) {
-    (void)key;
-    *(uint64_t *)ctx += entry_size(payload, 0);
-}
+static void mem_one(void *ctx, entry *e) { *(uint64_t *)ctx += entry_size(e, 0); }
 
 uint64_t hone_cache_memory_size(hone_cache *c) {
     uint64_t m = sizeof *c + (uint64_t)c->nshards * sizeof(shard);
@@ -1201,7 +1220,7 @@ uint64_t hone_cache_memory_size(hone_cache *c) {
         shard *s = &c->shards[i];
         pthread_mutex_lock(&s->mu);
         m += hone__pol_memory(s->pol);
-        hone__pol_foreach(s->pol, mem_one, &m);
+        tab_each(tab_of(s), mem_one, &m);
         if (c->o.expire_after_access) m += hone__pol_count(s->pol) * sizeof(uint64_t);
         m += tab_bytes(tab_of(s)->mask + 1) + s->old_tab_bytes + s->retired_bytes;
         for (flight *f = s->flights; f; f = f->next) m += sizeof *f + f->klen;

@@ -47,7 +47,6 @@ enum {
 
 typedef struct pnode {
     uint64_t key;
-    void *payload;
     uint32_t prev, next; /* toward head (MRU) and toward tail (LRU) */
     uint32_t weight;
     uint8_t q;
@@ -253,11 +252,10 @@ static int is_resident_q(int q) {
 static void evict_node(hone__pol *p, uint32_t id, hone__pol_evict_fn cb, void *ctx) {
     pnode *n = &p->nodes[id];
     uint64_t key = n->key;
-    void *payload = n->payload;
     p->resident_weight -= n->weight;
     p->resident_count--;
     drop(p, id);
-    if (cb) cb(ctx, key, payload);
+    if (cb) cb(ctx, key);
 }
 
 /* Evicts a resident node but remembers its key on ghost list q, trimmed
@@ -266,11 +264,9 @@ static void evict_to_ghost(hone__pol *p, uint32_t id, int q, uint64_t limit,
                            hone__pol_evict_fn cb, void *ctx) {
     pnode *n = &p->nodes[id];
     uint64_t key = n->key;
-    void *payload = n->payload;
     p->resident_weight -= n->weight;
     p->resident_count--;
     l_unlink(p, id);
-    n->payload = NULL;
     if (p->kind == HONE_CACHE_POLICY_HONE && (n->freq & FL_BYPASSED))
         n->freq = FL_FAILED; /* admitted on a ghost's word, never hit */
     if (limit == 0) map_del(p, id);
@@ -278,7 +274,7 @@ static void evict_to_ghost(hone__pol *p, uint32_t id, int q, uint64_t limit,
         l_push_head(p, q, id);
         while (p->q[q].weight > limit && p->q[q].tail != NIL) drop(p, p->q[q].tail);
     }
-    if (cb) cb(ctx, key, payload);
+    if (cb) cb(ctx, key);
 }
 
 /* ------------------------------------------------------------------ */
@@ -520,13 +516,12 @@ static void s3_evict_small(hone__pol *p, hone__pol_evict_fn cb, void *ctx) {
             l_move(p, Q_MAIN, id);
         } else {
             uint64_t key = n->key;
-            void *payload = n->payload;
             l_unlink(p, id);
             p->resident_weight -= n->weight;
             p->resident_count--;
             if (p->ghost_cap > 0) s3_ghost_add(p, id);
             else map_del(p, id);
-            if (cb) cb(ctx, key, payload);
+            if (cb) cb(ctx, key);
             return;
         }
     }
@@ -617,7 +612,7 @@ void hone__pol_free(hone__pol *p) {
     hone_free(p->alloc, p);
 }
 
-int hone__pol_get(hone__pol *p, uint64_t key, void **payload) {
+int hone__pol_get(hone__pol *p, uint64_t key) {
     uint32_t id = map_find(p, key);
     int hit = id != NIL && is_resident_q(p->nodes[id].q);
     switch (p->kind) {
@@ -636,7 +631,6 @@ int hone__pol_get(hone__pol *p, uint64_t key, void **payload) {
         if (hit) hone_hit(p, id);
         break;
     }
-    if (hit && payload) *payload = p->nodes[id].payload;
     return hit;
 }
 
@@ -692,7 +686,7 @@ size_t hone__pol_touch_batch(hone__pol *p, const uint64_t *hits, size_t n) {
     return applied;
 }
 
-int hone__pol_insert(hone__pol *p, uint64_t key, uint32_t weight, void *payload,
+int hone__pol_insert(hone__pol *p, uint64_t key, uint32_t weight,
                      hone__pol_evict_fn cb, void *ctx) {
     if (p->kind == HONE_CACHE_POLICY_ARC || p->kind == HONE_CACHE_POLICY_S3FIFO) weight = 1;
     if (weight != 1) p->unit_weights = 0;
@@ -715,7 +709,6 @@ int hone__pol_insert(hone__pol *p, uint64_t key, uint32_t weight, void *payload,
             l_unlink(p, ghost);
             /* Pages pushed to B1/B2 by replace are ghosts: nobody holds
              * them any more, so only their keys are kept. */
-            p->nodes[ghost].payload = payload;
             p->nodes[ghost].weight = 1;
             arc_make_room(p, cb, ctx);
             l_push_head(p, Q_T2, ghost);
@@ -723,7 +716,6 @@ int hone__pol_insert(hone__pol *p, uint64_t key, uint32_t weight, void *payload,
             arc_make_room(p, cb, ctx);
             uint32_t id = map_add(p, key);
             p->nodes[id].weight = 1;
-            p->nodes[id].payload = payload;
             l_push_head(p, Q_T1, id);
         }
         p->resident_weight++;
@@ -736,7 +728,6 @@ int hone__pol_insert(hone__pol *p, uint64_t key, uint32_t weight, void *payload,
         while (p->resident_weight + 1 > p->cap) s3_evict(p, cb, ctx);
         uint32_t id = map_add(p, key);
         p->nodes[id].weight = 1;
-        p->nodes[id].payload = payload;
         if (on_ghost) l_push_head(p, Q_MAIN, id);
         else if (p->small_cap == 0) return drop(p, id), HONE_OK;
         else if (!p->has_evicted && p->q[Q_SMALL].weight >= p->small_cap) l_push_head(p, Q_MAIN, id);
@@ -787,7 +778,6 @@ int hone__pol_insert(hone__pol *p, uint64_t key, uint32_t weight, void *payload,
     }
     uint32_t id = map_add(p, key);
     p->nodes[id].weight = weight;
-    p->nodes[id].payload = payload;
     p->resident_weight += weight;
     p->resident_count++;
     if (p->kind == HONE_CACHE_POLICY_LRU) {
@@ -802,26 +792,18 @@ int hone__pol_insert(hone__pol *p, uint64_t key, uint32_t weight, void *payload,
 }
 
 int hone__pol_access(hone__pol *p, uint64_t key) {
-    if (hone__pol_get(p, key, NULL)) return 1;
-    int rc = hone__pol_insert(p, key, 1, NULL, NULL, NULL);
+    if (hone__pol_get(p, key)) return 1;
+    int rc = hone__pol_insert(p, key, 1, NULL, NULL);
     return rc ? rc : 0;
 }
 
-void *hone__pol_remove(hone__pol *p, uint64_t key) {
+int hone__pol_remove(hone__pol *p, uint64_t key) {
     uint32_t id = map_find(p, key);
-    if (id == NIL || !is_resident_q(p->nodes[id].q)) return NULL;
-    void *payload = p->nodes[id].payload;
+    if (id == NIL || !is_resident_q(p->nodes[id].q)) return 0;
     p->resident_weight -= p->nodes[id].weight;
     p->resident_count--;
     drop(p, id);
-    return payload;
-}
-
-int hone__pol_set_payload(hone__pol *p, uint64_t key, void *payload) {
-    uint32_t id = map_find(p, key);
-    if (id == NIL || !is_resident_q(p->nodes[id].q)) return HONE_ENOTFOUND;
-    p->nodes[id].payload = payload;
-    return HONE_OK;
+    return 1;
 }
 
 static void evict_to_cap(hone__pol *p, hone__pol_evict_fn cb, void *ctx) {
@@ -894,12 +876,6 @@ uint64_t hone__pol_memory(const hone__pol *p) {
     return m;
 }
 
-void hone__pol_foreach(const hone__pol *p, void (*fn)(void *ctx, uint64_t key, void *payload),
-                       void *ctx) {
-    for (uint32_t i = 0; i < p->n_nodes; i++)
-        if (is_resident_q(p->nodes[i].q)) fn(ctx, p->nodes[i].key, p->nodes[i].payload);
-}
-
 unsigned hone__pol_window_permille(const hone__pol *p) {
     if (p->kind != HONE_CACHE_POLICY_HONE) return 0;
     return (unsigned)(p->window_max * 1000 / p->cap);
@@ -910,7 +886,7 @@ void hone__pol_clear(hone__pol *p, hone__pol_evict_fn cb, void *ctx) {
      * the lists and the key map are rebuilt empty, the sketch is kept
      * (popularity outlives a flush). */
     for (uint32_t i = 0; i < p->n_nodes; i++)
-        if (is_resident_q(p->nodes[i].q) && cb) cb(ctx, p->nodes[i].key, p->nodes[i].payload);
+        if (is_resident_q(p->nodes[i].q) && cb) cb(ctx, p->nodes[i].key);
     memset(p->slots, 0xff, (p->slot_mask + 1) * sizeof *p->slots);
     p->used_slots = 0;
     p->n_nodes = 0;
@@ -933,8 +909,3 @@ int hone__pol_evict_one(hone__pol *p, hone__pol_evict_fn cb, void *ctx) {
     return 1;
 }
 
-void *hone__pol_peek(const hone__pol *p, uint64_t key) {
-    uint32_t id = map_find(p, key);
-    if (id == NIL || !is_resident_q(p->nodes[id].q)) return NULL;
-    return p->nodes[id].payload;
-}

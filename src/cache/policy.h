@@ -13,9 +13,10 @@
 
 typedef struct hone__pol hone__pol;
 
-/* Called for every key the policy drops (ghost entries are not reported).
- * `payload` is what hone__pol_set_payload stored for it. */
-typedef void (*hone__pol_evict_fn)(void *ctx, uint64_t key, void *payload);
+/* Called for every resident key the policy drops (ghost entries are not
+ * reported). The policy holds keys only: a caller that stores values looks
+ * them up by key (the cache, in its own index). */
+typedef void (*hone__pol_evict_fn)(void *ctx, uint64_t key);
 
 /* kind is a hone_cache_policy value. capacity is in weight units (entries
  * when every weight is 1); only the hone policy and LRU accept weights
@@ -29,10 +30,10 @@ int hone__pol_new(hone__pol **out, int kind, uint64_t capacity, uint64_t entries
                   const hone_allocator *a);
 void hone__pol_free(hone__pol *p);
 
-/* Looks key up; on a hit updates recency/frequency and returns 1 (and its
- * payload in *payload when not NULL). On a miss records the reference (the
- * frequency sketch counts misses too) and returns 0. */
-int hone__pol_get(hone__pol *p, uint64_t key, void **payload);
+/* Looks key up; on a hit updates recency/frequency and returns 1. On a
+ * miss records the reference (the frequency sketch counts misses too) and
+ * returns 0. */
+int hone__pol_get(hone__pol *p, uint64_t key);
 
 /* The node id of a resident key, or HONE__POL_NIL. Ids stay the same while
  * the key is resident. */
@@ -51,25 +52,19 @@ int hone__pol_touch_node(hone__pol *p, uint32_t id, uint32_t key_lo);
  * one another. Returns the number of hits applied. */
 size_t hone__pol_touch_batch(hone__pol *p, const uint64_t *hits, size_t n);
 
-/* Inserts a key that hone__pol_get just missed, with its weight and
- * payload. May evict other keys or the new key itself (through cb).
- * Returns HONE_OK or HONE_ENOMEM (nothing changed). */
-int hone__pol_insert(hone__pol *p, uint64_t key, uint32_t weight, void *payload,
-                     hone__pol_evict_fn cb, void *ctx);
+/* Inserts a key that hone__pol_get just missed, with its weight. May
+ * evict other keys or the new key itself (through cb). Returns HONE_OK or
+ * HONE_ENOMEM (nothing changed). */
+int hone__pol_insert(hone__pol *p, uint64_t key, uint32_t weight, hone__pol_evict_fn cb,
+                     void *ctx);
 
 /* The simulator's access: get, and insert on a miss. Returns 1 hit, 0 miss,
  * or HONE_ENOMEM. */
 int hone__pol_access(hone__pol *p, uint64_t key);
 
-/* The payload of a resident key, or NULL; changes nothing. */
-void *hone__pol_peek(const hone__pol *p, uint64_t key);
-
-/* Removes a resident key without reporting it; returns its payload or NULL
- * when it is not resident. */
-void *hone__pol_remove(hone__pol *p, uint64_t key);
-
-/* Changes the payload of a resident key; returns 0, or HONE_ENOTFOUND. */
-int hone__pol_set_payload(hone__pol *p, uint64_t key, void *payload);
+/* Removes a resident key without reporting it; returns 1, or 0 when it is
+ * not resident. */
+int hone__pol_remove(hone__pol *p, uint64_t key);
 
 /* Changes the weight of a resident key and evicts as needed. */
 int hone__pol_reweigh(hone__pol *p, uint64_t key, uint32_t weight, hone__pol_evict_fn cb,
@@ -90,11 +85,6 @@ uint64_t hone__pol_count(const hone__pol *p);
 uint64_t hone__pol_weight(const hone__pol *p);
 uint64_t hone__pol_capacity(const hone__pol *p);
 uint64_t hone__pol_memory(const hone__pol *p);
-
-/* Calls fn for every resident key (in no particular order). fn must not
- * change the policy. */
-void hone__pol_foreach(const hone__pol *p, void (*fn)(void *ctx, uint64_t key, void *payload),
-                       void *ctx);
 
 /* The window share of the hone policy in per mille (for tests and docs);
  * 0 for other policies. */
