@@ -314,8 +314,12 @@ static void sk_inc_at(sketch *s, uint64_t idx) {
 /* The four counters of a key lie in one 64-byte block (128 counters, a
  * 32-counter row each), so that reading or bumping them costs one cache
  * miss instead of four; the block and the positions come from one mix. */
+/* The mix of a key that places it in the sketch: block (low half) and
+ * counters (high half). */
+static uint64_t sk_hash(uint64_t key) { return hone__mix64(key + 0x9e3779b97f4a7c15ULL); }
+
 static void sk_indexes(const sketch *s, uint64_t key, uint64_t idx[4]) {
-    uint64_t h = hone__mix64(key + 0x9e3779b97f4a7c15ULL);
+    uint64_t h = sk_hash(key);
     uint64_t base = sk_block(s, h) * 128;
     uint64_t x = h >> 32;
     for (int r = 0; r < 4; r++) idx[r] = base + (uint64_t)r * 32 + ((x >> (r * 5)) & 31);
@@ -672,8 +676,7 @@ size_t hone__pol_touch_batch(hone__pol *p, const uint64_t *hits, size_t n) {
             uint32_t id = (uint32_t)(hits[i] >> 32);
             if (id >= p->n_nodes) continue;
             const pnode *nd = &p->nodes[id];
-            uint64_t h = hone__mix64(nd->key + 0x9e3779b97f4a7c15ULL);
-            const uint8_t *blk = &p->sk.t[sk_block(&p->sk, h) * 64];
+            const uint8_t *blk = &p->sk.t[sk_block(&p->sk, sk_hash(nd->key)) * 64];
             __builtin_prefetch(blk, 1);
             __builtin_prefetch(blk + 63, 1); /* the block may straddle two lines */
             if (nd->prev != NIL && nd->prev < p->n_nodes) __builtin_prefetch(&p->nodes[nd->prev], 1);
