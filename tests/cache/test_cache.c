@@ -3,6 +3,7 @@
  * entries and bytes, resize, stats and their JSON, get_or_load errors and
  * negative caching. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "test.h"
@@ -106,6 +107,72 @@ static void test_view_outlives_eviction(void **state) {
     hone_cache_free(c);
     assert_memory_equal(v.data, "key49", 5);
     hone_cache_view_release(&v);
+}
+
+/* A counting allocator: every block it hands out must come back to it. */
+typedef struct counting {
+    long live, total;
+} counting;
+static void *cnt_malloc(void *ctx, size_t n) {
+    counting *c = ctx;
+    void *p = malloc(n);
+    if (p) c->live++, c->total++;
+    return p;
+}
+static void *cnt_realloc(void *ctx, void *p, size_t n) {
+    counting *c = ctx;
+    void *q = realloc(p, n);
+    if (q && !p) c->live++, c->total++;
+    return q;
+}
+static void cnt_free(void *ctx, void *p) {
+    counting *c = ctx;
+    if (p) c->live--;
+    free(p);
+}
+
+/* Entries of a cache made with its own allocator remember it, so a view
+ * released after the cache is gone frees its entry there, not in libc's
+ * default; and a cache that expires after access keeps each entry's ttl. */
+static void test_view_outlives_cache_own_allocator(void **state) {
+    (void)state;
+    counting cnt = {0, 0};
+    hone_allocator a = {cnt_malloc, cnt_realloc, cnt_free, &cnt};
+    fake_clock fc = {1000};
+    hone_cache_options o = {0};
+    o.alloc = &a;
+    o.max_entries = 8;
+    o.ttl_ns = 100;
+    o.expire_after_access = 1;
+    o.clock = fake_now;
+    o.clock_ctx = &fc;
+    hone_cache *c = NULL;
+    assert_int_equal(hone_cache_new(&c, &o), HONE_OK);
+    assert_int_equal(hone_cache_put(c, "k", 1, "value", 5), HONE_OK);
+    assert_int_equal(hone_cache_put_ex(c, "long", 4, "lived", 5, 1000, 0), HONE_OK);
+    /* Each access restarts the entry's own ttl. */
+    char buf[8];
+    size_t n;
+    for (int i = 0; i < 5; i++) {
+        fc.t += 90;
+        assert_int_equal(hone_cache_get(c, "k", 1, buf, sizeof buf, &n), HONE_OK);
+    }
+    fc.t += 500;
+    assert_int_equal(hone_cache_get(c, "k", 1, buf, sizeof buf, &n), HONE_ENOTFOUND);
+    assert_int_equal(hone_cache_get(c, "long", 4, buf, sizeof buf, &n), HONE_OK);
+    fc.t += 999;
+    hone_cache_view v;
+    assert_int_equal(hone_cache_get_view(c, "long", 4, &v), HONE_OK);
+    hone_cache_free(c);
+    assert_true(cnt.live > 0); /* the view's entry */
+    assert_int_equal(v.len, 5);
+    assert_memory_equal(v.data, "lived", 5);
+    hone_cache_view_release(&v);
+    if (cnt.live != 0) {
+        print_error("%ld of %ld blocks were not returned to the cache's allocator\n", cnt.live,
+                    cnt.total);
+        fail();
+    }
 }
 
 static void test_capacity_entries(void **state) {
@@ -397,6 +464,7 @@ int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_put_get_delete),       cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_view_outlives_eviction), cmocka_unit_test(test_capacity_entries),
+        cmocka_unit_test(test_view_outlives_cache_own_allocator),
         cmocka_unit_test(test_frequent_keys_survive), cmocka_unit_test(test_capacity_bytes),
         cmocka_unit_test(test_large_byte_cache_is_lazy), cmocka_unit_test(test_ttl),                  cmocka_unit_test(test_get_or_load),
         cmocka_unit_test(test_iterate_clear_json),
