@@ -506,6 +506,12 @@ static int push_run(bench_cmd *b, const bench_ctx *c, const hone_bench_run *r) {
     b->user[b->n] = fmax(0, (double)r->user_ns / 1e9 - c->shell_user);
     b->sys[b->n] = fmax(0, (double)r->sys_ns / 1e9 - c->shell_sys);
     b->rss[b->n] = r->max_rss_bytes;
+    if (r->max_rss_bytes > b->peak_rss) {
+        b->peak_rss = r->max_rss_bytes;
+        b->peak_rss_bounded = r->max_rss_bounded;
+    } else if (r->max_rss_bytes == b->peak_rss && !r->max_rss_bounded) {
+        b->peak_rss_bounded = 0;
+    }
     b->code[b->n] = r->exit_code;
     b->n++;
     return CLI_OK;
@@ -734,10 +740,12 @@ static void print_result(const bench_ctx *c, size_t i) {
     bench_fmt_time(c, b->sys_mean, s->mean, sy, sizeof sy);
     bench_fmt_time(c, s->min, s->mean, lo, sizeof lo);
     bench_fmt_time(c, s->max, s->mean, hi, sizeof hi);
-    uint64_t peak = 0;
-    for (size_t k = 0; k < b->n; k++)
-        if (b->rss[k] > peak) peak = b->rss[k];
-    fmt_bytes(peak, mem, sizeof mem);
+    /* "<=": the child stayed below this process's own peak, which Linux
+     * charges to it, so only the bound is known. */
+    mem[0] = 0;
+    if (b->peak_rss_bounded) snprintf(mem, sizeof mem, "\u2264 ");
+    size_t ml = strlen(mem);
+    fmt_bytes(b->peak_rss, mem + ml, sizeof mem - ml);
     printf("  Time (mean \u00b1 \u03c3):     %s%10s%s \u00b1 %10s    [User: %s, System: %s]\n",
            col(c, "\033[32;1m"), m, col(c, "\033[0m"), b->n > 1 ? sd : "n/a", u, sy);
     char md[32];

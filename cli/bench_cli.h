@@ -30,6 +30,11 @@ typedef struct bench_cmd {
     /* Per timed run, in seconds (shell spawn time already subtracted). */
     double *t, *user, *sys;
     uint64_t *rss;
+    /* The largest of rss, and whether it is only an upper bound (every run
+     * that reported it was charged this process's own peak; see
+     * hone_bench_run.max_rss_bounded). */
+    uint64_t peak_rss;
+    int peak_rss_bounded;
     int *code;
     size_t n, cap;
     size_t target; /* timed runs planned */

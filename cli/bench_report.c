@@ -68,6 +68,8 @@ static json_t *result_json(const bench_ctx *c, const bench_cmd *b) {
     bad |= json_object_set_new(r, "max", json_real(s->max));
     bad |= json_object_set_new(r, "times", num_array(b->t, b->n));
     bad |= json_object_set_new(r, "memory_usage_byte", mem);
+    /* hone's: the peak is only an upper bound (see hone-bench(1)). */
+    bad |= json_object_set_new(r, "memory_usage_is_upper_bound", json_boolean(b->peak_rss_bounded));
     mem = NULL;
     bad |= json_object_set_new(r, "exit_codes", codes);
     codes = NULL;

@@ -168,6 +168,12 @@ typedef struct hone_bench_run {
     uint64_t max_rss_bytes; /* peak resident set size of the child */
     int exit_code;          /* exit status, or 128 + signal when killed */
     int signal;             /* the signal that killed it, 0 if it exited */
+    /* 1 when max_rss_bytes is only an upper bound: Linux charges a child
+     * started with vfork/posix_spawn the parent's peak RSS (exec records
+     * the peak of the memory it leaves, which is the parent's), so a child
+     * that stayed below the parent's peak reports exactly that peak. 0:
+     * max_rss_bytes is the child's own peak. */
+    int max_rss_bounded;
 } hone_bench_run;
 
 /* Where a child's standard streams go. Zeroed (or NULL) options send all

@@ -219,6 +219,9 @@ int hone_bench_exec(const char *path, char *const argv[], const hone_bench_exec_
     int status = 0;
     struct rusage ru;
     memset(&ru, 0, sizeof ru);
+    /* Our own peak so far: what the child is charged at its exec. */
+    struct rusage self;
+    if (getrusage(RUSAGE_SELF, &self)) memset(&self, 0, sizeof self);
     uint64_t t0 = mono_ns();
     rc = posix_spawn(&pid, path, &fa, NULL, argv, o->envp ? o->envp : environ);
     if (rc == 0) {
@@ -234,6 +237,7 @@ int hone_bench_exec(const char *path, char *const argv[], const hone_bench_exec_
     r.user_ns = tv_ns(ru.ru_utime);
     r.sys_ns = tv_ns(ru.ru_stime);
     r.max_rss_bytes = (uint64_t)ru.ru_maxrss * 1024u; /* Linux reports KiB */
+    r.max_rss_bounded = ru.ru_maxrss <= self.ru_maxrss;
     if (WIFSIGNALED(status)) {
         r.signal = WTERMSIG(status);
         r.exit_code = 128 + r.signal;

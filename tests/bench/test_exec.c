@@ -113,10 +113,66 @@ static void test_exec(void **state) {
     free(sh);
 }
 
+/* Allocates and touches n MiB, so that they are resident. */
+static char *hog(size_t mib) {
+    char *p = malloc(mib << 20);
+    if (p) memset(p, 1, mib << 20);
+    return p;
+}
+
+static char self_exe[4096];
+
+/* A child that uses more memory than this process has so far reports its
+ * own peak, exactly. Runs before test_rss_bound, which makes this process
+ * large. */
+static void test_rss_exact(void **state) {
+    (void)state;
+    char *argv[] = {self_exe, "--hog", "256", NULL};
+    hone_bench_run r;
+    assert_int_equal(hone_bench_exec(self_exe, argv, NULL, &r), HONE_OK);
+    assert_int_equal(r.exit_code, 0);
+    if (r.max_rss_bounded || r.max_rss_bytes < (256u << 20)) {
+        print_error("child peak %llu bytes, bounded %d; wanted >= 256 MiB, exact\n",
+                    (unsigned long long)r.max_rss_bytes, r.max_rss_bounded);
+        fail();
+    }
+}
+
+/* A small child of a large process is charged the process's peak: the
+ * figure is flagged as an upper bound, not passed off as the child's. */
+static void test_rss_bound(void **state) {
+    (void)state;
+    char *big = hog(320);
+    assert_non_null(big);
+    char *t[] = {"true", NULL};
+    char *tp;
+    assert_int_equal(hone_bench_which("true", NULL, &tp, NULL, NULL), HONE_OK);
+    hone_bench_run r;
+    assert_int_equal(hone_bench_exec(tp, t, NULL, &r), HONE_OK);
+    free(tp);
+    if (!r.max_rss_bounded || r.max_rss_bytes < (320u << 20)) {
+        print_error("true's reported peak %llu bytes, bounded %d; wanted the parent's >= 320 MiB, "
+                    "bounded\n",
+                    (unsigned long long)r.max_rss_bytes, r.max_rss_bounded);
+        fail();
+    }
+    free(big);
+}
+
 int main(int argc, char **argv) {
+    /* The hog child: touch the memory asked for and exit. */
+    if (argc == 3 && !strcmp(argv[1], "--hog")) {
+        char *p = hog((size_t)atoi(argv[2]));
+        int rc = p ? p[12345] - 1 : 1;
+        free(p);
+        return rc;
+    }
+    ssize_t n = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
+    if (n > 0) self_exe[n] = 0;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_split), cmocka_unit_test(test_split_errors),
         cmocka_unit_test(test_which), cmocka_unit_test(test_exec),
+        cmocka_unit_test(test_rss_exact), cmocka_unit_test(test_rss_bound),
     };
     if (argc > 1) cmocka_set_test_filter(argv[1]);
     return cmocka_run_group_tests(tests, NULL, NULL);
