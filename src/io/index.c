@@ -37,11 +37,9 @@ typedef struct entry_head {
     int64_t mtime_ns, ctime_ns, stamp_ns;
 } entry_head;
 
-/* The entry checksum: a multiply-xorshift over 8-byte words (the entry
- * is a multiple of 8 bytes long except perhaps its digest's tail), about
- * eight times faster than byte-wise FNV-1a, which mattered because every
- * warm lookup checks it. It detects damage, not tampering. */
-static uint64_t entry_sum(const void *p, size_t n) {
+/* The word loop both hashes below share: 8 bytes at a time, the tail
+ * zero-padded. */
+static uint64_t mix_words(const void *p, size_t n) {
     const unsigned char *s = p;
     uint64_t h = 0x9e3779b97f4a7c15u ^ n, w;
     for (; n >= 8; s += 8, n -= 8) {
@@ -54,6 +52,15 @@ static uint64_t entry_sum(const void *p, size_t n) {
         memcpy(&w, s, n);
         h = (h ^ w) * 0xff51afd7ed558ccdu;
     }
+    return h;
+}
+
+/* The entry checksum: a multiply-xorshift over 8-byte words (the entry
+ * is a multiple of 8 bytes long except perhaps its digest's tail), about
+ * eight times faster than byte-wise FNV-1a, which mattered because every
+ * warm lookup checks it. It detects damage, not tampering. */
+static uint64_t entry_sum(const void *p, size_t n) {
+    uint64_t h = mix_words(p, n);
     h ^= h >> 33;
     h *= 0xc4ceb9fe1a85ec53u;
     return h ^ (h >> 29);
@@ -264,17 +271,7 @@ void hone__io_index_reader_end(hone__io_reader *r) {
 }
 
 static uint64_t name_hash(const char *s, size_t n) {
-    uint64_t h = 0x9e3779b97f4a7c15u ^ n, w;
-    for (; n >= 8; s += 8, n -= 8) {
-        memcpy(&w, s, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdu;
-        h ^= h >> 32;
-    }
-    if (n) {
-        w = 0;
-        memcpy(&w, s, n);
-        h = (h ^ w) * 0xff51afd7ed558ccdu;
-    }
+    uint64_t h = mix_words(s, n);
     return h ^ (h >> 29);
 }
 
