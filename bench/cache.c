@@ -182,24 +182,16 @@ static uint32_t *zipf_seq; /* a shared precomputed Zipf(0.99) key stream */
 #define SEQ_LEN (1 << 22)
 
 static void make_zipf(void) {
-    /* Inverse-CDF sampling over 1M ranks; the rank order is scrambled so
-     * hot keys do not share hash buckets by construction. */
-    double *cdf = malloc(NKEYS * sizeof *cdf);
-    double s = 0;
-    for (int i = 0; i < NKEYS; i++) s += 1.0 / pow(i + 1, 0.99), cdf[i] = s;
+    /* Zipf ranks over 1M keys from the same sampler as the workload kinds;
+     * the rank order is scrambled so hot keys do not share hash buckets by
+     * construction. */
+    kind_zipf(NKEYS, 0.99);
+    kind_rng = 88172645463325252ULL;
     zipf_seq = malloc(SEQ_LEN * sizeof *zipf_seq);
-    uint64_t x = 88172645463325252ULL;
-    for (int i = 0; i < SEQ_LEN; i++) {
-        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        double u = (double)(x >> 11) / 9007199254740992.0 * s;
-        int lo = 0, hi = NKEYS - 1;
-        while (lo < hi) {
-            int mid = (lo + hi) / 2;
-            if (cdf[mid] < u) lo = mid + 1; else hi = mid;
-        }
-        zipf_seq[i] = (uint32_t)(((uint64_t)lo * 2654435761u) % NKEYS);
-    }
-    free(cdf);
+    for (int i = 0; i < SEQ_LEN; i++)
+        zipf_seq[i] = (uint32_t)((kind_draw() * 2654435761u) % NKEYS);
+    free(kind_cdf);
+    kind_cdf = NULL;
 }
 
 /* The baseline: a hash table plus a doubly-linked LRU list behind one
