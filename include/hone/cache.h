@@ -144,6 +144,14 @@ typedef struct hone_cache_options {
     /* Shards (a power of two up to 256); 0 picks from the capacity: one
      * shard for small caches (so eviction order is exact), up to 64. */
     unsigned shards;
+    /* Keys are hashed with XXH3 keyed by a secret drawn from the OS
+     * (getrandom) for each cache, so that nobody who chooses keys can
+     * compute two that collide: with one hash they would share one place,
+     * and putting one would replace the other. A nonzero hash_seed derives
+     * the secret from it instead, only to replay a run exactly (the policy's
+     * choices depend on the hashes); never set it from anything an attacker
+     * can learn. */
+    uint64_t hash_seed;
 } hone_cache_options;
 
 /* Creates a cache. Returns HONE_OK; HONE_EINVAL (no capacity, shards not a

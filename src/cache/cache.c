@@ -6,6 +6,11 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/random.h>
+
+/* XXH3 inlined from Debian's header: the key hash is on every read. */
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 
 #include "cache/cache_test.h"
 #include "cache/policy.h"
@@ -276,19 +281,24 @@ struct hone_cache {
     int by_bytes; /* policy weights are bytes (else entries) */
     _Atomic uint64_t max_entries, max_bytes; /* the whole cache's, for stats */
     shard *shards;
+    unsigned char secret[XXH3_SECRET_DEFAULT_SIZE]; /* key_hash's key */
 };
 
 /* The key's 64-bit hash: it picks the shard (top bits), the index slot (low
- * bits) and the tag (middle bits), and is the policy's key. An 8-byte key
- * (the common id) is one mix of its bits, which is a bijection, so distinct
- * 8-byte keys never collide; other lengths use the general byte hash. */
-static inline uint64_t key_hash(const void *key, size_t klen) {
-    if (klen == 8) {
-        uint64_t w;
-        memcpy(&w, key, 8);
-        return hone__mix64(w ^ 0x243f6a8885a308d3ULL);
-    }
-    return hone__hash_bytes(key, klen);
+ * bits) and the tag (middle bits), and is the policy's key, so two keys
+ * with one hash share one place: putting one replaces the other. Keys may be
+ * chosen by an attacker (URLs, user names), and an unkeyed hash lets one
+ * compute colliding keys offline and evict any entry at will, or pile keys
+ * into one probe chain. So the hash is XXH3 (Debian's libxxhash) keyed with
+ * a secret drawn from the OS for each cache, as Redis keys SipHash per
+ * process: without the secret no collision can be computed, and a chance
+ * one needs about 2^32 keys (birthday bound on 64 bits). Its only effect is
+ * then a replaced entry, counted as an explicit eviction: reads compare the
+ * whole key, so a hit never returns another key's value. XXH3 is a bijection
+ * on 8-byte keys (its 4-8 byte path is a keyed invertible mix), so distinct
+ * 8-byte keys still never collide. */
+static inline uint64_t key_hash(const hone_cache *c, const void *key, size_t klen) {
+    return XXH3_64bits_withSecret(key, klen, c->secret, sizeof c->secret);
 }
 
 static uint64_t now(const hone_cache *c) {
@@ -565,6 +575,20 @@ int hone_cache_new(hone_cache **out, const hone_cache_options *opts) {
     while ((1u << bits) < n) bits++;
     c->shift = 64 - bits;
     c->by_bytes = o.max_bytes != 0;
+    if (o.hash_seed) {
+        XXH3_generateSecret_fromSeed(c->secret, o.hash_seed);
+    } else {
+        unsigned char seed[32];
+        if (getrandom(seed, sizeof seed, 0) != (ssize_t)sizeof seed) {
+            /* Only before the kernel's pool is ready, or on a kernel
+             * without getrandom(2): fall back to a seed that differs per
+             * cache and per run, weaker but never constant. */
+            uint64_t w[4] = {hone_monotonic_ns(), (uint64_t)(uintptr_t)c, hone_cycles(),
+                             (uint64_t)(uintptr_t)&seed};
+            memcpy(seed, w, sizeof seed);
+        }
+        XXH3_generateSecret(c->secret, sizeof c->secret, seed, sizeof seed);
+    }
     atomic_init(&c->max_entries, o.max_entries);
     atomic_init(&c->max_bytes, o.max_bytes);
     c->shards = hone_calloc(o.alloc, n, sizeof *c->shards);
@@ -749,7 +773,7 @@ int hone_cache_put_ex(hone_cache *c, const void *key, size_t klen, const void *v
                       size_t vlen, uint64_t ttl_ns, uint64_t weight) {
     if ((!key && klen) || (!val && vlen) || klen > KLEN_MAX || vlen > VLEN_MAX)
         return HONE_EINVAL;
-    uint64_t h = key_hash(key, klen);
+    uint64_t h = key_hash(c, key, klen);
     shard *s = shard_of(c, h);
     uint64_t w = weight_of(c, klen, vlen, weight);
     if (w > UINT32_MAX) return HONE_EINVAL;
@@ -871,7 +895,7 @@ static inline void copy_out(entry *e, void *ctx) {
 int hone_cache_get(hone_cache *c, const void *key, size_t klen, void *buf, size_t cap,
                    size_t *vlen) {
     if (!key && klen) return HONE_EINVAL;
-    uint64_t h = key_hash(key, klen);
+    uint64_t h = key_hash(c, key, klen);
     copy_ctx x = {buf, cap, vlen};
     return read_key(c, shard_of(c, h), h, key, klen, 1, copy_out, &x) ? HONE_OK
                                                                         : HONE_ENOTFOUND;
@@ -891,7 +915,7 @@ static void view_cb(entry *e, void *ctx) { view_set(ctx, e); }
 int hone_cache_get_view(hone_cache *c, const void *key, size_t klen, hone_cache_view *view) {
     memset(view, 0, sizeof *view);
     if (!key && klen) return HONE_EINVAL;
-    uint64_t h = key_hash(key, klen);
+    uint64_t h = key_hash(c, key, klen);
     return read_key(c, shard_of(c, h), h, key, klen, 1, view_cb, view) ? HONE_OK
                                                                          : HONE_ENOTFOUND;
 }
@@ -929,7 +953,7 @@ int hone_cache_get_or_load(hone_cache *c, const void *key, size_t klen,
                            hone_cache_loader_fn loader, void *ctx, hone_cache_view *view) {
     memset(view, 0, sizeof *view);
     if ((!key && klen) || !loader || klen > KLEN_MAX) return HONE_EINVAL;
-    uint64_t h = key_hash(key, klen);
+    uint64_t h = key_hash(c, key, klen);
     shard *s = shard_of(c, h);
     /* A hit needs no lock; a miss is counted once, below, under it. */
     if (read_key(c, s, h, key, klen, 0, view_cb, view)) return HONE_OK;
@@ -1019,7 +1043,7 @@ int hone_cache_get_or_load(hone_cache *c, const void *key, size_t klen,
 
 int hone_cache_delete(hone_cache *c, const void *key, size_t klen) {
     if (!key && klen) return HONE_EINVAL;
-    uint64_t h = key_hash(key, klen);
+    uint64_t h = key_hash(c, key, klen);
     shard *s = shard_of(c, h);
     int rc = HONE_ENOTFOUND;
     lock_shard(s);
@@ -1036,7 +1060,7 @@ int hone_cache_delete(hone_cache *c, const void *key, size_t klen) {
 
 int hone_cache_contains(hone_cache *c, const void *key, size_t klen) {
     if (!key && klen) return 0;
-    uint64_t h = key_hash(key, klen);
+    uint64_t h = key_hash(c, key, klen);
     shard *s = shard_of(c, h);
     /* A peek: neither the policy nor the stats are told, so contains()
      * never changes what gets evicted. */
@@ -1234,7 +1258,7 @@ uint64_t hone_cache_memory_size(hone_cache *c) {
 const void *hone__cache_test_enter(hone_cache *c, const void *key, size_t klen, size_t *vlen) {
     ebr_slot *slot = ebr_slot_get();
     if (!slot) return NULL;
-    uint64_t h = key_hash(key, klen);
+    uint64_t h = key_hash(c, key, klen);
     shard *s = shard_of(c, h);
     ebr_enter(slot);
     entry *e = tab_find(atomic_load_explicit(&s->tab, memory_order_acquire), h);

@@ -90,7 +90,7 @@ uint64_t hone__pol_memory(const hone__pol *p);
  * 0 for other policies. */
 unsigned hone__pol_window_permille(const hone__pol *p);
 
-/* A strong 64-bit mix, used for sketch indexes and for hashing byte keys. */
+/* A strong 64-bit mix, used for sketch indexes. */
 static inline uint64_t hone__mix64(uint64_t x) {
     x ^= x >> 30;
     x *= 0xbf58476d1ce4e5b9ULL;
@@ -98,23 +98,6 @@ static inline uint64_t hone__mix64(uint64_t x) {
     x *= 0x94d049bb133111ebULL;
     x ^= x >> 31;
     return x;
-}
-
-/* Hashes a byte string to 64 bits (8 bytes per step, then mixed). */
-static inline uint64_t hone__hash_bytes(const void *data, size_t n) {
-    const unsigned char *s = (const unsigned char *)data;
-    uint64_t h = 0x243f6a8885a308d3ULL ^ (n * 0x9e3779b97f4a7c15ULL);
-    while (n >= 8) {
-        uint64_t w = (uint64_t)s[0] | (uint64_t)s[1] << 8 | (uint64_t)s[2] << 16 |
-                     (uint64_t)s[3] << 24 | (uint64_t)s[4] << 32 | (uint64_t)s[5] << 40 |
-                     (uint64_t)s[6] << 48 | (uint64_t)s[7] << 56;
-        h = (h ^ hone__mix64(w)) * 0x9fb21c651e98df25ULL;
-        s += 8;
-        n -= 8;
-    }
-    uint64_t w = 0;
-    for (size_t i = 0; i < n; i++) w |= (uint64_t)s[i] << (8 * i);
-    return hone__mix64(h ^ w ^ 0x5851f42d4c957f2dULL);
 }
 
 #endif

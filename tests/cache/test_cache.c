@@ -460,6 +460,74 @@ static void test_iterate_clear_json(void **state) {
     hone_cache_free(c);
 }
 
+/* The cache's key hash before it was keyed: an unseeded mix that anyone can
+ * invert, kept here to compute colliding keys the way an attacker would. */
+static uint64_t old_mix(uint64_t x) {
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
+}
+
+static uint64_t unxorshift(uint64_t y, int k) {
+    uint64_t x = y;
+    for (int i = 0; i < 64 / k + 1; i++) x = y ^ (x >> k);
+    return x;
+}
+
+static uint64_t inv_odd(uint64_t c) {
+    uint64_t inv = c;
+    for (int i = 0; i < 6; i++) inv *= 2 - c * inv;
+    return inv;
+}
+
+static uint64_t old_unmix(uint64_t x) {
+    x = unxorshift(x, 31);
+    x *= inv_odd(0x94d049bb133111ebULL);
+    x = unxorshift(x, 27);
+    x *= inv_odd(0xbf58476d1ce4e5b9ULL);
+    return unxorshift(x, 30);
+}
+
+static uint64_t old_hash16(const uint64_t w[2]) {
+    uint64_t h = 0x243f6a8885a308d3ULL ^ (16 * 0x9e3779b97f4a7c15ULL);
+    for (int i = 0; i < 2; i++) h = (h ^ old_mix(w[i])) * 0x9fb21c651e98df25ULL;
+    return old_mix(h ^ 0x5851f42d4c957f2dULL);
+}
+
+/* Crafted keys: flipping the top bit of both mixed words cancels through
+ * the old hash's multiply (x ^ 2^63 = x + 2^63, times an odd constant), so
+ * each pair collides for that hash. Putting one must not evict the other. */
+static void test_crafted_collisions(void **state) {
+    hone_cache *c = make(1000, 0, NULL);
+    enum { PAIRS = 64 };
+    for (uint64_t i = 0; i < PAIRS; i++) {
+        uint64_t a[2] = {0x1000 + i, 0x2000 + i * 7}, b[2];
+        for (int j = 0; j < 2; j++) b[j] = old_unmix(old_mix(a[j]) ^ (1ULL << 63));
+        assert_int_equal(old_mix(old_unmix(a[0])), a[0]);
+        assert_true(memcmp(a, b, 16) != 0);
+        assert_true(old_hash16(a) == old_hash16(b));
+        assert_int_equal(hone_cache_put(c, a, 16, "a", 1), HONE_OK);
+        assert_int_equal(hone_cache_put(c, b, 16, "b", 1), HONE_OK);
+    }
+    for (uint64_t i = 0; i < PAIRS; i++) {
+        uint64_t a[2] = {0x1000 + i, 0x2000 + i * 7}, b[2];
+        for (int j = 0; j < 2; j++) b[j] = old_unmix(old_mix(a[j]) ^ (1ULL << 63));
+        char v = 0;
+        size_t n = 0;
+        assert_int_equal(hone_cache_get(c, a, 16, &v, 1, &n), HONE_OK);
+        assert_int_equal(v, 'a');
+        assert_int_equal(hone_cache_get(c, b, 16, &v, 1, &n), HONE_OK);
+        assert_int_equal(v, 'b');
+    }
+    hone_cache_stats st;
+    hone_cache_stats_get(c, &st);
+    assert_int_equal(st.entries, 2 * PAIRS);
+    hone_cache_free(c);
+}
+
 int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_put_get_delete),       cmocka_unit_test(test_bad_options),
@@ -468,6 +536,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_frequent_keys_survive), cmocka_unit_test(test_capacity_bytes),
         cmocka_unit_test(test_large_byte_cache_is_lazy), cmocka_unit_test(test_ttl),                  cmocka_unit_test(test_get_or_load),
         cmocka_unit_test(test_iterate_clear_json),
+        cmocka_unit_test(test_crafted_collisions),
     };
     if (argc > 1) cmocka_set_test_filter(argv[1]);
     return cmocka_run_group_tests(tests, NULL, NULL);
