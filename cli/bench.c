@@ -319,6 +319,15 @@ static void cmd_free(bench_cmd *c) {
 
 /* Resolves how to start `line`: split and found in PATH, or handed to the
  * shell. `what` names the line in the error ("command", "--prepare"). */
+/* Whether two setup/cleanup commands are the same (both absent counts). */
+static int exec_same(const bench_exec *a, const bench_exec *b) {
+    if (!a->argv || !b->argv) return !a->argv && !b->argv;
+    size_t i = 0;
+    for (; a->argv[i] && b->argv[i]; i++)
+        if (strcmp(a->argv[i], b->argv[i])) return 0;
+    return !a->argv[i] && !b->argv[i];
+}
+
 static int make_exec(const bench_ctx *c, const char *line, const char *what, bench_exec *e) {
     hone_error err;
     memset(e, 0, sizeof *e);
@@ -1104,8 +1113,28 @@ static int bench_main(int argc, char **argv, opts *o) {
     }
     if (rc == CLI_OK) {
         c.reference = o->reference ? (size_t)o->reference - 1 : 0;
-        c.interleave = o->interleave == -1 ? c.ncmds > 1 : o->interleave;
-        if (c.shell) rc = measure_shell(&c, &rn);
+        /* --setup prepares state for one command's series (hyperfine's
+         * meaning), and --cleanup ends it: runs of another command in
+         * between would be measured in the wrong state. Interleaving is
+         * correct only when every command has the same ones. */
+        const char *why = NULL;
+        for (size_t i = 1; i < c.ncmds && !why; i++) {
+            if (!exec_same(&c.cmds[0].setup, &c.cmds[i].setup)) why = "--setup";
+            else if (!exec_same(&c.cmds[0].cleanup, &c.cmds[i].cleanup)) why = "--cleanup";
+        }
+        if (why && o->interleave == 1) {
+            cli_cmd_error(CMD,
+                          "--interleave: the commands have different %s commands, and each "
+                          "prepares the state of its own command's runs; drop --interleave",
+                          why);
+            rc = CLI_USAGE;
+        }
+        c.interleave = o->interleave == -1 ? c.ncmds > 1 && !why : o->interleave;
+        if (rc == CLI_OK && why && o->interleave == -1 && !c.quiet)
+            printf("Runs are not interleaved: each command has its own %s, which prepares "
+                   "the state of that command's runs alone.\n",
+                   why);
+        if (rc == CLI_OK && c.shell) rc = measure_shell(&c, &rn);
     }
     if (rc == CLI_OK && c.shell && !c.quiet) {
         char t[32];
