@@ -52,7 +52,10 @@ void cli_bench_usage(FILE *out) {
             "      --export-json FILE      hyperfine's JSON schema plus hone's fields\n"
             "      --export-csv FILE       summary as CSV (seconds)\n"
             "      --export-markdown FILE  summary as a Markdown table\n"
-            "      --reference N           compare against command N (1-based; default 1)\n"
+            "      --export-asciidoc FILE  summary as an AsciiDoc table\n"
+            "      --export-orgmode FILE   summary as an Org mode table\n"
+            "      --reference CMD|N       benchmark CMD first and compare against it, or\n"
+            "                              compare against command N (1-based; default 1)\n"
             "      --interleave, --no-interleave  shuffle runs of all commands together\n"
             "                              (default on with two or more commands)\n"
             "      --baseline FILE.json    compare with a saved --export-json file\n"
@@ -85,8 +88,9 @@ typedef struct opts {
     const char *input, *output;
     int unit;
     int style; /* index into styles[] */
-    const char *export_json, *export_csv, *export_md;
+    const char *export_json, *export_csv, *export_md, *export_adoc, *export_org;
     uint64_t reference;
+    const char *reference_cmd; /* --reference CMD: benchmarked first */
     int interleave; /* -1: default */
     const char *baseline;
 } opts;
@@ -317,8 +321,6 @@ static void cmd_free(bench_cmd *c) {
     free(c->code);
 }
 
-/* Resolves how to start `line`: split and found in PATH, or handed to the
- * shell. `what` names the line in the error ("command", "--prepare"). */
 /* Whether two setup/cleanup commands are the same (both absent counts). */
 static int exec_same(const bench_exec *a, const bench_exec *b) {
     if (!a->argv || !b->argv) return !a->argv && !b->argv;
@@ -328,6 +330,25 @@ static int exec_same(const bench_exec *a, const bench_exec *b) {
     return !a->argv[i] && !b->argv[i];
 }
 
+/* Without a shell, a word such as '*.json', '$HOME', '~/x' or 'a;' reaches
+ * the program as it is, where a shell would have expanded or split it. When
+ * such a command fails, its error says so. Writes the hint (or "") to buf. */
+static const char *shell_hint(int shell, char *const *argv, char *buf, size_t n) {
+    buf[0] = 0;
+    if (shell || !argv) return buf;
+    for (size_t i = 0; argv[i]; i++)
+        if (strpbrk(argv[i], "*?[$`;&|<>") || argv[i][0] == '~') {
+            snprintf(buf, n,
+                     " (without a shell, '%s' reached it as written; --shell=sh would run the "
+                     "line as a shell does)",
+                     argv[i]);
+            break;
+        }
+    return buf;
+}
+
+/* Resolves how to start `line`: split and found in PATH, or handed to the
+ * shell. `what` names the line in the error ("command", "--prepare"). */
 static int make_exec(const bench_ctx *c, const char *line, const char *what, bench_exec *e) {
     hone_error err;
     memset(e, 0, sizeof *e);
@@ -376,18 +397,33 @@ static int make_exec(const bench_ctx *c, const char *line, const char *what, ben
             }
     if (hone_bench_which(e->argv[0], NULL, &e->path, NULL, &err)) {
         if (err.code == HONE_ENOMEM) return CLI_FAIL;
-        if (!strcmp(what, "command")) cli_cmd_error(CMD, "%s", err.msg);
-        else cli_cmd_error(CMD, "%s: %s", what, err.msg);
+        char hint[320];
+        char *first[2] = {e->argv[0], NULL};
+        shell_hint(0, first, hint, sizeof hint);
+        if (!strcmp(what, "command")) cli_cmd_error(CMD, "%s%s", err.msg, hint);
+        else cli_cmd_error(CMD, "%s: %s%s", what, err.msg, hint);
         return CLI_USAGE;
     }
     return CLI_OK;
 }
 
+/* At most this many commands after parameter expansion: each one runs at
+ * least a few times, so more would run for days. */
+#define MAX_COMMANDS 10000
+
 /* Builds the command list: each positional command crossed with every
  * combination of parameter values. */
 static int build_cmds(bench_ctx *c, opts *o, char **cmds, size_t ncmd) {
+    /* Bounded before multiplying: 16 lists of 16 values would wrap. */
     size_t combos = 1;
-    for (size_t i = 0; i < o->nlists; i++) combos *= o->lists[i].n;
+    for (size_t i = 0; i < o->nlists; i++) {
+        if (o->lists[i].n > MAX_COMMANDS / combos / (ncmd ? ncmd : 1)) {
+            cli_cmd_error(CMD, "the parameter lists make more than %d commands: expected fewer "
+                               "values or lists", MAX_COMMANDS);
+            return CLI_USAGE;
+        }
+        combos *= o->lists[i].n;
+    }
     if (o->nnames > ncmd * combos) {
         cli_cmd_error(CMD, "%zu --command-name options for %zu commands: expected at most %zu",
                       o->nnames, ncmd * combos, ncmd * combos);
@@ -412,9 +448,9 @@ static int build_cmds(bench_ctx *c, opts *o, char **cmds, size_t ncmd) {
             c->ncmds = ++idx;
             b->nparams = o->nlists;
             if (o->nlists && !(b->params = calloc(o->nlists, sizeof *b->params))) return CLI_FAIL;
-            /* The last list varies fastest, like nested loops. */
+            /* The first list varies fastest, in hyperfine's order. */
             size_t rem = k;
-            for (size_t li = o->nlists; li-- > 0;) {
+            for (size_t li = 0; li < o->nlists; li++) {
                 b->params[li].name = o->lists[li].name;
                 b->params[li].value = strdup(o->lists[li].values[rem % o->lists[li].n]);
                 if (!b->params[li].value) return CLI_FAIL;
@@ -534,12 +570,15 @@ static int one_run(runner *rn, bench_ctx *c, bench_cmd *b, int timed) {
     hone_bench_run r;
     if (spawn(&b->run, &rn->io, &r, b->cmdline)) return CLI_FAIL;
     if (r.exit_code != 0 && !rn->ignore_failure) {
+        char hint[320];
+        shell_hint(c->shell, b->run.argv, hint, sizeof hint);
         if (r.signal)
-            cli_cmd_error(CMD, "command '%s' was killed by signal %d; use --ignore-failure (-i) to "
-                               "benchmark it anyway", b->name, r.signal);
+            cli_cmd_error(CMD, "command '%s' was killed by signal %d%s; use --ignore-failure (-i) "
+                               "to benchmark it anyway", b->name, r.signal, hint);
         else
-            cli_cmd_error(CMD, "command '%s' terminated with non-zero exit status %d; use "
-                               "--ignore-failure (-i) to benchmark it anyway", b->name, r.exit_code);
+            cli_cmd_error(CMD, "command '%s' terminated with non-zero exit status %d%s; use "
+                               "--ignore-failure (-i) to benchmark it anyway", b->name, r.exit_code,
+                          hint);
         return CLI_FAIL;
     }
     if (timed && push_run(b, c, &r)) return CLI_FAIL;
@@ -551,6 +590,7 @@ static int one_run(runner *rn, bench_ctx *c, bench_cmd *b, int timed) {
 typedef struct progress {
     int on;
     size_t done, total;
+    size_t base; /* done when start was taken: the ETA's rate counts from there */
     uint64_t start, last;
     const char *label;
 } progress;
@@ -561,7 +601,8 @@ static void progress_draw(progress *p, int force) {
     if (!force && now - p->last < 50000000u) return;
     p->last = now;
     double el = (double)(now - p->start) / 1e9;
-    double eta = p->done ? el / (double)p->done * (double)(p->total - p->done) : 0;
+    size_t since = p->done - p->base;
+    double eta = since ? el / (double)since * (double)(p->total - p->done) : 0;
     int width = 30, fill = p->total ? (int)((double)width * (double)p->done / (double)p->total) : 0;
     char bar[128];
     int k = 0;
@@ -647,6 +688,7 @@ static int run_all(bench_ctx *c, runner *rn, const opts *o) {
         pg.total = (size_t)o->warmup;
         pg.done = 0;
         pg.start = hone_monotonic_ns();
+    pg.base = pg.done;
         for (uint64_t w = 0; w < o->warmup; w++) {
             if (one_run(rn, c, b, 0)) return CLI_FAIL;
             pg.done++;
@@ -662,6 +704,7 @@ static int run_all(bench_ctx *c, runner *rn, const opts *o) {
             pg.total = b->target;
             pg.done = 1;
             pg.start = hone_monotonic_ns();
+            pg.base = pg.done;
             while (b->n < b->target) {
                 if (one_run(rn, c, b, 1)) return CLI_FAIL;
                 pg.done++;
@@ -690,10 +733,14 @@ static int run_all(bench_ctx *c, runner *rn, const opts *o) {
         order[i - 1] = order[j];
         order[j] = t;
     }
+    /* The bar counts every timed run, the first run of each command (made
+     * above, to size the counts) too: 2 commands x 10 runs start at 2/20. */
     pg.label = "measuring ";
-    pg.total = total;
-    pg.done = 0;
+    pg.total = 0;
+    for (size_t i = 0; i < c->ncmds; i++) pg.total += c->cmds[i].target;
+    pg.done = pg.total - total;
     pg.start = hone_monotonic_ns();
+    pg.base = pg.done;
     int rc = CLI_OK;
     for (size_t i = 0; i < total && rc == CLI_OK; i++) {
         rc = one_run(rn, c, &c->cmds[order[i]], 1);
@@ -928,6 +975,8 @@ static int bench_main(int argc, char **argv, opts *o) {
         {"export-json", required_argument, NULL, 5},
         {"export-csv", required_argument, NULL, 6},
         {"export-markdown", required_argument, NULL, 7},
+        {"export-asciidoc", required_argument, NULL, 14},
+        {"export-orgmode", required_argument, NULL, 15},
         {"reference", required_argument, NULL, 8},
         {"interleave", no_argument, NULL, 9},
         {"no-interleave", no_argument, NULL, 10},
@@ -1014,8 +1063,16 @@ static int bench_main(int argc, char **argv, opts *o) {
         case 5: o->export_json = optarg; break;
         case 6: o->export_csv = optarg; break;
         case 7: o->export_md = optarg; break;
+        case 14: o->export_adoc = optarg; break;
+        case 15: o->export_org = optarg; break;
         case 8:
-            if (parse_count("--reference", optarg, 1, &o->reference)) return CLI_USAGE;
+            /* hyperfine 1.19 takes a command here, benchmarked first as
+             * the reference; a plain number still picks one of ours. */
+            if (optarg[0] && strspn(optarg, "0123456789") == strlen(optarg)) {
+                if (parse_count("--reference", optarg, 1, &o->reference)) return CLI_USAGE;
+            } else {
+                o->reference_cmd = optarg;
+            }
             break;
         case 9: o->interleave = 1; break;
         case 10: o->interleave = 0; break;
@@ -1024,7 +1081,11 @@ static int bench_main(int argc, char **argv, opts *o) {
         default: return CLI_USAGE;
         }
     }
-    if (optind >= argc) {
+    if (o->reference_cmd && o->reference) {
+        cli_cmd_error(CMD, "--reference given twice: expected one command or one number");
+        return CLI_USAGE;
+    }
+    if (optind >= argc && !o->reference_cmd) {
         cli_cmd_error(CMD, "expected at least one command to benchmark (see 'hone bench --help')");
         return CLI_USAGE;
     }
@@ -1082,9 +1143,11 @@ static int bench_main(int argc, char **argv, opts *o) {
      * first run: a typo must not cost minutes of benchmarking. */
     int rc = CLI_OK;
     if (o->baseline) rc = bench_baseline_read(&c, o->baseline);
-    const char *exports[3] = {o->export_json, o->export_csv, o->export_md};
-    const char *xnames[3] = {"--export-json", "--export-csv", "--export-markdown"};
-    for (int i = 0; i < 3 && rc == CLI_OK; i++) {
+    const char *exports[5] = {o->export_json, o->export_csv, o->export_md, o->export_adoc,
+                              o->export_org};
+    const char *xnames[5] = {"--export-json", "--export-csv", "--export-markdown",
+                             "--export-asciidoc", "--export-orgmode"};
+    for (int i = 0; i < 5 && rc == CLI_OK; i++) {
         if (!exports[i]) continue;
         char dir[4096];
         snprintf(dir, sizeof dir, "%s", exports[i]);
@@ -1105,7 +1168,22 @@ static int bench_main(int argc, char **argv, opts *o) {
     rn.input_fd = rn.pipe_w = -1;
     if (rc == CLI_OK) rc = setup_io(&rn, o);
     rn.ignore_failure = o->ignore_failure;
-    if (rc == CLI_OK) rc = build_cmds(&c, o, argv + optind, (size_t)(argc - optind));
+    char **cmdv = argv + optind;
+    size_t ncmdv = (size_t)(argc - optind);
+    char **withref = NULL;
+    if (rc == CLI_OK && o->reference_cmd) {
+        withref = calloc(ncmdv + 1, sizeof *withref);
+        if (!withref) rc = CLI_FAIL;
+        else {
+            withref[0] = (char *)o->reference_cmd;
+            memcpy(withref + 1, cmdv, ncmdv * sizeof *cmdv);
+            cmdv = withref;
+            ncmdv++;
+            o->reference = 1;
+        }
+    }
+    if (rc == CLI_OK) rc = build_cmds(&c, o, cmdv, ncmdv);
+    free(withref);
     if (rc == CLI_OK && o->reference > c.ncmds) {
         cli_cmd_error(CMD, "--reference=%llu: expected a command number from 1 to %zu",
                       (unsigned long long)o->reference, c.ncmds);
@@ -1155,6 +1233,8 @@ static int bench_main(int argc, char **argv, opts *o) {
     if (rc == CLI_OK && o->export_json) rc = bench_export_json(&c, o->export_json);
     if (rc == CLI_OK && o->export_csv) rc = bench_export_csv(&c, o->export_csv);
     if (rc == CLI_OK && o->export_md) rc = bench_export_markdown(&c, o->export_md);
+    if (rc == CLI_OK && o->export_adoc) rc = bench_export_asciidoc(&c, o->export_adoc);
+    if (rc == CLI_OK && o->export_org) rc = bench_export_orgmode(&c, o->export_org);
     for (size_t i = 0; i < c.ncmds; i++) cmd_free(&c.cmds[i]);
     free(c.cmds);
     return rc;

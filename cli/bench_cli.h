@@ -71,6 +71,8 @@ typedef struct bench_ctx {
 int bench_export_json(const bench_ctx *c, const char *path);
 int bench_export_csv(const bench_ctx *c, const char *path);
 int bench_export_markdown(const bench_ctx *c, const char *path);
+int bench_export_asciidoc(const bench_ctx *c, const char *path);
+int bench_export_orgmode(const bench_ctx *c, const char *path);
 /* Reads a JSON export (hyperfine's or hone's) into c->baseline, before any
  * run, so that a bad file costs no benchmark time. Returns 0, or 2 after
  * printing why the file cannot be used. */

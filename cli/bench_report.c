@@ -188,39 +188,74 @@ int bench_export_csv(const bench_ctx *c, const char *path) {
     return close_out(f, path, "--export-csv");
 }
 
-int bench_export_markdown(const bench_ctx *c, const char *path) {
-    FILE *f = open_out(path, "--export-markdown");
+/* The summary table in three markups, as hyperfine writes them: Markdown,
+ * AsciiDoc and Org mode. One unit for the whole table, chosen from the
+ * fastest command, and "Relative" against the fastest. */
+typedef enum { TABLE_MARKDOWN, TABLE_ASCIIDOC, TABLE_ORGMODE } table_style;
+
+/* A command name as a code span of the markup; '|' would end a cell. */
+static void table_name(FILE *f, table_style st, const char *name) {
+    const char *open = st == TABLE_ORGMODE ? "=" : "`";
+    fputs(open, f);
+    for (const char *p = name; *p; p++) {
+        if (*p == '|') fputs(st == TABLE_ORGMODE ? "\\vert{}" : "\\|", f);
+        else fputc(*p, f);
+    }
+    fputs(open, f);
+}
+
+static int export_table(const bench_ctx *c, const char *path, const char *flag, table_style st) {
+    FILE *f = open_out(path, flag);
     if (!f) return CLI_FAIL;
-    /* One unit for the whole table, chosen from the fastest command, and
-     * "Relative" against the fastest, as hyperfine does. */
     size_t fast = 0;
     for (size_t i = 1; i < c->ncmds; i++)
         if (c->cmds[i].sum.mean < c->cmds[fast].sum.mean) fast = i;
     const hone_bench_summary *fs = &c->cmds[fast].sum;
     double scale;
     const char *u = bench_unit(c, fs->mean, &scale);
-    fprintf(f, "| Command | Mean [%s] | Min [%s] | Max [%s] | Relative |\n", u, u, u);
-    fputs("|:---|---:|---:|---:|---:|\n", f);
+    /* Cells are written in order; each markup says how a row starts, how
+     * cells are separated and how a row ends. */
+    const char *row_open = "| ", *sep = " | ", *row_close = " |\n";
+    if (st == TABLE_ASCIIDOC) {
+        fputs("[cols=\"<,>,>,>,>\"]\n|===\n", f);
+        sep = "\n| ";
+        row_close = "\n\n";
+    }
+    fprintf(f, "%sCommand%sMean [%s]%sMin [%s]%sMax [%s]%sRelative%s", row_open, sep, u, sep, u,
+            sep, u, sep, row_close);
+    if (st == TABLE_MARKDOWN) fputs("|:---|---:|---:|---:|---:|\n", f);
+    if (st == TABLE_ORGMODE) fputs("|--+--+--+--+--|\n", f);
     for (size_t i = 0; i < c->ncmds; i++) {
         const hone_bench_summary *s = &c->cmds[i].sum;
-        fputs("| `", f);
-        for (const char *p = c->cmds[i].name; *p; p++) {
-            if (*p == '|') fputs("\\|", f);
-            else fputc(*p, f);
-        }
-        fprintf(f, "` | %.3f \u00b1 %.3f | %.3f | %.3f | ", s->mean * scale, s->stddev * scale,
-                s->min * scale, s->max * scale);
+        fputs(row_open, f);
+        table_name(f, st, c->cmds[i].name);
+        fprintf(f, "%s%.3f \u00b1 %.3f%s%.3f%s%.3f%s", sep, s->mean * scale, s->stddev * scale, sep,
+                s->min * scale, sep, s->max * scale, sep);
         double rel = fs->mean > 0 ? s->mean / fs->mean : NAN;
         if (i == fast) {
-            fputs("1.00 |\n", f);
+            fputs("1.00", f);
         } else {
             double e = 0;
             if (s->mean > 0 && fs->mean > 0)
                 e = rel * sqrt(pow(s->stddev / s->mean, 2) + pow(fs->stddev / fs->mean, 2));
-            fprintf(f, "%.2f \u00b1 %.2f |\n", rel, e);
+            fprintf(f, "%.2f \u00b1 %.2f", rel, e);
         }
+        fputs(row_close, f);
     }
-    return close_out(f, path, "--export-markdown");
+    if (st == TABLE_ASCIIDOC) fputs("|===\n", f);
+    return close_out(f, path, flag);
+}
+
+int bench_export_markdown(const bench_ctx *c, const char *path) {
+    return export_table(c, path, "--export-markdown", TABLE_MARKDOWN);
+}
+
+int bench_export_asciidoc(const bench_ctx *c, const char *path) {
+    return export_table(c, path, "--export-asciidoc", TABLE_ASCIIDOC);
+}
+
+int bench_export_orgmode(const bench_ctx *c, const char *path) {
+    return export_table(c, path, "--export-orgmode", TABLE_ORGMODE);
 }
 
 int bench_baseline_read(bench_ctx *c, const char *path) {
