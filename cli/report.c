@@ -7,11 +7,12 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 void cli_report_usage(FILE *out) {
     fprintf(out,
             "usage: hone report FILE [--format text|md|json|csv|prom] [--top N]\n"
-            "                        [--min-calls N] [--sort KEY] [--recent N]\n"
+            "                        [--min-calls N] [--sort KEY] [--recent N] [--wide]\n"
             "\n"
             "Prints a profile snapshot (the file HONE_PROFILE_OUT writes at exit) or a\n"
             "cycle-metrics history (written by hone_cycle_save) in the chosen format.\n"
@@ -21,6 +22,8 @@ void cli_report_usage(FILE *out) {
             "  --min-calls N  leave out zones with fewer than N calls (profiles)\n"
             "  --sort KEY     total (default), self, mean, count, max, p99 or name\n"
             "  --recent N     also list the N most recent cycles (histories, text/md)\n"
+            "  --wide         every column; by default columns that repeat another are\n"
+            "                 left out and a text table fits 100 columns\n"
             "  -h, --help     show this help\n"
             "\n"
             "Exit status: 0 printed, 1 the file could not be read, 2 bad option or a file\n"
@@ -56,7 +59,7 @@ static char *slurp(const char *path, size_t *len) {
 }
 
 /* The "format" member of a JSON document, or NULL; fills err on a JSON
- * syntax error. */
+ * syntax error. *n_cycles gets the room a history needs. */
 static char *peek_format(const char *text, size_t len, size_t *n_cycles, char *err, size_t errn) {
     json_error_t jerr;
     json_t *doc = json_loadb(text, len, 0, &jerr);
@@ -65,7 +68,11 @@ static char *peek_format(const char *text, size_t len, size_t *n_cycles, char *e
         return NULL;
     }
     const char *f = json_string_value(json_object_get(doc, "format"));
+    /* A history is shown with the room it was saved with (its
+     * "capacity"), or at least room for every cycle in it. */
     *n_cycles = json_array_size(json_object_get(doc, "cycles"));
+    json_int_t cap = json_integer_value(json_object_get(doc, "capacity"));
+    if (cap > 0 && (uint64_t)cap > *n_cycles && cap <= 1000000) *n_cycles = (size_t)cap;
     char *out = strdup(f ? f : "");
     json_decref(doc);
     if (!out) snprintf(err, errn, "out of memory");
@@ -101,7 +108,8 @@ static int report_profile(const char *path, const char *text, size_t len, int fm
 static int report_cycles(const char *path, const char *text, size_t len, size_t n, int fmt, size_t recent) {
     hone_cycle_collector *c;
     hone_error err;
-    /* Room for every cycle in the file: the report shows what was saved. */
+    /* Room for every cycle in the file (and the capacity it was saved
+     * with): the report shows what was saved. */
     if (hone_cycle_collector_new(&c, &(hone_cycle_opts){.history = n ? n : 1})) {
         cli_cmd_error("report", "out of memory");
         return CLI_FAIL;
@@ -125,9 +133,10 @@ int cli_report_main(int argc, char **argv) {
                                              {"min-calls", required_argument, NULL, 'm'},
                                              {"sort", required_argument, NULL, 's'},
                                              {"recent", required_argument, NULL, 'r'},
+                                             {"wide", no_argument, NULL, 'w'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
-    int c, fmt = 0, sort = 0;
+    int c, fmt = 0, sort = 0, wide = 0;
     uint64_t top = 0, min_calls = 0, recent = 0;
     hone_error err;
     optind = 0;
@@ -139,6 +148,7 @@ int cli_report_main(int argc, char **argv) {
         case 'm': rc = hone_parse_u64("--min-calls", optarg, 0, UINT64_MAX, &min_calls, &err); break;
         case 's': rc = hone_parse_enum("--sort", optarg, hone_prof_sort_names(), &sort, &err); break;
         case 'r': rc = hone_parse_u64("--recent", optarg, 0, 1000000, &recent, &err); break;
+        case 'w': wide = 1; break;
         case 'h': cli_report_usage(stdout); return CLI_OK;
         default: return CLI_USAGE;
         }
@@ -156,6 +166,12 @@ int cli_report_main(int argc, char **argv) {
         return CLI_USAGE;
     }
     const char *path = argv[optind];
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        cli_cmd_error("report", "%s is a directory: expected a profile snapshot or a metrics "
+                                "history file", path);
+        return CLI_USAGE;
+    }
     size_t len = 0;
     char *text = slurp(path, &len);
     if (!text) {
@@ -170,7 +186,8 @@ int cli_report_main(int argc, char **argv) {
         cli_cmd_error("report", "%s is not JSON: %s", path, perr);
         rc = CLI_USAGE;
     } else if (!strcmp(kind, "hone-profile")) {
-        hone_prof_report_opts ro = {.sort = (hone_prof_sort)sort, .top_n = (size_t)top, .min_calls = min_calls};
+        hone_prof_report_opts ro = {.sort = (hone_prof_sort)sort, .top_n = (size_t)top,
+                                    .min_calls = min_calls, .wide = wide};
         rc = report_profile(path, text, len, fmt, &ro);
     } else if (!strcmp(kind, "hone-cycles")) {
         rc = report_cycles(path, text, len, n_cycles, fmt, (size_t)recent);

@@ -283,13 +283,22 @@ typedef struct hone_prof_report_opts {
     hone_prof_sort sort; /* descending, except NAME */
     size_t top_n;        /* 0: all */
     uint64_t min_calls;  /* zones with fewer calls are left out */
+    /* Text and Markdown tables: 0 leaves out columns that repeat a value
+     * shown to their left on every row or hold one value on all rows
+     * (zones called once), and, in text, the least telling columns until
+     * the table fits 100 columns; the last line says how many are hidden.
+     * Nonzero shows every column. */
+    int wide;
 } hone_prof_report_opts;
 
 /* Appends a report of s to out: a text table, Markdown table, JSON (the
  * format hone_prof_snapshot_parse reads; filters apply) or CSV with the
  * columns of tracy-csvexport (name,src_file,src_line,total_ns,total_perc,
  * counts,mean_ns,min_ns,max_ns,std_ns) followed by self_ns,p50_ns,p90_ns,
- * p99_ns,p999_ns. total_perc is the zone's share of the sum of self times.
+ * p99_ns,p999_ns. total_perc, like the tables' total%, is the zone's
+ * inclusive time over the snapshot's interval (wall_ns): near 100 for the
+ * outermost zone, past 100 when threads overlap. The tables' self% is the
+ * zone's share of the sum of self times.
  * PROM writes Prometheus text format 0.0.4: a summary
  * hone_zone_duration_seconds (quantiles 0.5, 0.9, 0.99, 0.999) and a counter
  * hone_zone_self_seconds_total, labelled zone, file and line.

@@ -264,53 +264,119 @@ static int md_field(hone_buf *b, const char *s) {
     return rc;
 }
 
+/* The columns of the text and Markdown tables, in order. total% is the
+ * zone's inclusive time over the snapshot's interval (the outermost zone
+ * of a single-threaded program is near 100 %; zones on several threads
+ * may add up past it, as top's %CPU does); self% its share of all self
+ * time (the column sums to 100 %). */
+enum { C_ZONE, C_CALLS, C_TOTAL, C_TOTALP, C_SELF, C_SELFP, C_MEAN, C_MIN, C_MAX, C_STD,
+       C_P50, C_P90, C_P99, C_P999, C_LOC, NCOL };
+static const char *const col_name[NCOL] = {"zone", "calls", "total", "total%", "self", "self%", "mean",
+                                           "min",  "max",   "std",   "p50",    "p90",  "p99",  "p99.9",
+                                           "location"};
+/* Which columns go first when a default text table is wider than 100
+ * columns: the least telling first. zone, calls, total, total% and self%
+ * always stay. */
+static const int drop_order[] = {C_P999, C_STD, C_P90, C_MIN, C_SELF, C_P50, C_MAX, C_MEAN, C_P99, C_LOC};
+#define TABLE_WIDTH 100
+#define CELL 40
+
 static int table_report(const hone_prof_snapshot *s, const hone_prof_zone *const *order, size_t n,
-                        int md, double self_sum, hone_buf *out) {
-    static const char *const cols[] = {"zone", "calls", "total", "total%", "self", "mean", "min",
-                                       "max",  "std",   "p50",   "p90",    "p99",  "p99.9", "location"};
-    enum { NCOL = 14 };
+                        int md, int wide, double self_sum, hone_buf *out) {
+    const hone_allocator *a = NULL;
+    char (*cell)[NCOL][CELL] = n ? hone_calloc(a, n, sizeof *cell) : NULL;
+    if (n && !cell) return HONE_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const hone_prof_zone *z = order[i];
+        snprintf(cell[i][C_ZONE], CELL, "%.*s", CELL - 1, z->name);
+        snprintf(cell[i][C_CALLS], CELL, "%llu", (unsigned long long)z->count);
+        fmt_ns(cell[i][C_TOTAL], CELL, (double)z->total_ns);
+        snprintf(cell[i][C_TOTALP], CELL, "%.1f%%",
+                 s->wall_ns ? 100.0 * (double)z->total_ns / (double)s->wall_ns : 0.0);
+        fmt_ns(cell[i][C_SELF], CELL, (double)z->self_ns);
+        snprintf(cell[i][C_SELFP], CELL, "%.1f%%", self_sum > 0 ? 100.0 * (double)z->self_ns / self_sum : 0.0);
+        fmt_ns(cell[i][C_MEAN], CELL, z->mean_ns);
+        fmt_ns(cell[i][C_MIN], CELL, (double)z->min_ns);
+        fmt_ns(cell[i][C_MAX], CELL, (double)z->max_ns);
+        fmt_ns(cell[i][C_STD], CELL, z->std_ns);
+        fmt_ns(cell[i][C_P50], CELL, (double)z->p50_ns);
+        fmt_ns(cell[i][C_P90], CELL, (double)z->p90_ns);
+        fmt_ns(cell[i][C_P99], CELL, (double)z->p99_ns);
+        fmt_ns(cell[i][C_P999], CELL, (double)z->p999_ns);
+        snprintf(cell[i][C_LOC], CELL, "%s:%d", base_name(z->file), z->line);
+    }
+    /* Unless asked for every column, a column says nothing new when each
+     * row repeats in it a value shown to its left (zones called once have
+     * mean = min = max = p50 = total), or when it holds one value on every
+     * row (std 0, one call each). */
+    int show[NCOL];
+    for (int c = 0; c < NCOL; c++) show[c] = 1;
+    if (!wide && n) {
+        /* One call has no distribution: mean to p99.9 (std too) say
+         * nothing when no zone was called twice. */
+        int once = 1;
+        for (size_t i = 0; i < n; i++) once &= order[i]->count <= 1;
+        for (int c = C_MEAN; c <= C_P999 && once; c++) show[c] = 0;
+        for (int c = C_CALLS + 1; c < C_LOC; c++) {
+            if (c == C_TOTAL || c == C_TOTALP || c == C_SELFP) continue;
+            int repeats = 1, constant = n > 1;
+            for (size_t i = 0; i < n && (repeats || constant); i++) {
+                int seen = 0;
+                for (int l = C_TOTAL; l < c && !seen; l++)
+                    seen = show[l] && !strcmp(cell[i][l], cell[i][c]);
+                repeats &= seen;
+                constant &= !strcmp(cell[i][c], cell[0][c]);
+            }
+            if (repeats || constant) show[c] = 0;
+        }
+    }
+    size_t w[NCOL];
+    for (int c = 0; c < NCOL; c++) {
+        w[c] = strlen(col_name[c]);
+        for (size_t i = 0; i < n; i++)
+            if (strlen(cell[i][c]) > w[c]) w[c] = strlen(cell[i][c]);
+    }
+    if (!wide && !md) {
+        size_t total = 0;
+        for (int c = 0; c < NCOL; c++) total += show[c] ? w[c] + 2 : 0;
+        for (size_t k = 0; k < sizeof drop_order / sizeof *drop_order && total > TABLE_WIDTH; k++) {
+            int c = drop_order[k];
+            if (show[c]) total -= w[c] + 2, show[c] = 0;
+        }
+    }
     int rc = HONE_OK;
-    size_t w = 4;
-    for (size_t i = 0; i < n; i++)
-        if (strlen(order[i]->name) > w) w = strlen(order[i]->name);
-    if (w > 40) w = 40;
     if (md) {
         rc |= hone_buf_puts(out, "|");
-        for (int c = 0; c < NCOL; c++) rc |= hone_buf_printf(out, " %s |", cols[c]);
+        for (int c = 0; c < NCOL; c++)
+            if (show[c]) rc |= hone_buf_printf(out, " %s |", col_name[c]);
         rc |= hone_buf_puts(out, "\n|");
-        for (int c = 0; c < NCOL; c++) rc |= hone_buf_puts(out, c == 0 || c == NCOL - 1 ? "---|" : "---:|");
+        for (int c = 0; c < NCOL; c++)
+            if (show[c]) rc |= hone_buf_puts(out, c == C_ZONE || c == C_LOC ? "---|" : "---:|");
         rc |= hone_buf_puts(out, "\n");
+        for (size_t i = 0; i < n && !rc; i++) {
+            rc |= hone_buf_puts(out, "|");
+            for (int c = 0; c < NCOL; c++) {
+                if (!show[c]) continue;
+                rc |= hone_buf_puts(out, " ");
+                rc |= md_field(out, c == C_ZONE ? order[i]->name : cell[i][c]);
+                rc |= hone_buf_puts(out, " |");
+            }
+            rc |= hone_buf_puts(out, "\n");
+        }
     } else {
-        rc |= hone_buf_printf(out, "%-*s", (int)w, cols[0]);
-        for (int c = 1; c < NCOL - 1; c++) rc |= hone_buf_printf(out, " %10s", cols[c]);
-        rc |= hone_buf_printf(out, "  %s\n", cols[NCOL - 1]);
-    }
-    for (size_t i = 0; i < n && !rc; i++) {
-        const hone_prof_zone *z = order[i];
-        char v[11][32];
-        fmt_ns(v[0], 32, (double)z->total_ns);
-        snprintf(v[1], 32, "%.1f%%", self_sum > 0 ? 100.0 * (double)z->self_ns / self_sum : 0.0);
-        fmt_ns(v[2], 32, (double)z->self_ns);
-        fmt_ns(v[3], 32, z->mean_ns);
-        fmt_ns(v[4], 32, (double)z->min_ns);
-        fmt_ns(v[5], 32, (double)z->max_ns);
-        fmt_ns(v[6], 32, z->std_ns);
-        fmt_ns(v[7], 32, (double)z->p50_ns);
-        fmt_ns(v[8], 32, (double)z->p90_ns);
-        fmt_ns(v[9], 32, (double)z->p99_ns);
-        fmt_ns(v[10], 32, (double)z->p999_ns);
-        if (md) {
-            rc |= hone_buf_puts(out, "| ");
-            rc |= md_field(out, z->name);
-            rc |= hone_buf_printf(out, " | %llu |", (unsigned long long)z->count);
-            for (int k = 0; k < 11; k++) rc |= hone_buf_printf(out, " %s |", v[k]);
-            rc |= hone_buf_puts(out, " ");
-            rc |= md_field(out, base_name(z->file));
-            rc |= hone_buf_printf(out, ":%d |\n", z->line);
-        } else {
-            rc |= hone_buf_printf(out, "%-*.*s %10llu", (int)w, (int)w, z->name, (unsigned long long)z->count);
-            for (int k = 0; k < 11; k++) rc |= hone_buf_printf(out, " %10s", v[k]);
-            rc |= hone_buf_printf(out, "  %s:%d\n", base_name(z->file), z->line);
+        /* Names left-aligned, numbers right-aligned, two spaces apart. */
+        for (size_t i = 0; i <= n && !rc; i++) {
+            int first = 1;
+            for (int c = 0; c < NCOL; c++) {
+                if (!show[c]) continue;
+                const char *v = i ? cell[i - 1][c] : col_name[c];
+                int left = c == C_ZONE || c == C_LOC;
+                rc |= hone_buf_printf(out, "%s%*s%s", first ? "" : "  ", left ? 0 : (int)w[c],
+                                      left ? "" : v, left ? v : "");
+                if (left && c != C_LOC) rc |= hone_buf_printf(out, "%*s", (int)(w[c] - strlen(v)), "");
+                first = 0;
+            }
+            rc |= hone_buf_puts(out, "\n");
         }
     }
     if (!rc && !md) {
@@ -318,12 +384,17 @@ static int table_report(const hone_prof_snapshot *s, const hone_prof_zone *const
         fmt_ns(wall, sizeof wall, (double)s->wall_ns);
         rc |= hone_buf_printf(out, "%zu zone(s) shown of %zu; interval %s", n, s->n, wall);
         if (s->dropped) rc |= hone_buf_printf(out, "; %llu record(s) dropped", (unsigned long long)s->dropped);
+        int hidden = 0;
+        for (int c = 0; c < NCOL; c++) hidden += !show[c];
+        if (hidden) rc |= hone_buf_printf(out, "; %d column(s) hidden (--wide shows all)", hidden);
         rc |= hone_buf_puts(out, "\n");
     }
+    hone_free(a, cell);
     return rc ? HONE_ENOMEM : HONE_OK;
 }
 
-static int csv_report(const hone_prof_zone *const *order, size_t n, double self_sum, hone_buf *out) {
+static int csv_report(const hone_prof_snapshot *s, const hone_prof_zone *const *order, size_t n,
+                      hone_buf *out) {
     int rc = hone_buf_puts(out, "name,src_file,src_line,total_ns,total_perc,counts,mean_ns,min_ns,max_ns,"
                                 "std_ns,self_ns,p50_ns,p90_ns,p99_ns,p999_ns\n");
     for (size_t i = 0; i < n && !rc; i++) {
@@ -333,7 +404,7 @@ static int csv_report(const hone_prof_zone *const *order, size_t n, double self_
         rc |= csv_field(out, z->file);
         rc |= hone_buf_printf(out, ",%d,%llu,%.4f,%llu,%.1f,%llu,%llu,%.1f,%llu,%llu,%llu,%llu,%llu\n", z->line,
                               (unsigned long long)z->total_ns,
-                              self_sum > 0 ? 100.0 * (double)z->self_ns / self_sum : 0.0,
+                              s->wall_ns ? 100.0 * (double)z->total_ns / (double)s->wall_ns : 0.0,
                               (unsigned long long)z->count, z->mean_ns, (unsigned long long)z->min_ns,
                               (unsigned long long)z->max_ns, z->std_ns, (unsigned long long)z->self_ns,
                               (unsigned long long)z->p50_ns, (unsigned long long)z->p90_ns,
@@ -420,9 +491,9 @@ int hone_prof_report(const hone_prof_snapshot *s, const hone_prof_report_opts *o
     int rc;
     switch (o.format) {
     case HONE_REPORT_JSON: rc = json_report(s, order, n, out); break;
-    case HONE_REPORT_CSV: rc = csv_report(order, n, self_sum, out); break;
+    case HONE_REPORT_CSV: rc = csv_report(s, order, n, out); break;
     case HONE_REPORT_PROM: rc = prom_report(order, n, out); break;
-    default: rc = table_report(s, order, n, o.format == HONE_REPORT_MD, self_sum, out); break;
+    default: rc = table_report(s, order, n, o.format == HONE_REPORT_MD, o.wide, self_sum, out); break;
     }
     if (rc) {
         out->len = len0;

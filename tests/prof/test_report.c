@@ -8,7 +8,7 @@
 #include "test.h"
 
 static const char *doc =
-    "{\"format\": \"hone-profile\", \"version\": 1, \"wall_ns\": 1000, \"zones\": ["
+    "{\"format\": \"hone-profile\", \"version\": 1, \"wall_ns\": 10000, \"zones\": ["
     "{\"name\": \"a,b\", \"file\": \"src/x.c\", \"line\": 3, \"function\": \"f\", \"count\": 10, "
     "\"total_ns\": 5000, \"self_ns\": 4000, \"min_ns\": 100, \"max_ns\": 900, \"mean_ns\": 500, "
     "\"std_ns\": 10, \"p50_ns\": 500, \"p90_ns\": 800, \"p99_ns\": 900, \"p999_ns\": 900},"
@@ -27,7 +27,7 @@ static hone_prof_snapshot *load(void) {
 static char *report(hone_prof_snapshot *s, hone_report_format f, hone_prof_sort key, size_t top,
                     uint64_t min_calls, hone_buf *b) {
     hone_buf_init(b, NULL);
-    hone_prof_report_opts o = {f, key, top, min_calls};
+    hone_prof_report_opts o = {.format = f, .sort = key, .top_n = top, .min_calls = min_calls};
     assert_int_equal(hone_prof_report(s, &o, b), HONE_OK);
     return b->data;
 }
@@ -38,9 +38,9 @@ static void test_csv(void **state) {
     hone_buf b;
     char *t = report(s, HONE_REPORT_CSV, HONE_PROF_SORT_TOTAL, 0, 0, &b);
     /* Sorted by total: a,b first; its name is quoted because of the comma;
-     * total_perc is the share of all self time (4000 of 5000). */
+     * total_perc is its total time over the interval (5000 of 10000). */
     assert_non_null(strstr(t, "name,src_file,src_line,total_ns,total_perc,counts,mean_ns,min_ns,max_ns,std_ns,"
-                              "self_ns,p50_ns,p90_ns,p99_ns,p999_ns\n\"a,b\",src/x.c,3,5000,80.0000,10,500.0,100,900,"
+                              "self_ns,p50_ns,p90_ns,p99_ns,p999_ns\n\"a,b\",src/x.c,3,5000,50.0000,10,500.0,100,900,"
                               "10.0,4000,500,800,900,900\n"));
     hone_buf_free(&b);
     t = report(s, HONE_REPORT_CSV, HONE_PROF_SORT_COUNT, 1, 0, &b);
@@ -70,6 +70,76 @@ static void test_text_and_md(void **state) {
     hone_prof_snapshot_free(s);
 }
 
+/* The widest line of a report. */
+static size_t widest(const char *t) {
+    size_t w = 0;
+    while (*t) {
+        const char *nl = strchr(t, '\n');
+        size_t n = nl ? (size_t)(nl - t) : strlen(t);
+        /* Count characters, not bytes: the table is ASCII but be safe. */
+        size_t chars = 0;
+        for (size_t i = 0; i < n; i++) chars += ((unsigned char)t[i] & 0xC0) != 0x80;
+        if (chars > w) w = chars;
+        t += n + (nl != NULL);
+    }
+    return w;
+}
+
+/* total% is a zone's inclusive time over the interval: the outermost zone
+ * of a one-thread program shows 100 %, not its small share of self time.
+ * Columns that only repeat another (zones called once: mean = min = max =
+ * p50 = total) are left out by default, and the table fits 100 columns;
+ * wide shows all of them. */
+static void test_text_columns(void **state) {
+    (void)state;
+    static const char *once =
+        "{\"format\": \"hone-profile\", \"version\": 1, \"wall_ns\": 1000000, \"zones\": ["
+        "{\"name\": \"main\", \"file\": \"a/main.c\", \"line\": 10, \"count\": 1, \"total_ns\": 1000000, "
+        "\"self_ns\": 100000, \"min_ns\": 1000000, \"max_ns\": 1000000, \"mean_ns\": 1000000, \"std_ns\": 0, "
+        "\"p50_ns\": 1000000, \"p90_ns\": 1000000, \"p99_ns\": 1000000, \"p999_ns\": 1000000},"
+        "{\"name\": \"work\", \"file\": \"a/work.c\", \"line\": 20, \"count\": 1, \"total_ns\": 900000, "
+        "\"self_ns\": 900000, \"min_ns\": 900000, \"max_ns\": 900000, \"mean_ns\": 900000, \"std_ns\": 0, "
+        "\"p50_ns\": 900000, \"p90_ns\": 900000, \"p99_ns\": 900000, \"p999_ns\": 900000}]}";
+    hone_prof_snapshot *s = NULL;
+    hone_error err;
+    assert_int_equal(hone_prof_snapshot_parse(&s, once, strlen(once), NULL, &err), HONE_OK);
+    hone_buf b;
+    char *t = report(s, HONE_REPORT_TEXT, HONE_PROF_SORT_TOTAL, 0, 0, &b);
+    const char *nl = strchr(t, '\n');
+    assert_non_null(nl);
+    char head[256];
+    snprintf(head, sizeof head, "%.*s", (int)(nl - t), t);
+    assert_non_null(strstr(head, "total%"));
+    assert_non_null(strstr(head, "self%"));
+    assert_null(strstr(head, "mean"));
+    assert_null(strstr(head, "p50"));
+    assert_null(strstr(head, "std"));
+    assert_non_null(strstr(t, "100.0%")); /* main's total% */
+    assert_non_null(strstr(t, "90.0%"));  /* work's total% and self% */
+    assert_non_null(strstr(t, "column(s) hidden (--wide shows all)"));
+    assert_true(widest(t) <= 100);
+    hone_buf_free(&b);
+
+    hone_buf_init(&b, NULL);
+    hone_prof_report_opts o = {.format = HONE_REPORT_TEXT, .sort = HONE_PROF_SORT_TOTAL, .wide = 1};
+    assert_int_equal(hone_prof_report(s, &o, &b), HONE_OK);
+    static const char *const all[] = {"zone", "calls", "total", "total%", "self", "self%", "mean", "min",
+                                       "max", "std", "p50", "p90", "p99", "p99.9", "location"};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) assert_non_null(strstr(b.data, all[i]));
+    assert_null(strstr(b.data, "hidden"));
+    hone_buf_free(&b);
+    hone_prof_snapshot_free(s);
+
+    /* Zones with many calls keep their distribution, still within 100. */
+    s = load();
+    t = report(s, HONE_REPORT_TEXT, HONE_PROF_SORT_TOTAL, 0, 0, &b);
+    assert_non_null(strstr(t, "p90"));
+    assert_non_null(strstr(t, "50.0%"));
+    assert_true(widest(t) <= 100);
+    hone_buf_free(&b);
+    hone_prof_snapshot_free(s);
+}
+
 static void test_json_round_trip(void **state) {
     (void)state;
     hone_prof_snapshot *s = load(), *s2 = NULL;
@@ -83,7 +153,7 @@ static void test_json_round_trip(void **state) {
     assert_int_equal(z->count, 30);
     assert_int_equal(z->p90_ns, 90);
     assert_string_equal(z->file, "y.c");
-    assert_int_equal(hone_prof_snapshot_wall_ns(s2), 1000);
+    assert_int_equal(hone_prof_snapshot_wall_ns(s2), 10000);
     hone_buf_free(&b);
     hone_prof_snapshot_free(s);
     hone_prof_snapshot_free(s2);
@@ -158,6 +228,7 @@ static void test_write_file_atomic(void **state) {
 int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_csv),           cmocka_unit_test(test_text_and_md),
+        cmocka_unit_test(test_text_columns),
         cmocka_unit_test(test_json_round_trip), cmocka_unit_test(test_prom_escaping),
         cmocka_unit_test(test_damaged_input), cmocka_unit_test(test_write_file_atomic),
     };
