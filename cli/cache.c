@@ -240,19 +240,33 @@ int cli_demo_cache(void) {
         return 1;
     }
     printf("replaying web07 (%zu HTTP requests, CC BY 4.0 headissue GmbH, Jens Wilke)\n", n);
-    printf("%8s %8s %8s %8s\n", "size", "hone", "lru", "gain");
+    /* Beside LRU, the best of the published policies the simulator has:
+     * beating LRU alone would be a low bar. */
+    static const hone_cache_policy refs[] = {HONE_CACHE_POLICY_LRU, HONE_CACHE_POLICY_ARC,
+                                             HONE_CACHE_POLICY_S3FIFO};
+    printf("%8s %8s %8s %8s %8s %12s\n", "size", "hone", "lru", "arc", "s3fifo", "vs best");
     static const uint64_t sizes[] = {500, 1000, 2000};
     int worse = 0;
+    hone_cycle *cy = cli_demo_cycle();
     for (int i = 0; i < 3; i++) {
-        double h = 0, l = 0;
-        if (hone_cache_sim_run(HONE_CACHE_POLICY_HONE, sizes[i], keys, n, NULL, &h) ||
-            hone_cache_sim_run(HONE_CACHE_POLICY_LRU, sizes[i], keys, n, NULL, &l)) {
+        double h = 0, r[3] = {0};
+        int rc = hone_cache_sim_run(HONE_CACHE_POLICY_HONE, sizes[i], keys, n, NULL, &h);
+        for (int k = 0; k < 3 && !rc; k++) rc = hone_cache_sim_run(refs[k], sizes[i], keys, n, NULL, &r[k]);
+        if (rc) {
             hone_free(NULL, keys);
             fprintf(stderr, "simulation ran out of memory\n");
             return 1;
         }
-        printf("%8llu %7.2f%% %7.2f%% %+7.2f\n", (unsigned long long)sizes[i], h, l, h - l);
-        if (h <= l) worse = 1;
+        int best = 0;
+        for (int k = 1; k < 3; k++)
+            if (r[k] > r[best]) best = k;
+        printf("%8llu %7.2f%% %7.2f%% %7.2f%% %7.2f%% %+7.2f %-4s\n", (unsigned long long)sizes[i], h,
+               r[0], r[1], r[2], h - r[best], hone_cache_policy_name(refs[best]));
+        if (h <= r[0]) worse = 1;
+        /* The step's cycle counts the replay's hits and misses. */
+        uint64_t hits = (uint64_t)(h / 100.0 * (double)n + 0.5);
+        for (uint64_t k = 0; k < hits; k++) hone_cycle_hit(cy);
+        for (uint64_t k = hits; k < n; k++) hone_cycle_miss(cy);
     }
     hone_free(NULL, keys);
     /* The policy exists to beat LRU; not doing so on this trace is a bug. */

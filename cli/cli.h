@@ -26,6 +26,11 @@ enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 #include "demo_steps.def"
 #undef HONE_DEMO_STEP
 
+/* The work cycle of the demo step that is running (NULL outside the
+ * demo; the hone_cycle_* calls ignore NULL): steps count on it what they
+ * did, which the profile step's cycle statistics then show. */
+hone_cycle *cli_demo_cycle(void);
+
 /* Prints "hone: <message>" on stderr. */
 void cli_error(const char *fmt, ...) HONE_PRINTF(1, 2);
 /* Prints "hone <cmd>: <message>" on stderr. */

@@ -27,6 +27,12 @@ void cli_demo_usage(FILE *out) {
             "  -h, --help show this help\n");
 }
 
+/* The cycle of the step that is running, for the steps to count what they
+ * did (hits, misses, validations, file operations). */
+static hone_cycle *current_cycle;
+
+hone_cycle *cli_demo_cycle(void) { return current_cycle; }
+
 static const struct step *find_step(const char *name) {
     for (size_t i = 0; i < N_STEPS; i++)
         if (!strcmp(steps[i].name, name)) return &steps[i];
@@ -70,6 +76,16 @@ int cli_demo_main(int argc, char **argv) {
         }
         if (n < N_STEPS * 4) chosen[n++] = s;
     }
+    /* `profile` prints what the other steps measured, so it runs after
+     * them wherever it was named (once). */
+    const struct step *prof = find_step("profile");
+    size_t kept = 0, profiles = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (chosen[i] == prof) profiles++;
+        else chosen[kept++] = chosen[i];
+    }
+    if (profiles) chosen[kept++] = prof;
+    n = kept;
     int failed = 0;
     /* The demo profiles itself: every step runs inside a zone named after
      * it, and the `profile` step prints what the zones measured. */
@@ -79,17 +95,22 @@ int cli_demo_main(int argc, char **argv) {
         printf("== %s: %s\n", chosen[i]->name, chosen[i]->summary);
         fflush(stdout);
         hone_prof_site *site = &sites[chosen[i] - steps];
-        if (!site->name) *site = (hone_prof_site){chosen[i]->name, "cli/demo.c", "cli_demo_main", 0, HONE_LOG_WARN, 0, 0, 0, 0};
+        /* The zone's location is where the step is run (set there). */
+        if (!site->name)
+            *site = (hone_prof_site){chosen[i]->name, "cli/demo.c", "cli_demo_main", 0,
+                                     HONE_LOG_WARN, 0, 0, 0, 0};
         hone_prof_scope zone;
         /* Each step is also a work cycle of the default collector, which
          * the `profile` step summarises. */
-        hone_cycle *cycle = NULL;
-        hone_cycle_begin(NULL, chosen[i]->name, &cycle);
+        current_cycle = NULL;
+        hone_cycle_begin(NULL, chosen[i]->name, &current_cycle);
         uint64_t t0 = hone_monotonic_ns();
+        site->line = __LINE__ + 2;
         hone_prof_begin(site, &zone);
         int rc = chosen[i]->run();
         hone_prof_end(&zone);
-        hone_cycle_end(cycle, rc == 0);
+        hone_cycle_end(current_cycle, rc == 0);
+        current_cycle = NULL;
         double ms = (double)(hone_monotonic_ns() - t0) / 1e6;
         fflush(stdout);
         if (rc) {
