@@ -15,54 +15,73 @@
 
 #define CMD "bench"
 
-void cli_bench_usage(FILE *out) {
-    fprintf(out,
-            "usage: hone bench [OPTIONS] COMMAND...\n"
-            "\n"
-            "Benchmarks each COMMAND: runs it repeatedly, measures wall time, user and\n"
-            "system time and peak memory, and reports mean, standard deviation, range and\n"
-            "outliers. With two or more commands the runs are interleaved in a shuffled\n"
-            "order and each command is compared with the first (or --reference): ratio of\n"
-            "means with a 95 %% confidence interval, Welch's t-test p-value, and a verdict.\n"
-            "Commands are split with shell quoting and run directly (no shell) unless\n"
-            "--shell is given. Options follow hyperfine's names and defaults.\n"
-            "\n"
-            "  -w, --warmup NUM            untimed runs before timing (default 0)\n"
-            "  -m, --min-runs NUM          at least NUM runs (default 10)\n"
-            "  -M, --max-runs NUM          at most NUM runs (default: no limit)\n"
-            "  -r, --runs NUM              exactly NUM runs (default: at least 3 s worth)\n"
-            "  -s, --setup CMD             run CMD before the runs of each command\n"
-            "  -p, --prepare CMD           run CMD before every run (once, or once per command)\n"
-            "  -C, --conclude CMD          run CMD after every run (once, or once per command)\n"
-            "  -c, --cleanup CMD           run CMD after the runs of each command\n"
-            "  -P, --parameter-scan NAME MIN MAX   one benchmark per value, {NAME} replaced\n"
-            "  -D, --parameter-step-size STEP      step of --parameter-scan (default 1)\n"
-            "  -L, --parameter-list NAME A,B,...   one benchmark per value (repeatable)\n"
-            "  -S, --shell SHELL           run commands through SHELL (\"none\": directly, the\n"
-            "                              default; \"default\": /bin/sh); the shell's spawn\n"
-            "                              time is measured and subtracted\n"
-            "  -N                          same as --shell=none\n"
-            "  -n, --command-name NAME     name a command in the report (repeatable)\n"
-            "  -i, --ignore-failure        do not stop on a non-zero exit status\n"
-            "      --input WHERE           stdin of the commands: null (default) or a FILE\n"
-            "      --output WHERE          stdout: null (default), pipe, inherit or a FILE\n"
-            "      --show-output           same as --output=inherit\n"
-            "  -u, --time-unit UNIT        microsecond, millisecond or second (default: auto)\n"
-            "      --style TYPE            auto, basic, full, nocolor, color or none\n"
-            "      --export-json FILE      hyperfine's JSON schema plus hone's fields\n"
-            "      --export-csv FILE       summary as CSV (seconds)\n"
-            "      --export-markdown FILE  summary as a Markdown table\n"
-            "      --export-asciidoc FILE  summary as an AsciiDoc table\n"
-            "      --export-orgmode FILE   summary as an Org mode table\n"
-            "      --reference CMD|N       benchmark CMD first and compare against it, or\n"
-            "                              compare against command N (1-based; default 1)\n"
-            "      --interleave, --no-interleave  shuffle runs of all commands together\n"
-            "                              (default on with two or more commands)\n"
-            "      --baseline FILE.json    compare with a saved --export-json file\n"
-            "  -h, --help                  show this help\n"
-            "\n"
-            "NO_COLOR turns colour off. See hone-bench(1).\n");
-}
+enum {
+    OPT_INPUT = CLI_LONG, OPT_OUTPUT, OPT_SHOW_OUTPUT, OPT_STYLE, OPT_EXPORT_JSON, OPT_EXPORT_CSV,
+    OPT_EXPORT_MD, OPT_REFERENCE, OPT_INTERLEAVE, OPT_NO_INTERLEAVE, OPT_BASELINE, OPT_EXPORT_ADOC,
+    OPT_EXPORT_ORG
+};
+
+static const cli_opt bench_opts[] = {
+    {'w', "warmup", "NUM", "untimed runs before timing (default 0)", NULL},
+    {'m', "min-runs", "NUM", "at least NUM runs (default 10)", NULL},
+    {'M', "max-runs", "NUM", "at most NUM runs (default: no limit)", NULL},
+    {'r', "runs", "NUM", "exactly NUM runs (default: at least 3 s worth)", NULL},
+    {'s', "setup", "CMD", "run CMD before the runs of each command", NULL},
+    {'p', "prepare", "CMD", "run CMD before every run (once, or once per command)", NULL},
+    {'C', "conclude", "CMD", "run CMD after every run (once, or once per command)", NULL},
+    {'c', "cleanup", "CMD", "run CMD after the runs of each command", NULL},
+    {'P', "parameter-scan", "NAME MIN MAX", "one benchmark per value, {NAME} replaced", NULL},
+    {'D', "parameter-step-size", "STEP", "step of --parameter-scan (default 1)", NULL},
+    {'L', "parameter-list", "NAME A,B,...", "one benchmark per value (repeatable)", NULL},
+    {'S', "shell", "SHELL",
+     "run commands through SHELL (\"none\": directly, the default; \"default\": /bin/sh); the "
+     "shell's spawn time is measured and subtracted",
+     "none default sh bash"},
+    {'N', "", NULL, "same as --shell=none", NULL},
+    {'n', "command-name", "NAME", "name a command in the report (repeatable)", NULL},
+    {'i', "ignore-failure", NULL, "do not stop on a non-zero exit status", NULL},
+    {OPT_INPUT, "input", "WHERE", "stdin of the commands: null (default) or a FILE", "@file"},
+    {OPT_OUTPUT, "output", "WHERE", "stdout: null (default), pipe, inherit or a FILE", "@file"},
+    {OPT_SHOW_OUTPUT, "show-output", NULL, "same as --output=inherit", NULL},
+    {'u', "time-unit", "UNIT", "microsecond, millisecond or second (default: auto)",
+     "microsecond millisecond second"},
+    {OPT_STYLE, "style", "TYPE", "auto, basic, full, nocolor, color or none",
+     "auto basic full nocolor color none"},
+    {OPT_EXPORT_JSON, "export-json", "FILE", "hyperfine's JSON schema plus hone's fields", "@file"},
+    {OPT_EXPORT_CSV, "export-csv", "FILE", "summary as CSV (seconds)", "@file"},
+    {OPT_EXPORT_MD, "export-markdown", "FILE", "summary as a Markdown table", "@file"},
+    {OPT_EXPORT_ADOC, "export-asciidoc", "FILE", "summary as an AsciiDoc table", "@file"},
+    {OPT_EXPORT_ORG, "export-orgmode", "FILE", "summary as an Org mode table", "@file"},
+    {OPT_REFERENCE, "reference", "CMD|N",
+     "benchmark CMD first and compare against it, or compare against command N (1-based; "
+     "default 1)",
+     NULL},
+    {OPT_INTERLEAVE, "interleave", NULL,
+     "shuffle runs of all commands together (default with two or more commands that share one "
+     "setup and cleanup)",
+     NULL},
+    {OPT_NO_INTERLEAVE, "no-interleave", NULL, "run each command's runs in a block, like hyperfine",
+     NULL},
+    {OPT_BASELINE, "baseline", "FILE.json", "compare with a saved --export-json file", "@file"},
+    {'h', "help", NULL, "show this help", NULL},
+    {0, NULL, NULL, NULL, NULL}};
+
+const cli_spec cli_spec_bench = {
+    "bench",
+    "usage: hone bench [OPTIONS] COMMAND...\n"
+    "\n"
+    "Benchmarks each COMMAND: runs it repeatedly, measures wall time, user and\n"
+    "system time and peak memory, and reports mean, standard deviation, range and\n"
+    "outliers. With two or more commands the runs are interleaved in a shuffled\n"
+    "order (unless their setups differ) and each command is compared with the\n"
+    "first (or --reference): ratio of means with a 95 % confidence interval,\n"
+    "Welch's t-test p-value, and a verdict. Commands are split with shell quoting\n"
+    "and run directly (no shell) unless --shell is given. Options follow\n"
+    "hyperfine's names and defaults.\n",
+    "NO_COLOR turns colour off. See hone-bench(1).\n",
+    bench_opts};
+
+void cli_bench_usage(FILE *out) { cli_help(&cli_spec_bench, out); }
 
 /* ------------------------------------------------------------------ */
 /* Options                                                             */
@@ -952,43 +971,12 @@ static void teardown_io(runner *rn) {
 static int last_verdict = -1;
 
 static int bench_main(int argc, char **argv, opts *o) {
-    static const struct option longopts[] = {
-        {"warmup", required_argument, NULL, 'w'},
-        {"min-runs", required_argument, NULL, 'm'},
-        {"max-runs", required_argument, NULL, 'M'},
-        {"runs", required_argument, NULL, 'r'},
-        {"setup", required_argument, NULL, 's'},
-        {"prepare", required_argument, NULL, 'p'},
-        {"conclude", required_argument, NULL, 'C'},
-        {"cleanup", required_argument, NULL, 'c'},
-        {"parameter-scan", required_argument, NULL, 'P'},
-        {"parameter-step-size", required_argument, NULL, 'D'},
-        {"parameter-list", required_argument, NULL, 'L'},
-        {"shell", required_argument, NULL, 'S'},
-        {"command-name", required_argument, NULL, 'n'},
-        {"ignore-failure", no_argument, NULL, 'i'},
-        {"input", required_argument, NULL, 1},
-        {"output", required_argument, NULL, 2},
-        {"show-output", no_argument, NULL, 3},
-        {"time-unit", required_argument, NULL, 'u'},
-        {"style", required_argument, NULL, 4},
-        {"export-json", required_argument, NULL, 5},
-        {"export-csv", required_argument, NULL, 6},
-        {"export-markdown", required_argument, NULL, 7},
-        {"export-asciidoc", required_argument, NULL, 14},
-        {"export-orgmode", required_argument, NULL, 15},
-        {"reference", required_argument, NULL, 8},
-        {"interleave", no_argument, NULL, 9},
-        {"no-interleave", no_argument, NULL, 10},
-        {"baseline", required_argument, NULL, 11},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
     static const char *const units[] = {"second", "millisecond", "microsecond", NULL};
     const char *scan = NULL, *step = NULL;
     hone_error err;
     int ch, idx;
     optind = 0;
-    while ((ch = cli_getopt(CMD, argc, argv, "w:m:M:r:s:p:C:c:P:D:L:S:Nn:iu:h", longopts)) != -1) {
+    while ((ch = cli_next(&cli_spec_bench, argc, argv)) != -1) {
         switch (ch) {
         case 'w':
             if (parse_count("--warmup", optarg, 0, &o->warmup)) return CLI_USAGE;
@@ -1044,9 +1032,9 @@ static int bench_main(int argc, char **argv, opts *o) {
             if (push_str(&o->names, &o->nnames, optarg)) return CLI_FAIL;
             break;
         case 'i': o->ignore_failure = 1; break;
-        case 1: o->input = optarg; break;
-        case 2: o->output = optarg; break;
-        case 3: o->output = "inherit"; break;
+        case OPT_INPUT: o->input = optarg; break;
+        case OPT_OUTPUT: o->output = optarg; break;
+        case OPT_SHOW_OUTPUT: o->output = "inherit"; break;
         case 'u':
             if (hone_parse_enum("--time-unit", optarg, units, &idx, &err)) {
                 cli_cmd_error(CMD, "%s", err.msg);
@@ -1054,18 +1042,18 @@ static int bench_main(int argc, char **argv, opts *o) {
             }
             o->unit = idx == 0 ? UNIT_S : idx == 1 ? UNIT_MS : UNIT_US;
             break;
-        case 4:
+        case OPT_STYLE:
             if (hone_parse_enum("--style", optarg, styles, &o->style, &err)) {
                 cli_cmd_error(CMD, "%s", err.msg);
                 return CLI_USAGE;
             }
             break;
-        case 5: o->export_json = optarg; break;
-        case 6: o->export_csv = optarg; break;
-        case 7: o->export_md = optarg; break;
-        case 14: o->export_adoc = optarg; break;
-        case 15: o->export_org = optarg; break;
-        case 8:
+        case OPT_EXPORT_JSON: o->export_json = optarg; break;
+        case OPT_EXPORT_CSV: o->export_csv = optarg; break;
+        case OPT_EXPORT_MD: o->export_md = optarg; break;
+        case OPT_EXPORT_ADOC: o->export_adoc = optarg; break;
+        case OPT_EXPORT_ORG: o->export_org = optarg; break;
+        case OPT_REFERENCE:
             /* hyperfine 1.19 takes a command here, benchmarked first as
              * the reference; a plain number still picks one of ours. */
             if (optarg[0] && strspn(optarg, "0123456789") == strlen(optarg)) {
@@ -1074,9 +1062,9 @@ static int bench_main(int argc, char **argv, opts *o) {
                 o->reference_cmd = optarg;
             }
             break;
-        case 9: o->interleave = 1; break;
-        case 10: o->interleave = 0; break;
-        case 11: o->baseline = optarg; break;
+        case OPT_INTERLEAVE: o->interleave = 1; break;
+        case OPT_NO_INTERLEAVE: o->interleave = 0; break;
+        case OPT_BASELINE: o->baseline = optarg; break;
         case 'h': cli_bench_usage(stdout); return CLI_OK;
         default: return CLI_USAGE;
         }

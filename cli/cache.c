@@ -10,23 +10,32 @@
 
 #define MAX_SIZES 32
 
-void cli_cache_usage(FILE *out) {
-    fprintf(out,
-            "usage: hone cache sim --trace FILE [--format auto|cache2k|arc|lines]\n"
-            "                      --size N[,N...] [--policy P[,P...]] [--json]\n"
-            "\n"
-            "Replays a cache trace (plain, .xz or .zst) through each policy at each size,\n"
-            "from a cold start with unit-size objects, and prints the object hit ratio in\n"
-            "percent. Policies: hone (the cache's own adaptive policy), lru, arc, s3fifo.\n"
-            "\n"
-            "  --trace FILE     the trace to replay\n"
-            "  --format F       cache2k (big-endian int32 keys), arc (block ranges),\n"
-            "                   lines (one key per line); default auto, by file name\n"
-            "  --size N,...     cache sizes in objects (1 to 1000000000)\n"
-            "  --policy P,...   policies to compare; default hone,lru,arc,s3fifo\n"
-            "  --json           print one JSON object instead of a table\n"
-            "  -h, --help       show this help\n");
-}
+/* Long options only: their letters mean other things in other subcommands. */
+enum { OPT_JSON = CLI_LONG, OPT_TRACE, OPT_FORMAT, OPT_SIZE, OPT_POLICY };
+
+static const cli_opt sim_opts[] = {
+    {OPT_TRACE, "trace", "FILE", "the trace to replay (plain, .xz or .zst)", "@file"},
+    {OPT_FORMAT, "format", "F",
+     "cache2k (big-endian int32 keys), arc (block ranges), lines (one key per line); default "
+     "auto, by the file name's suffix",
+     "auto cache2k arc lines"},
+    {OPT_SIZE, "size", "N,...", "cache sizes in objects (1 to 1000000000)", NULL},
+    {OPT_POLICY, "policy", "P,...", "policies to compare; default hone,lru,arc,s3fifo", "hone lru arc s3fifo"},
+    {OPT_JSON, "json", NULL, "print one JSON object instead of a table", NULL},
+    {'h', "help", NULL, "show this help", NULL},
+    {0, NULL, NULL, NULL, NULL}};
+
+const cli_spec cli_spec_cache_sim = {
+    "cache sim",
+    "usage: hone cache sim --trace FILE [--format auto|cache2k|arc|lines]\n"
+    "                      --size N[,N...] [--policy P[,P...]] [--json]\n"
+    "\n"
+    "Replays a cache trace (plain, .xz or .zst) through each policy at each size,\n"
+    "from a cold start with unit-size objects, and prints the object hit ratio in\n"
+    "percent. Policies: hone (the cache's own adaptive policy), lru, arc, s3fifo.\n",
+    NULL, sim_opts};
+
+void cli_cache_usage(FILE *out) { cli_help(&cli_spec_cache_sim, out); }
 
 static int parse_sizes(const char *s, uint64_t *sizes, int *n) {
     char buf[1024];
@@ -84,17 +93,7 @@ static int parse_policies(const char *s, int *pols, int *n) {
     return 0;
 }
 
-static const char *format_name(int f) {
-    static const char *const names[] = {"auto", "cache2k", "arc", "lines"};
-    return names[f];
-}
-
 static int cache_sim(int argc, char **argv) {
-    static const struct option longopts[] = {
-        {"trace", required_argument, NULL, 't'}, {"format", required_argument, NULL, 'f'},
-        {"size", required_argument, NULL, 's'},  {"policy", required_argument, NULL, 'p'},
-        {"json", no_argument, NULL, 'j'},        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
     const char *trace = NULL;
     int format = HONE_CACHE_TRACE_AUTO, json = 0, c, nsizes = 0, npols = 4;
     uint64_t sizes[MAX_SIZES];
@@ -102,10 +101,10 @@ static int cache_sim(int argc, char **argv) {
                                              HONE_CACHE_POLICY_ARC, HONE_CACHE_POLICY_S3FIFO};
     hone_error err;
     optind = 0;
-    while ((c = cli_getopt("cache", argc, argv, "t:f:s:p:jh", longopts)) != -1) {
+    while ((c = cli_next(&cli_spec_cache_sim, argc, argv)) != -1) {
         switch (c) {
-        case 't': trace = optarg; break;
-        case 'f':
+        case OPT_TRACE: trace = optarg; break;
+        case OPT_FORMAT:
             if (hone_parse_enum("--format", optarg,
                                 (const char *const[]){"auto", "cache2k", "arc", "lines", NULL},
                                 &format, &err)) {
@@ -113,13 +112,13 @@ static int cache_sim(int argc, char **argv) {
                 return CLI_USAGE;
             }
             break;
-        case 's':
+        case OPT_SIZE:
             if (parse_sizes(optarg, sizes, &nsizes)) return CLI_USAGE;
             break;
-        case 'p':
+        case OPT_POLICY:
             if (parse_policies(optarg, pols, &npols)) return CLI_USAGE;
             break;
-        case 'j': json = 1; break;
+        case OPT_JSON: json = 1; break;
         case 'h': cli_cache_usage(stdout); return CLI_OK;
         default: return CLI_USAGE;
         }
@@ -143,11 +142,7 @@ static int cache_sim(int argc, char **argv) {
         cli_cmd_error("cache", "%s", err.msg);
         return rc == HONE_ENOMEM ? CLI_FAIL : CLI_USAGE;
     }
-    if (format == HONE_CACHE_TRACE_AUTO) {
-        const char *base = strrchr(trace, '/');
-        base = base ? base + 1 : trace;
-        format = strstr(base, ".lis") ? 2 : strstr(base, ".trace") ? 1 : 3;
-    }
+    if (format == HONE_CACHE_TRACE_AUTO) format = hone_cache_trace_format_detect(trace);
     double res[MAX_SIZES][HONE_CACHE_POLICY_COUNT * 2];
     for (int i = 0; i < nsizes; i++)
         for (int p = 0; p < npols; p++)
@@ -167,7 +162,7 @@ static int cache_sim(int argc, char **argv) {
                                                   "hit_percent", hr));
         }
         json_t *j = json_pack("{s:s, s:s, s:I, s:o}", "trace", trace, "format",
-                              format_name(format), "accesses", (json_int_t)n, "results", rows);
+                              hone_cache_trace_format_name(format), "accesses", (json_int_t)n, "results", rows);
         if (!j || json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) {
             json_decref(j);
             cli_cmd_error("cache", "could not write JSON");
@@ -178,7 +173,7 @@ static int cache_sim(int argc, char **argv) {
         return CLI_OK;
     }
     printf("trace %s: %zu accesses (%s); object hit ratio in percent\n", trace, n,
-           format_name(format));
+           hone_cache_trace_format_name(format));
     printf("%10s", "size");
     for (int p = 0; p < npols; p++) printf(" %8s", hone_cache_policy_name(pols[p]));
     putchar('\n');

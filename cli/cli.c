@@ -1,6 +1,7 @@
 /* cli.c - error reporting and option parsing shared by all subcommands. */
 #include "cli.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -52,9 +53,19 @@ int cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
     int c = getopt_long(argc, argv, opts, longopts, NULL);
     if (c == '?') {
         const char *arg = argv[optind - 1 >= prev ? optind - 1 : prev];
-        if (optopt && optopt != '?' && strncmp(arg, "--", 2) != 0)
-            cli_cmd_error(cmd, "unknown option '-%c' (see 'hone %s --help')", optopt, cmd);
-        else
+        if (optopt && optopt != '?' && strncmp(arg, "--", 2) != 0) {
+            /* A letter some other subcommand (or an older hone) gives to a
+             * long option of this one, as -j for --json: name it. */
+            const char *only = NULL;
+            int count = 0;
+            for (const struct option *o = longopts; o && o->name; o++)
+                if (o->name[0] == optopt) only = o->name, count++;
+            if (count == 1)
+                cli_cmd_error(cmd, "unknown option '-%c'; did you mean '--%s'? (see 'hone %s --help')",
+                              optopt, only, cmd);
+            else
+                cli_cmd_error(cmd, "unknown option '-%c' (see 'hone %s --help')", optopt, cmd);
+        } else
             suggest_option(cmd, arg, longopts);
         return '?';
     }
@@ -72,3 +83,64 @@ int cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
 int cli_wants_help(int argc, char **argv) {
     return argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
 }
+
+/* The getopt tables of a spec. At most 96 options per spec. */
+enum { MAX_OPTS = 96 };
+
+int cli_next(const cli_spec *s, int argc, char **argv) {
+    struct option longopts[MAX_OPTS + 1];
+    char shortopts[3 * MAX_OPTS + 1];
+    size_t n = 0, k = 0;
+    for (const cli_opt *o = s->opts; o->name && n < MAX_OPTS; o++) {
+        if (o->name[0])
+            longopts[n++] = (struct option){o->name, o->arg ? required_argument : no_argument, NULL, o->id};
+        if (o->id < CLI_LONG && isalnum(o->id)) {
+            shortopts[k++] = (char)o->id;
+            if (o->arg) shortopts[k++] = ':';
+        }
+    }
+    longopts[n] = (struct option){NULL, 0, NULL, 0};
+    shortopts[k] = '\0';
+    const char *sp = strchr(s->cmd, ' ');
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "%.*s", sp ? (int)(sp - s->cmd) : (int)strlen(s->cmd), s->cmd);
+    return cli_getopt(cmd, argc, argv, shortopts, longopts);
+}
+
+void cli_help(const cli_spec *s, FILE *out) {
+    fputs(s->usage, out);
+    fputc('\n', out);
+    /* Option names in a column of 28, help beside them wrapped at 80
+     * columns; a longer name puts its help on the next line. */
+    enum { LEFT = 28, WIDTH = 80 - LEFT - 3 };
+    for (const cli_opt *o = s->opts; o->name; o++) {
+        if (!o->help) continue;
+        char left[96];
+        int short_ok = o->id < CLI_LONG && isalnum(o->id);
+        snprintf(left, sizeof left, "%c%c%c %s%s%s%s", short_ok ? '-' : ' ', short_ok ? o->id : ' ',
+                 short_ok && o->name[0] ? ',' : ' ', o->name[0] ? "--" : "", o->name,
+                 o->arg ? " " : "", o->arg ? o->arg : "");
+        if (strlen(left) >= LEFT) fprintf(out, "  %s\n", left), left[0] = '\0';
+        const char *h = o->help;
+        do {
+            size_t n = strlen(h);
+            if (n > WIDTH) {
+                n = WIDTH;
+                while (n > 0 && h[n] != ' ') n--;
+                if (n == 0) n = WIDTH;
+            }
+            fprintf(out, "  %-*s %.*s\n", LEFT, left, (int)n, h);
+            left[0] = '\0';
+            h += n;
+            while (*h == ' ') h++;
+        } while (*h);
+    }
+    if (s->epilog) {
+        fputc('\n', out);
+        fputs(s->epilog, out);
+    }
+}
+
+const cli_spec *const cli_specs[] = {&cli_spec_sysinfo, &cli_spec_demo,   &cli_spec_bench,
+                                     &cli_spec_report,  &cli_spec_cache_sim, &cli_spec_completion,
+                                     NULL};

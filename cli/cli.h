@@ -44,6 +44,41 @@ void cli_cmd_error(const char *cmd, const char *fmt, ...) HONE_PRINTF(2, 3);
 int cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
                const struct option *longopts);
 
+/* One option of a subcommand. A subcommand's table of these is the single
+ * source of its parser (cli_next), its --help lines (cli_help), the shell
+ * completions (hone completion) and the test that checks them against the
+ * man page, so the four cannot drift (curl's one source per option). */
+typedef struct cli_opt {
+    int id;              /* what cli_next returns: the short letter, or >= 256 */
+    const char *name;    /* long name, without "--"; "": a short option only */
+    const char *arg;     /* its value's placeholder ("N", "FILE"); NULL: no value */
+    const char *help;    /* its --help text; NULL: an alias, accepted, not listed */
+    const char *complete; /* its value's completion: "@file", "@dir", or "a b c" */
+} cli_opt;
+
+/* Ids of options without a short letter start here. */
+#define CLI_LONG 256
+
+/* A subcommand (or one action of it: "manifest build"), its usage text and
+ * its options, ending with an entry whose name is NULL. */
+typedef struct cli_spec {
+    const char *cmd;     /* as typed after "hone": "sysinfo", "cache sim" */
+    const char *usage;   /* the usage lines and description, before the options */
+    const char *epilog;  /* after the options; NULL: none */
+    const cli_opt *opts;
+} cli_spec;
+
+/* getopt_long over the spec's table, with cli_getopt's messages. Returns
+ * the option's id, -1 at the end, or '?' after printing the error. Reset
+ * optind to 0 before the first call for a new argv. */
+int cli_next(const cli_spec *s, int argc, char **argv);
+/* Prints the usage, one aligned line per listed option, and the epilog. */
+void cli_help(const cli_spec *s, FILE *out);
+/* Every spec, for completions and checks; NULL-terminated (cli.c). */
+extern const cli_spec *const cli_specs[];
+extern const cli_spec cli_spec_sysinfo, cli_spec_demo, cli_spec_bench, cli_spec_report,
+    cli_spec_cache_sim, cli_spec_completion;
+
 /* Handles --help as the first argument of a subcommand: returns 1 if it
  * printed usage (the caller exits 0). */
 int cli_wants_help(int argc, char **argv);

@@ -15,17 +15,24 @@ static const struct step {
 };
 #define N_STEPS (sizeof steps / sizeof steps[0])
 
-void cli_demo_usage(FILE *out) {
-    fprintf(out,
-            "usage: hone demo [--list] [STEP...]\n"
-            "\n"
-            "Runs the main job: each step exercises one module of hone on real work and\n"
-            "reports what it did. Without STEP, every step runs in order. The exit status\n"
-            "is 1 if any step failed, naming the step and why.\n"
-            "\n"
-            "  --list     list the steps and exit\n"
-            "  -h, --help show this help\n");
-}
+enum { OPT_LIST = CLI_LONG };
+
+static const cli_opt demo_opts[] = {
+    {OPT_LIST, "list", NULL, "list the steps and exit", NULL},
+    {'h', "help", NULL, "show this help", NULL},
+    {0, NULL, NULL, NULL, NULL}};
+
+const cli_spec cli_spec_demo = {
+    "demo",
+    "usage: hone demo [--list] [STEP...]\n"
+    "\n"
+    "Runs the main job: each step exercises one module of hone on real work and\n"
+    "reports what it did. Without STEP, every step runs in order; profile runs\n"
+    "last wherever it is named. The exit status is 1 if any step failed, naming\n"
+    "the step and why.\n",
+    NULL, demo_opts};
+
+void cli_demo_usage(FILE *out) { cli_help(&cli_spec_demo, out); }
 
 /* The cycle of the step that is running, for the steps to count what they
  * did (hits, misses, validations, file operations). */
@@ -40,14 +47,11 @@ static const struct step *find_step(const char *name) {
 }
 
 int cli_demo_main(int argc, char **argv) {
-    static const struct option longopts[] = {{"list", no_argument, NULL, 'l'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
     int list = 0, c;
     optind = 0;
-    while ((c = cli_getopt("demo", argc, argv, "lh", longopts)) != -1) {
+    while ((c = cli_next(&cli_spec_demo, argc, argv)) != -1) {
         switch (c) {
-        case 'l': list = 1; break;
+        case OPT_LIST: list = 1; break;
         case 'h': cli_demo_usage(stdout); return CLI_OK;
         default: return CLI_USAGE;
         }

@@ -9,26 +9,34 @@
 #include <string.h>
 #include <sys/stat.h>
 
-void cli_report_usage(FILE *out) {
-    fprintf(out,
-            "usage: hone report FILE [--format text|md|json|csv|prom] [--top N]\n"
-            "                        [--min-calls N] [--sort KEY] [--recent N] [--wide]\n"
-            "\n"
-            "Prints a profile snapshot (the file HONE_PROFILE_OUT writes at exit) or a\n"
-            "cycle-metrics history (written by hone_cycle_save) in the chosen format.\n"
-            "\n"
-            "  --format F     text (default), md, json, csv or prom\n"
-            "  --top N        only the N first zones after sorting (profiles)\n"
-            "  --min-calls N  leave out zones with fewer than N calls (profiles)\n"
-            "  --sort KEY     total (default), self, mean, count, max, p99 or name\n"
-            "  --recent N     also list the N most recent cycles (histories, text/md)\n"
-            "  --wide         every column; by default columns that repeat another are\n"
-            "                 left out and a text table fits 100 columns\n"
-            "  -h, --help     show this help\n"
-            "\n"
-            "Exit status: 0 printed, 1 the file could not be read, 2 bad option or a file\n"
-            "that is not a hone profile or history.\n");
-}
+enum { OPT_FORMAT = CLI_LONG, OPT_TOP, OPT_MIN_CALLS, OPT_SORT, OPT_RECENT, OPT_WIDE };
+
+static const cli_opt report_opts[] = {
+    {OPT_FORMAT, "format", "F", "text (default), md, json, csv or prom", "text md json csv prom"},
+    {OPT_TOP, "top", "N", "only the N first zones after sorting (profiles)", NULL},
+    {OPT_MIN_CALLS, "min-calls", "N", "leave out zones with fewer than N calls (profiles)", NULL},
+    {OPT_SORT, "sort", "KEY", "total (default), self, mean, count, max, p99 or name",
+     "total self mean count max p99 name"},
+    {OPT_RECENT, "recent", "N", "also list the N most recent cycles (histories, text/md)", NULL},
+    {OPT_WIDE, "wide", NULL,
+     "every column; by default columns that repeat another are left out and a text table fits 100 "
+     "columns",
+     NULL},
+    {'h', "help", NULL, "show this help", NULL},
+    {0, NULL, NULL, NULL, NULL}};
+
+const cli_spec cli_spec_report = {
+    "report",
+    "usage: hone report FILE [--format text|md|json|csv|prom] [--top N]\n"
+    "                        [--min-calls N] [--sort KEY] [--recent N] [--wide]\n"
+    "\n"
+    "Prints a profile snapshot (the file HONE_PROFILE_OUT writes at exit) or a\n"
+    "cycle-metrics history (written by hone_cycle_save) in the chosen format.\n",
+    "Exit status: 0 printed, 1 the file could not be read, 2 bad option or a file\n"
+    "that is not a hone profile or history.\n",
+    report_opts};
+
+void cli_report_usage(FILE *out) { cli_help(&cli_spec_report, out); }
 
 
 /* Reads the whole file; NULL (errno set) on failure. */
@@ -128,27 +136,19 @@ static int report_cycles(const char *path, const char *text, size_t len, size_t 
 }
 
 int cli_report_main(int argc, char **argv) {
-    static const struct option longopts[] = {{"format", required_argument, NULL, 'f'},
-                                             {"top", required_argument, NULL, 't'},
-                                             {"min-calls", required_argument, NULL, 'm'},
-                                             {"sort", required_argument, NULL, 's'},
-                                             {"recent", required_argument, NULL, 'r'},
-                                             {"wide", no_argument, NULL, 'w'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
     int c, fmt = 0, sort = 0, wide = 0;
     uint64_t top = 0, min_calls = 0, recent = 0;
     hone_error err;
     optind = 0;
-    while ((c = cli_getopt("report", argc, argv, "f:t:m:s:r:h", longopts)) != -1) {
+    while ((c = cli_next(&cli_spec_report, argc, argv)) != -1) {
         int rc = HONE_OK;
         switch (c) {
-        case 'f': rc = hone_parse_enum("--format", optarg, hone_report_format_names(), &fmt, &err); break;
-        case 't': rc = hone_parse_u64("--top", optarg, 1, 1000000000, &top, &err); break;
-        case 'm': rc = hone_parse_u64("--min-calls", optarg, 0, UINT64_MAX, &min_calls, &err); break;
-        case 's': rc = hone_parse_enum("--sort", optarg, hone_prof_sort_names(), &sort, &err); break;
-        case 'r': rc = hone_parse_u64("--recent", optarg, 0, 1000000, &recent, &err); break;
-        case 'w': wide = 1; break;
+        case OPT_FORMAT: rc = hone_parse_enum("--format", optarg, hone_report_format_names(), &fmt, &err); break;
+        case OPT_TOP: rc = hone_parse_u64("--top", optarg, 1, 1000000000, &top, &err); break;
+        case OPT_MIN_CALLS: rc = hone_parse_u64("--min-calls", optarg, 0, UINT64_MAX, &min_calls, &err); break;
+        case OPT_SORT: rc = hone_parse_enum("--sort", optarg, hone_prof_sort_names(), &sort, &err); break;
+        case OPT_RECENT: rc = hone_parse_u64("--recent", optarg, 0, 1000000, &recent, &err); break;
+        case OPT_WIDE: wide = 1; break;
         case 'h': cli_report_usage(stdout); return CLI_OK;
         default: return CLI_USAGE;
         }

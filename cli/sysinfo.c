@@ -6,18 +6,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-void cli_sysinfo_usage(FILE *out) {
-    fprintf(out,
-            "usage: hone sysinfo [--json]\n"
-            "\n"
-            "Shows the CPU model, logical and physical cores, the SIMD features hone can\n"
-            "use, whether the TSC is invariant and its calibrated frequency, the measured\n"
-            "cost of reading the cycle counter and clock_gettime, memory, kernel and the\n"
-            "compiler that built hone.\n"
-            "\n"
-            "  --json     print one JSON object instead of text\n"
-            "  -h, --help show this help\n");
-}
+enum { OPT_JSON = CLI_LONG };
+
+static const cli_opt sysinfo_opts[] = {
+    {OPT_JSON, "json", NULL, "print one JSON object instead of text", NULL},
+    {'h', "help", NULL, "show this help", NULL},
+    {0, NULL, NULL, NULL, NULL}};
+
+const cli_spec cli_spec_sysinfo = {
+    "sysinfo",
+    "usage: hone sysinfo [--json]\n"
+    "\n"
+    "Shows the CPU model, logical and physical cores, the SIMD features hone can\n"
+    "use, whether the TSC is invariant and its calibrated frequency, the measured\n"
+    "cost of reading the cycle counter and clock_gettime, memory, kernel and the\n"
+    "compiler that built hone.\n",
+    NULL, sysinfo_opts};
+
+void cli_sysinfo_usage(FILE *out) { cli_help(&cli_spec_sysinfo, out); }
 
 static json_t *sysinfo_json(const hone_sysinfo *si) {
     char feats[256];
@@ -62,14 +68,11 @@ static void sysinfo_text(const hone_sysinfo *si) {
 }
 
 int cli_sysinfo_main(int argc, char **argv) {
-    static const struct option longopts[] = {{"json", no_argument, NULL, 'j'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
     int json = 0, c;
     optind = 0;
-    while ((c = cli_getopt("sysinfo", argc, argv, "jh", longopts)) != -1) {
+    while ((c = cli_next(&cli_spec_sysinfo, argc, argv)) != -1) {
         switch (c) {
-        case 'j': json = 1; break;
+        case OPT_JSON: json = 1; break;
         case 'h': cli_sysinfo_usage(stdout); return CLI_OK;
         default: return CLI_USAGE;
         }

@@ -42,8 +42,9 @@ HONE_API int hone_cache_policy_parse(const char *name, int *out, hone_error *err
 /* Traces                                                              */
 /* ------------------------------------------------------------------ */
 
-/* Trace formats (see hone-cache(1)). AUTO picks by file name: a name
- * containing ".lis" is ARC, ".trace" is cache2k, anything else lines. */
+/* Trace formats (see hone-cache(1)). AUTO picks by the file name's
+ * suffix: ".lis" is ARC, ".trace" is cache2k (either may be followed by
+ * ".xz", ".zst" or ".gz"), anything else lines. */
 typedef enum hone_cache_trace_format {
     HONE_CACHE_TRACE_AUTO = 0,
     HONE_CACHE_TRACE_CACHE2K = 1, /* big-endian int32 keys, no header */
@@ -54,6 +55,11 @@ typedef enum hone_cache_trace_format {
 /* Parses "cache2k", "arc", "lines" or "auto". Returns HONE_OK or
  * HONE_EINVAL (err filled). */
 HONE_API int hone_cache_trace_format_parse(const char *name, int *out, hone_error *err);
+/* "auto", "cache2k", "arc" or "lines"; NULL for another value. */
+HONE_API const char *hone_cache_trace_format_name(int format);
+/* The format AUTO picks for path, by its name alone (never AUTO).
+ * "keys.list" is lines: a suffix counts, not a substring. Thread-safe. */
+HONE_API int hone_cache_trace_format_detect(const char *path);
 
 typedef struct hone_cache_trace hone_cache_trace;
 

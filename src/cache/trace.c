@@ -39,6 +39,33 @@ int hone_cache_trace_format_parse(const char *name, int *out, hone_error *err) {
     return hone_parse_enum("trace format", name, format_names, out, err);
 }
 
+const char *hone_cache_trace_format_name(int format) {
+    return format >= HONE_CACHE_TRACE_AUTO && format <= HONE_CACHE_TRACE_LINES ? format_names[format]
+                                                                              : NULL;
+}
+
+/* Whether base ends in ext, or in ext followed by a compression suffix
+ * (".lis.zst", ".trace.xz"). */
+static int has_suffix(const char *base, const char *ext) {
+    static const char *const comp[] = {"", ".xz", ".zst", ".gz", NULL};
+    size_t bl = strlen(base);
+    for (int i = 0; comp[i]; i++) {
+        size_t el = strlen(ext), cl = strlen(comp[i]);
+        if (bl > el + cl && !memcmp(base + bl - cl, comp[i], cl) &&
+            !memcmp(base + bl - cl - el, ext, el))
+            return 1;
+    }
+    return 0;
+}
+
+int hone_cache_trace_format_detect(const char *path) {
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    return has_suffix(base, ".lis") ? HONE_CACHE_TRACE_ARC
+           : has_suffix(base, ".trace") ? HONE_CACHE_TRACE_CACHE2K
+                                        : HONE_CACHE_TRACE_LINES;
+}
+
 static int set_io_error(hone_error *err, int e, const char *path) {
     return hone_error_set(err, hone_status_from_errno(e), "%s: %s", path, strerror(e));
 }
@@ -145,13 +172,7 @@ int hone_cache_trace_open(hone_cache_trace **out, const char *path, int format,
     *out = NULL;
     if (!path || format < HONE_CACHE_TRACE_AUTO || format > HONE_CACHE_TRACE_LINES)
         return hone_error_set(err, HONE_EINVAL, "invalid trace path or format");
-    if (format == HONE_CACHE_TRACE_AUTO) {
-        const char *base = strrchr(path, '/');
-        base = base ? base + 1 : path;
-        format = strstr(base, ".lis") ? HONE_CACHE_TRACE_ARC
-                 : strstr(base, ".trace") ? HONE_CACHE_TRACE_CACHE2K
-                                          : HONE_CACHE_TRACE_LINES;
-    }
+    if (format == HONE_CACHE_TRACE_AUTO) format = hone_cache_trace_format_detect(path);
     hone_cache_trace *t = hone_calloc(alloc, 1, sizeof *t);
     if (!t) return hone_error_set(err, HONE_ENOMEM, "out of memory");
     t->alloc = alloc;

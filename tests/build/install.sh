@@ -12,7 +12,9 @@ prefix=$tmp/prefix
 
 libdir=$(dirname "$(find "$prefix" -name 'libhone.so' | head -1)")
 for f in "$prefix/include/hone.h" "$prefix/include/hone/core.h" "$libdir/libhone.a" "$libdir/pkgconfig/hone.pc" \
-         "$libdir/cmake/hone/honeConfig.cmake" "$prefix/bin/hone" "$prefix/share/man/man1/hone.1"; do
+         "$libdir/cmake/hone/honeConfig.cmake" "$prefix/bin/hone" "$prefix/share/man/man1/hone.1" \
+         "$prefix/share/bash-completion/completions/hone" "$prefix/share/zsh/vendor-completions/_hone" \
+         "$prefix/share/fish/vendor_completions.d/hone.fish"; do
   [[ -e $f ]] || { echo "FAIL: $f was not installed"; exit 1; }
 done
 

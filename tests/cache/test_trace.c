@@ -159,12 +159,37 @@ static void test_missing_file(void **state) {
     assert_int_equal(hone_cache_trace_format_parse("csv", &f, &err), HONE_EINVAL);
 }
 
+/* AUTO picks the format by the name's suffix, never by a substring: a
+ * "keys.list" of text keys is not an ARC trace. */
+static void test_format_detect(void **state) {
+    (void)state;
+    static const struct {
+        const char *path;
+        int want;
+    } cases[] = {
+        {"OLTP.lis", HONE_CACHE_TRACE_ARC},          {"dir/OLTP.lis.zst", HONE_CACHE_TRACE_ARC},
+        {"web07.trace.xz", HONE_CACHE_TRACE_CACHE2K}, {"a.trace", HONE_CACHE_TRACE_CACHE2K},
+        {"keys.list", HONE_CACHE_TRACE_LINES},       {"my.lisp", HONE_CACHE_TRACE_LINES},
+        {"x.traces.txt", HONE_CACHE_TRACE_LINES},    {"old.lis/keys", HONE_CACHE_TRACE_LINES},
+        {".lis", HONE_CACHE_TRACE_LINES},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        int got = hone_cache_trace_format_detect(cases[i].path);
+        if (got != cases[i].want)
+            fail_msg("%s: detected %s, expected %s", cases[i].path, hone_cache_trace_format_name(got),
+                     hone_cache_trace_format_name(cases[i].want));
+    }
+    assert_string_equal(hone_cache_trace_format_name(HONE_CACHE_TRACE_ARC), "arc");
+    assert_null(hone_cache_trace_format_name(99));
+}
+
 int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cache2k_plain),        cmocka_unit_test(test_cache2k_truncated),
         cmocka_unit_test(test_arc_and_malformed),    cmocka_unit_test(test_lines),
         cmocka_unit_test(test_zstd_and_truncated_zstd),
         cmocka_unit_test(test_xz_truncated_and_corrupt), cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_format_detect),
     };
     if (argc > 1) cmocka_set_test_filter(argv[1]);
     return cmocka_run_group_tests(tests, setup, teardown);
