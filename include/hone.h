@@ -12,5 +12,6 @@
 #include "hone/hash.h"
 #include "hone/io.h"
 #include "hone/cache.h"
+#include "hone/flow.h"
 
 #endif /* HONE_H */

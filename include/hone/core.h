@@ -364,6 +364,12 @@ HONE_API int hone_parse_size(const char *what, const char *s, uint64_t min, uint
  * ms, s, m, h; a bare number means `default_unit_ns` units. */
 HONE_API int hone_parse_duration(const char *what, const char *s, uint64_t default_unit_ns,
                                  uint64_t *out, hone_error *err);
+/* A rate in permits per second: a number (may be fractional) optionally
+ * followed by /s, /min or /h (also /sec, /m, /hour) ("100/s", "6000/min" is 100/s, "10/h",
+ * "2.5/s", "100" per second); "0/s" (or "0") is 0, which a hone limiter
+ * reads as deny all; "off" is INFINITY, no limit. Negative, non-finite or
+ * out-of-range numbers and other units are HONE_EINVAL. */
+HONE_API int hone_parse_rate(const char *what, const char *s, double *per_sec, hone_error *err);
 
 /* Environment variables. Each returns HONE_OK and leaves *out at `def`
  * when the variable is unset or empty, and reports a bad value as the
@@ -375,6 +381,7 @@ HONE_API int hone_env_enum(const char *name, const char *const *choices, int def
                            hone_error *err);
 HONE_API int hone_env_duration(const char *name, uint64_t default_unit_ns, uint64_t def,
                                uint64_t *out, hone_error *err);
+HONE_API int hone_env_rate(const char *name, double def, double *out, hone_error *err);
 
 /* Describes one HONE_* environment variable; the table of all of them is
  * the single list that hone(1)'s ENVIRONMENT section documents. */

@@ -151,6 +151,34 @@ bad:
                           what, s ? s : "");
 }
 
+int hone_parse_rate(const char *what, const char *s, double *per_sec, hone_error *err) {
+    static const struct {
+        const char *unit;
+        double sec;
+    } units[] = {{"s", 1}, {"sec", 1}, {"min", 60}, {"m", 60}, {"h", 3600}, {"hour", 3600}};
+    char *end;
+    if (s && !strcasecmp(s, "off")) return *per_sec = INFINITY, HONE_OK;
+    if (is_blank(s) || !(isdigit((unsigned char)*s) || *s == '.')) goto bad;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno == ERANGE || !isfinite(v) || v < 0) goto bad;
+    double per = 1;
+    if (*end) {
+        if (*end++ != '/') goto bad;
+        size_t i;
+        for (i = 0; i < sizeof units / sizeof units[0]; i++)
+            if (!strcmp(end, units[i].unit)) break;
+        if (i == sizeof units / sizeof units[0]) goto bad;
+        per = units[i].sec;
+    }
+    *per_sec = v / per;
+    return HONE_OK;
+bad:
+    return hone_error_set(err, HONE_EINVAL,
+                          "%s=%s: expected a rate like 100/s or 6000/min (per s, min or h), or off",
+                          what, s ? s : "");
+}
+
 int hone_env_u64(const char *name, uint64_t min, uint64_t max, uint64_t def, uint64_t *out,
                  hone_error *err) {
     const char *v = getenv(name);
@@ -178,8 +206,14 @@ int hone_env_duration(const char *name, uint64_t default_unit_ns, uint64_t def, 
     return is_blank(v) ? HONE_OK : hone_parse_duration(name, v, default_unit_ns, out, err);
 }
 
+int hone_env_rate(const char *name, double def, double *out, hone_error *err) {
+    const char *v = getenv(name);
+    *out = def;
+    return is_blank(v) ? HONE_OK : hone_parse_rate(name, v, out, err);
+}
+
 /* The table, expanded from env_vars.def. */
-enum env_kind { K_ENUM, K_BOOL, K_U64, K_DURATION, K_CPUMASK, K_PATH };
+enum env_kind { K_ENUM, K_BOOL, K_U64, K_DURATION, K_CPUMASK, K_PATH, K_RATE };
 
 static const struct env_row {
     const char *name;
@@ -208,6 +242,7 @@ static void describe(const struct env_row *r, char *buf, size_t n) {
     case K_DURATION: snprintf(buf, n, "a duration like 250ms"); break;
     case K_CPUMASK: snprintf(buf, n, "a comma list of sse4.1, avx2, avx512, sha, aes, bmi2, tsc, all"); break;
     case K_PATH: snprintf(buf, n, "a file path"); break;
+    case K_RATE: snprintf(buf, n, "a rate like 100/s or 6000/min, or off"); break;
     }
 }
 
@@ -256,6 +291,10 @@ static int validate_row(const struct env_row *r, const char *v, hone_error *err)
         return hone_cpu_parse_mask(v, &m, err);
     }
     case K_PATH: return HONE_OK;
+    case K_RATE: {
+        double rate;
+        return hone_parse_rate(r->name, v, &rate, err);
+    }
     }
     return HONE_OK;
 }

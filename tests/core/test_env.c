@@ -2,6 +2,8 @@
  * every set HONE_* variable, and "did you mean" suggestions. */
 #include "test.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,6 +83,38 @@ static void parse_size_and_duration(void **state) {
     assert_int_equal(hone_parse_duration("--timeout", "-1s", 1, &v, &err), HONE_EINVAL);
 }
 
+static void parse_rate_reads_units_off_and_zero(void **state) {
+    (void)state;
+    hone_error err;
+    double r = -1;
+    assert_int_equal(hone_parse_rate("--rate", "100/s", &r, &err), HONE_OK);
+    assert_true(r == 100);
+    assert_int_equal(hone_parse_rate("--rate", "6000/min", &r, &err), HONE_OK);
+    assert_true(r == 100);
+    assert_int_equal(hone_parse_rate("--rate", "7200/h", &r, &err), HONE_OK);
+    assert_true(r == 2);
+    assert_int_equal(hone_parse_rate("--rate", "2.5/s", &r, &err), HONE_OK);
+    assert_true(r == 2.5);
+    assert_int_equal(hone_parse_rate("--rate", "100", &r, &err), HONE_OK);
+    assert_true(r == 100);
+    assert_int_equal(hone_parse_rate("--rate", "off", &r, &err), HONE_OK);
+    assert_true(isinf(r) && r > 0);
+    assert_int_equal(hone_parse_rate("--rate", "0/s", &r, &err), HONE_OK);
+    assert_true(r == 0);
+    static const char *const bad[] = {"fast", "10/x", "-1/s", "1e400/s", "", "10/", "/s",
+                                      "inf/s", "nan", "10 /s", "5/s/s"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        r = 42;
+        assert_int_equal(hone_parse_rate("HONE_RATE_LIMIT", bad[i], &r, &err), HONE_EINVAL);
+        assert_true(r == 42); /* unchanged on error */
+        char want[128];
+        snprintf(want, sizeof want,
+                 "HONE_RATE_LIMIT=%s: expected a rate like 100/s or 6000/min (per s, min or h), or off",
+                 bad[i]);
+        assert_string_equal(err.msg, want);
+    }
+}
+
 static void env_helpers_default_when_unset_and_name_the_variable(void **state) {
     (void)state;
     hone_error err;
@@ -119,6 +153,18 @@ static void validate_reports_bad_values_and_unknown_names(void **state) {
     assert_int_equal(hone_env_validate(&err), HONE_ENOTFOUND);
     assert_string_equal(err.msg, "HONE_CLOKC: unknown environment variable; did you mean HONE_CLOCK?");
     unsetenv("HONE_CLOKC");
+    setenv("HONE_RATE_LIMIT", "6000/min", 1);
+    assert_int_equal(hone_env_validate(&err), HONE_OK);
+    double rate = 0;
+    assert_int_equal(hone_env_rate("HONE_RATE_LIMIT", 1, &rate, &err), HONE_OK);
+    assert_true(rate == 100);
+    setenv("HONE_RATE_LIMIT", "fast", 1);
+    assert_int_equal(hone_env_validate(&err), HONE_EINVAL);
+    assert_string_equal(err.msg,
+                        "HONE_RATE_LIMIT=fast: expected a rate like 100/s or 6000/min (per s, min or h), or off");
+    unsetenv("HONE_RATE_LIMIT");
+    assert_int_equal(hone_env_rate("HONE_RATE_LIMIT", 7, &rate, &err), HONE_OK);
+    assert_true(rate == 7);
     setenv("HONE_CPU_MASK", "avx2,nope", 1);
     assert_int_equal(hone_env_validate(&err), HONE_EINVAL);
     assert_non_null(strstr(err.msg, "unknown feature 'nope'"));
@@ -159,6 +205,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(parse_i64_and_double),
     cmocka_unit_test(parse_bool_and_enum),
     cmocka_unit_test(parse_size_and_duration),
+    cmocka_unit_test(parse_rate_reads_units_off_and_zero),
     cmocka_unit_test(env_helpers_default_when_unset_and_name_the_variable),
     cmocka_unit_test(validate_reports_bad_values_and_unknown_names),
     cmocka_unit_test(env_table_lists_every_variable_once),
