@@ -13,5 +13,6 @@
 #include "hone/io.h"
 #include "hone/cache.h"
 #include "hone/flow.h"
+#include "hone/http.h"
 
 #endif /* HONE_H */
