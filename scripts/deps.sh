@@ -1,17 +1,35 @@
 #!/usr/bin/env bash
-# deps.sh - installs the Debian packages hone needs, and only the missing ones.
+# deps.sh [run|test|bench] - installs the Debian packages hone needs, and
+# only the missing ones.
 #
-# The package lists are scripts/deps.d/*.txt: one package per line, '#'
-# comments. Each module keeps its own list. Prints what it installs; fails
-# with one clear line when it cannot. Set HONE_DEPS_DRY_RUN=1 to only list
-# what is missing.
+# The package lists are scripts/deps.d/*.txt, one per module: packages
+# separated by spaces or lines, '#' comments. What comes before a [test] or
+# [bench] line is what building hone and running its demo needs (`make run`);
+# [test] adds what the tests need (`make test`), [bench] what the benchmark
+# programs need (`make bench`). `test` and `bench` include `run`. Prints what
+# it installs; fails with one clear line when it cannot. Set
+# HONE_DEPS_DRY_RUN=1 to only list what is missing.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+level=${1:-run}
+case $level in
+  run | test | bench) ;;
+  *)
+    echo "deps: '$level': expected run, test or bench" >&2
+    exit 2
+    ;;
+esac
 
 want=()
 for list in "$here"/deps.d/*.txt; do
+  section=run
   while read -r line; do
     line=${line%%#*}
+    case $line in
+      \[test\]*) section=test; continue ;;
+      \[bench\]*) section=bench; continue ;;
+    esac
+    [[ $section == run || $section == "$level" ]] || continue
     for pkg in $line; do want+=("$pkg"); done
   done <"$list"
 done
