@@ -40,6 +40,11 @@ void cli_manifest_usage(FILE *out) {
             "      --index-dir DIR    keep the index in DIR (default $HONE_CACHE_DIR,\n"
             "                         $XDG_CACHE_HOME/hone or ~/.cache/hone)\n"
             "      --ignore-extra     check: files not in the manifest are not a failure\n"
+            "      --timestamp-granularity DURATION\n"
+            "                         trust an index entry only if the file's mtime is\n"
+            "                         in an earlier DURATION-long tick than the run that\n"
+            "                         stored it (default: detected per file; e.g. 2s for\n"
+            "                         FAT, more for a network file system with clock skew)\n"
             "  -q, --quiet            no progress, and check/diff print only the summary\n"
             "  -h, --help             show this help\n"
             "\n"
@@ -51,7 +56,7 @@ void cli_manifest_usage(FILE *out) {
 /* Shared options                                                      */
 /* ------------------------------------------------------------------ */
 
-enum { O_JSON = 256, O_INCLUDE, O_EXCLUDE, O_NO_INDEX, O_INDEX_DIR, O_IGNORE_EXTRA };
+enum { O_JSON = 256, O_INCLUDE, O_EXCLUDE, O_NO_INDEX, O_INDEX_DIR, O_IGNORE_EXTRA, O_GRANULARITY };
 
 typedef struct mopts {
     const char *cmd;
@@ -72,6 +77,7 @@ static int parse_opts(mopts *m, int argc, char **argv) {
         {"threads", required_argument, NULL, 'j'},  {"no-index", no_argument, NULL, O_NO_INDEX},
         {"index-dir", required_argument, NULL, O_INDEX_DIR},
         {"ignore-extra", no_argument, NULL, O_IGNORE_EXTRA},
+        {"timestamp-granularity", required_argument, NULL, O_GRANULARITY},
         {"quiet", no_argument, NULL, 'q'},          {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int c;
@@ -104,6 +110,17 @@ static int parse_opts(mopts *m, int argc, char **argv) {
         case O_NO_INDEX: m->o.no_index = 1; break;
         case O_INDEX_DIR: m->o.index_dir = optarg; break;
         case O_IGNORE_EXTRA: m->ignore_extra = 1; break;
+        case O_GRANULARITY:
+            /* A bare number is seconds; an hour is far beyond any file
+             * system's stamps or clock skew worth allowing for. */
+            if (hone_parse_duration("--timestamp-granularity", optarg, 1000000000u, &v, &err) ||
+                v < 1 || v > 3600000000000u) {
+                cli_cmd_error(m->cmd, "--timestamp-granularity=%s: expected a duration from 1ns to 1h "
+                                      "(e.g. 1s, 2s, 10ms)", optarg);
+                return CLI_USAGE;
+            }
+            m->o.granularity_ns = v;
+            break;
         case 'q': m->quiet = 1; break;
         case 'h': cli_manifest_usage(stdout); return -1;
         default: return CLI_USAGE;
@@ -223,22 +240,15 @@ static int write_atomic(const char *cmd, const char *path, const char *data, siz
     return CLI_OK;
 }
 
-/* When the output file lies inside DIR, its own path is excluded so that
- * the manifest never lists itself (which would make it fail to verify). */
-static void exclude_output(mopts *m, const char *dir, char *rel, size_t n) {
-    char rdir[PATH_MAX], rout[PATH_MAX], parent[PATH_MAX];
-    if (!m->output || !realpath(dir, rdir)) return;
-    snprintf(parent, sizeof parent, "%s", m->output);
-    char *slash = strrchr(parent, '/');
-    const char *base = slash ? slash + 1 : m->output;
-    if (slash) *slash = '\0';
-    if (!realpath(slash ? (*parent ? parent : "/") : ".", rout)) return;
-    size_t dl = strlen(rdir);
-    if (strncmp(rout, rdir, dl) || (rout[dl] != '/' && rout[dl] != '\0')) return;
-    const char *sub = rout[dl] == '/' ? rout + dl + 1 : "";
-    snprintf(rel, n, "/%s%s%s", sub, *sub ? "/" : "", base);
-    if (m->nexc < 64) m->exc[m->nexc++] = rel;
-    m->o.n_exclude = m->nexc;
+/* The output file is left out of the manifest by device and inode, so
+ * that the manifest never lists itself (which would make it fail to
+ * verify), whatever characters its name holds and whichever path leads to
+ * it. */
+static void exclude_output(mopts *m, const char **files) {
+    if (!m->output) return;
+    files[0] = m->output;
+    m->o.exclude_files = files;
+    m->o.n_exclude_files = 1;
 }
 
 static int cmd_build(int argc, char **argv) {
@@ -252,8 +262,8 @@ static int cmd_build(int argc, char **argv) {
         return CLI_USAGE;
     }
     const char *dir = argv[optind];
-    char self[PATH_MAX + 2];
-    exclude_output(&m, dir, self, sizeof self);
+    const char *self[1];
+    exclude_output(&m, self);
     totals tot = {0, 0};
     setup_progress(&m, dir, &tot);
     m.o.on_unreadable = print_unreadable;

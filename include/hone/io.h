@@ -38,7 +38,9 @@ extern "C" {
  * excludes such files at every depth; a pattern with '/' is matched against
  * the whole path (a leading '/' only anchors it). Leading dots are not
  * special. Returns 1 on a match, 0 otherwise (a malformed bracket matches
- * itself literally). Thread-safe; cannot fail. */
+ * itself literally). Runs in O(length of path x length of pattern) time
+ * however many stars the pattern holds (patterns of 4096 bytes or more
+ * are matched by backtracking). Thread-safe; cannot fail. */
 HONE_API int hone_io_glob_match(const char *pattern, const char *path);
 
 /* ------------------------------------------------------------------ */
@@ -213,16 +215,28 @@ typedef struct hone_io_manifest_opts {
      * kernel stamps file times with. Tests inject a fixed clock. */
     int64_t (*clock_ns)(void *ctx);
     void *clock_ctx;
-    /* Timestamp granularity of the files' file system, in ns; 0 means 1 (a
-     * local Linux file system). Set 2e9 for FAT, 1e9 for some network
-     * file systems: an index entry is trusted only if the file's mtime is
-     * older than the start of the run that stored it, both truncated to
-     * this granularity. */
+    /* The racy-timestamp rule: an index entry is trusted only if the
+     * file's mtime lies in an earlier granule than the start of the run
+     * that stored it, both truncated to the granularity. Each file's is
+     * detected from its own mtime (a whole-second mtime means a 1 s or 2 s
+     * file system such as ext3, ext4 with 128-byte inodes, HFS+ or FAT,
+     * and is taken as 2 s; else the largest power of ten dividing it), and
+     * granularity_ns, when larger, overrides it: set it for a network file
+     * system whose server clock differs from this machine's, or to be
+     * safe on any file system detection cannot see. 0: detection only. */
     uint64_t granularity_ns;
     hone_io_progress_fn progress; /* NULL: none; called at most ~10 times a second */
     void *progress_ctx;
     hone_io_unreadable_fn on_unreadable; /* NULL: log each at warn level */
     void *unreadable_ctx;
+    /* Files never listed, whatever their path under root: each is
+     * stat'ed (following links) when the build starts, and a file of the
+     * same device and inode is left out, so a manifest written into the
+     * tree (`-o`) never lists itself and no glob character in its name
+     * matters. A path that does not exist yet excludes nothing. (The
+     * index's own files are always left out the same way.) */
+    const char *const *exclude_files;
+    size_t n_exclude_files;
 } hone_io_manifest_opts;
 
 /* Builds the manifest of every regular file under root (after the globs),
@@ -232,9 +246,14 @@ typedef struct hone_io_manifest_opts {
  * every file read is recorded in the index at the end, and, after a walk
  * without globs, one_file_system or unreadable directories, entries of
  * files no longer under root are deleted (stats->pruned). An index that is
- * corrupt, foreign, of another version or unusable is rebuilt with a
- * warning (stats->index_rebuilt), never trusted; an index that cannot be
- * created at all makes the build run without it, with a warning.
+ * corrupt (checked against LMDB's format before LMDB reads it, so a
+ * truncated or overwritten file cannot crash the build), foreign, of
+ * another version or not a regular file is moved aside to
+ * "manifest-index.mdb.corrupt" and rebuilt with a warning
+ * (stats->index_rebuilt), never trusted; an index that cannot be created
+ * at all makes the build run without it, with a warning. The index's own
+ * files and opts->exclude_files are never listed. A file that reports
+ * size 0 (procfs, sysfs) is read until read() returns 0.
  *
  * Files that cannot be read are left out and reported through
  * on_unreadable (counted in stats->unreadable); the build still succeeds.

@@ -22,9 +22,11 @@ typedef struct hone__io_fstat {
 
 typedef struct hone__io_index hone__io_index;
 
-/* Opens (creating if needed) the index file in dir. A file that is not an
- * LMDB environment, lacks hone's magic record, or has another version is
- * deleted and recreated with a warning, and *rebuilt is set. Returns
+/* Opens (creating if needed) the index file in dir. A file that is not a
+ * regular file, not a sound LMDB environment (validated before LMDB reads
+ * any page), lacks hone's magic record, or has another version is moved
+ * aside to "<file>.corrupt" and recreated with a warning, and *rebuilt is
+ * set. Returns
  * HONE_OK, HONE_EIO/HONE_EACCES (err filled) if it cannot be created,
  * HONE_ENOMEM. LMDB allocates with malloc, not through `a`. */
 int hone__io_index_open(hone__io_index **out, const char *dir, const hone_allocator *a,

@@ -173,6 +173,13 @@ typedef struct skey {
     fitem *f;
 } skey;
 
+/* A file left out of the manifest, known by its last path component (a
+ * cheap first test) and its device and inode. */
+typedef struct skip_file {
+    char *name;
+    uint64_t dev, ino;
+} skip_file;
+
 typedef struct builder {
     const hone_io_manifest_opts *o;
     const hone_allocator *a;
@@ -191,6 +198,11 @@ typedef struct builder {
     int oom;
     atomic_int corrupt;
 
+    /* Files never listed: the index's own (index, lock, moved-aside copy),
+     * even when the index lies inside the tree, and opts->exclude_files. */
+    struct skip_file *skips;
+    size_t nskips;
+
     fitem **order; /* every thread's items, sorted by path, after the walk */
     size_t n;
 
@@ -207,6 +219,26 @@ static int64_t default_clock(void *ctx) {
     struct timespec t;
     clock_gettime(CLOCK_REALTIME_COARSE, &t);
     return ts_ns(&t);
+}
+
+/* The coarsest timestamp granularity a file-system stamp t is consistent
+ * with. Linux truncates every stamp to its file system's granularity
+ * (s_time_gran: a power of ten from 1 ns to 1 s) or, on FAT, to 2 s, so a
+ * stamp whose nanoseconds are all zero may come from a 1 s or 2 s file
+ * system (ext4 with 128-byte inodes, ext3, HFS+, FAT, exFAT's access
+ * times, NFS or SMB servers on those) and is taken as 2 s; otherwise the
+ * largest power of ten dividing it. The estimate is never finer than the
+ * file system's real granularity, and when a fine-grained stamp happens to
+ * end in zeros it only makes an entry racy a little longer (at most 2 s
+ * after the run that stored it), so no statfs() is needed, and files on
+ * different mounts under one root each get their own. */
+static int64_t stamp_granularity(int64_t t) {
+    int64_t ns = t % 1000000000;
+    if (ns < 0) ns += 1000000000;
+    if (ns == 0) return 2000000000;
+    int64_t g = 1;
+    while (ns % (g * 10) == 0) g *= 10;
+    return g;
 }
 
 /* floor(t / g) for the racy rule, correct for times before 1970 too. */
@@ -267,7 +299,10 @@ static void hash_fd(builder *b, tstate *t, int fd, fitem *f, int known) {
         /* Small files, the common case in a tree, are read here in one
          * read(): hone_hash_update_fd() would also seek, advise the kernel
          * and read again to see the end, which for a 4 KiB file costs more
-         * than the hashing. A short read of a regular file means its end. */
+         * than the hashing. A short read that has reached the size stat
+         * gave means the end; a file that reports size 0 (procfs, sysfs,
+         * FUSE with direct_io) is read until read() returns 0, since such
+         * files hand out their content a page or a record at a time. */
         for (;;) {
             ssize_t n = read(fd, t->buf, sizeof t->buf);
             if (n < 0 && errno == EINTR) continue;
@@ -278,7 +313,8 @@ static void hash_fd(builder *b, tstate *t, int fd, fitem *f, int known) {
             }
             if (n > 0 && (rc = hone_hash_update(t->h, t->buf, (size_t)n))) break;
             nb += (uint64_t)n;
-            if ((size_t)n < sizeof t->buf) break;
+            if (n == 0 || ((size_t)n < sizeof t->buf && sb.st_size > 0 && nb >= (uint64_t)sb.st_size))
+                break;
         }
     } else if (!rc) {
         rc = hone_hash_update_fd(t->h, fd, NULL, &nb);
@@ -394,8 +430,11 @@ static int from_index(builder *b, tstate *t, const hone_io_entry *e, fitem *f, i
     /* The racy-timestamp rule: the entry was stored by a run that started
      * at `stamp` and read the file after that; a later write gets an mtime
      * in stamp's granule or after. Only an mtime in an earlier granule
-     * rules such a write out. */
-    if (granule(f->st.mtime_ns, b->g) < granule(stamp, b->g)) return 1;
+     * rules such a write out. The granule is the coarser of the
+     * configured granularity and the one the file's own mtime shows. */
+    int64_t g = stamp_granularity(f->st.mtime_ns);
+    if (g < b->g) g = b->g;
+    if (granule(f->st.mtime_ns, g) < granule(stamp, g)) return 1;
     t->racy++;
     return 0;
 }
@@ -406,9 +445,42 @@ static int from_index(builder *b, tstate *t, const hone_io_entry *e, fitem *f, i
  * The walk runs lazily (hone__io_walk): a file listed as regular arrives
  * without a stat, so a file with no index entry costs open, fstat, read
  * and close, and one with an entry costs one fstatat. */
+/* Whether the entry is a file never to list: a name compare first, so
+ * other files cost nothing, then device and inode, so the very file is
+ * caught whatever path leads to it (a link, a bind mount) and a namesake
+ * elsewhere in the tree is not. */
+static int is_skipped(const builder *b, const hone_io_entry *e) {
+    int stated = 0;
+    struct stat sb;
+    for (size_t i = 0; i < b->nskips; i++) {
+        if (strcmp(e->name, b->skips[i].name) != 0) continue;
+        if (!stated && fstatat(e->dirfd, e->name, &sb, AT_SYMLINK_NOFOLLOW) != 0) return 0;
+        stated = 1;
+        if ((uint64_t)sb.st_dev == b->skips[i].dev && (uint64_t)sb.st_ino == b->skips[i].ino) return 1;
+    }
+    return 0;
+}
+
+/* Adds the file at path (if it exists) to the files never listed. */
+static int add_skip(builder *b, const char *path, int follow) {
+    struct stat sb;
+    if ((follow ? stat(path, &sb) : lstat(path, &sb)) != 0 || !S_ISREG(sb.st_mode)) return HONE_OK;
+    const char *slash = strrchr(path, '/');
+    const char *name = slash ? slash + 1 : path;
+    if (!*name) return HONE_OK;
+    skip_file *ns = hone_realloc(b->a, b->skips, (b->nskips + 1) * sizeof *ns);
+    if (!ns) return HONE_ENOMEM;
+    b->skips = ns;
+    char *nm = hone_strdup(b->a, name);
+    if (!nm) return HONE_ENOMEM;
+    b->skips[b->nskips++] = (skip_file){nm, (uint64_t)sb.st_dev, (uint64_t)sb.st_ino};
+    return HONE_OK;
+}
+
 static int on_file(void *ctx, const hone_io_entry *e) {
     builder *b = ctx;
     if (e->type != HONE_IO_FILE) return 0;
+    if (b->nskips && is_skipped(b, e)) return 0;
     tstate *t = thread_state(b);
     if (!t) return HONE_ENOMEM;
     int have_stat = e->mode != 0, gone = 0;
@@ -643,6 +715,8 @@ static void index_store(builder *b, int reset, int64_t stamp, hone_buf *key, uin
 }
 
 static void builder_free(builder *b) {
+    for (size_t i = 0; i < b->nskips; i++) hone_free(b->a, b->skips[i].name);
+    hone_free(b->a, b->skips);
     for (size_t i = 0; i < b->nbad; i++) hone_free(b->a, b->bad[i].path);
     hone_free(b->a, b->bad);
     hone_free(b->a, b->order);
@@ -662,6 +736,17 @@ static int open_index(builder *b, hone_io_manifest_stats *st) {
     if (b->o->index_dir) rc = (dir = hone_strdup(b->a, b->o->index_dir)) ? HONE_OK : HONE_ENOMEM;
     else rc = hone_io_default_index_dir(&dir, b->a, &ierr);
     if (!rc) rc = hone__io_index_open(&b->ix, dir, b->a, &st->index_rebuilt, &ierr);
+    if (!rc) {
+        static const char *const suffix[] = {"", "-lock", ".corrupt"};
+        hone_buf p;
+        hone_buf_init(&p, b->a);
+        for (int i = 0; i < 3 && !rc; i++) {
+            hone_buf_clear(&p);
+            rc = hone_buf_printf(&p, "%s/%s%s", dir, HONE__IO_INDEX_FILE, suffix[i]);
+            if (!rc) rc = add_skip(b, p.data, 0);
+        }
+        hone_buf_free(&p);
+    }
     hone_free(b->a, dir);
     if (rc == HONE_ENOMEM) return rc;
     if (rc) hone_log(HONE_LOG_WARN, "io", "%s; hashing every file", ierr.msg);
@@ -729,6 +814,10 @@ int hone_io_manifest_build(hone_io_manifest **out, const char *root,
         rc = hone_error_set(err, rc, "out of memory");
         goto done;
     }
+    for (size_t i = 0; i < o->n_exclude_files && !rc; i++)
+        if (o->exclude_files[i] && (rc = add_skip(&b, o->exclude_files[i], 1)))
+            rc = hone_error_set(err, rc, "out of memory");
+    if (rc) goto done;
     uint64_t t1 = hone_monotonic_ns();
     st->open_ns = t1 - b.t0;
 

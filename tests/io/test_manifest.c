@@ -724,6 +724,5 @@ int main(int argc, char **argv) {
         T(test_warm_build_writes_nothing),
         T(test_file_swapped_for_directory),
     };
-    if (argc > 1) cmocka_set_test_filter(argv[1]);
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return HONE_TEST_RUN(tests, NULL, NULL, argc, argv);
 }

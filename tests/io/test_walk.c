@@ -364,8 +364,7 @@ static void test_wide_tree_many_threads(void **state) {
     free(r);
 }
 
-int main(int argc, char **argv) {
-    const struct CMUnitTest tests[] = {
+static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lists_every_entry),
         cmocka_unit_test(test_lazy_walk_leaves_files_unstated),
         cmocka_unit_test(test_follow_never_loops_or_leaves_root),
@@ -375,7 +374,5 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_bad_roots),
         cmocka_unit_test(test_unreadable_dir_is_reported_and_walk_goes_on),
         cmocka_unit_test(test_wide_tree_many_threads),
-    };
-    if (argc > 1) cmocka_set_test_filter(argv[1]);
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+};
+HONE_TEST_MAIN(tests)
