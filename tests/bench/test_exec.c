@@ -174,6 +174,5 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_which), cmocka_unit_test(test_exec),
         cmocka_unit_test(test_rss_exact), cmocka_unit_test(test_rss_bound),
     };
-    if (argc > 1) cmocka_set_test_filter(argv[1]);
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return HONE_TEST_RUN(tests, NULL, NULL, argc, argv);
 }

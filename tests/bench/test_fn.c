@@ -95,13 +95,10 @@ static void test_real_clock(void **state) {
     hone_bench_fn_result_free(&r);
 }
 
-int main(int argc, char **argv) {
-    const struct CMUnitTest tests[] = {
+static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_calibrates),
         cmocka_unit_test(test_max_iters_and_errors),
         cmocka_unit_test(test_compare_functions),
         cmocka_unit_test(test_real_clock),
-    };
-    if (argc > 1) cmocka_set_test_filter(argv[1]);
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+};
+HONE_TEST_MAIN(tests)

@@ -67,12 +67,9 @@ static void test_oom_fn(void **state) {
     assert_true(failalloc_loop("fn", fn_calls, NULL) > 0);
 }
 
-int main(int argc, char **argv) {
-    const struct CMUnitTest tests[] = {
+static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_oom_split),
         cmocka_unit_test(test_oom_stats),
         cmocka_unit_test(test_oom_fn),
-    };
-    if (argc > 1) cmocka_set_test_filter(argv[1]);
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+};
+HONE_TEST_MAIN(tests)

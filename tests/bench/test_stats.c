@@ -214,13 +214,10 @@ static void test_compare(void **state) {
     assert_int_equal(hone_bench_compare(a, 1, b, 8, &c, NULL), HONE_EINVAL);
 }
 
-int main(int argc, char **argv) {
-    const struct CMUnitTest tests[] = {
+static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_incbeta_closed_forms), cmocka_unit_test(test_incbeta_mpmath),
         cmocka_unit_test(test_t_cdf),                cmocka_unit_test(test_t_quantile),
         cmocka_unit_test(test_summary),              cmocka_unit_test(test_welch),
         cmocka_unit_test(test_mann_whitney),         cmocka_unit_test(test_compare),
-    };
-    if (argc > 1) cmocka_set_test_filter(argv[1]);
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+};
+HONE_TEST_MAIN(tests)

@@ -528,8 +528,7 @@ static void test_crafted_collisions(void **state) {
     hone_cache_free(c);
 }
 
-int main(int argc, char **argv) {
-    const struct CMUnitTest tests[] = {
+static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_put_get_delete),       cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_view_outlives_eviction), cmocka_unit_test(test_capacity_entries),
         cmocka_unit_test(test_view_outlives_cache_own_allocator),
@@ -537,7 +536,5 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_large_byte_cache_is_lazy), cmocka_unit_test(test_ttl),                  cmocka_unit_test(test_get_or_load),
         cmocka_unit_test(test_iterate_clear_json),
         cmocka_unit_test(test_crafted_collisions),
-    };
-    if (argc > 1) cmocka_set_test_filter(argv[1]);
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+};
+HONE_TEST_MAIN(tests)

@@ -375,15 +375,12 @@ static void test_reads_without_epoch_slot(void **state) {
     hone_cache_free(c);
 }
 
-int main(int argc, char **argv) {
-    const struct CMUnitTest tests[] = {
+static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_single_flight_once),
         cmocka_unit_test(test_single_flight_error_to_all),
         cmocka_unit_test(test_mixed_operations),
         cmocka_unit_test(test_lock_free_reads_under_churn),
         cmocka_unit_test(test_epoch_keeps_retired_entries),
         cmocka_unit_test(test_reads_without_epoch_slot),
-    };
-    if (argc > 1) cmocka_set_test_filter(argv[1]);
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+};
+HONE_TEST_MAIN(tests)

@@ -112,7 +112,5 @@ static void test_series(void **state) {
     hone_cache_free(c);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_series)};
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {cmocka_unit_test(test_series)};
+HONE_TEST_MAIN(tests)

@@ -92,12 +92,9 @@ static void test_oom_trace(void **state) {
     failalloc_loop("trace load", trace_calls, NULL);
 }
 
-int main(int argc, char **argv) {
-    const struct CMUnitTest tests[] = {
+static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_oom_cache),
         cmocka_unit_test(test_oom_sim),
         cmocka_unit_test(test_oom_trace),
-    };
-    if (argc > 1) cmocka_set_test_filter(argv[1]);
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+};
+HONE_TEST_MAIN(tests)

@@ -219,14 +219,11 @@ static void test_touch_node_same_as_get(void **state) {
     }
 }
 
-int main(int argc, char **argv) {
-    const struct CMUnitTest tests[] = {
+static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_touch_node_same_as_get),
         cmocka_unit_test(test_web07_shape),     cmocka_unit_test(test_reference_policies),
         cmocka_unit_test(test_hone_policy),     cmocka_unit_test(test_scan_resistance),
         cmocka_unit_test(test_loop_longer_than_cache),
         cmocka_unit_test(test_reference_policies_oltp), cmocka_unit_test(test_sim_counts),      cmocka_unit_test(test_policy_names),
-    };
-    if (argc > 1) cmocka_set_test_filter(argv[1]);
-    return cmocka_run_group_tests(tests, load_web07, free_web07);
-}
+};
+HONE_TEST_MAIN_FIXTURES(tests, load_web07, free_web07)

@@ -183,14 +183,11 @@ static void test_format_detect(void **state) {
     assert_null(hone_cache_trace_format_name(99));
 }
 
-int main(int argc, char **argv) {
-    const struct CMUnitTest tests[] = {
+static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cache2k_plain),        cmocka_unit_test(test_cache2k_truncated),
         cmocka_unit_test(test_arc_and_malformed),    cmocka_unit_test(test_lines),
         cmocka_unit_test(test_zstd_and_truncated_zstd),
         cmocka_unit_test(test_xz_truncated_and_corrupt), cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_format_detect),
-    };
-    if (argc > 1) cmocka_set_test_filter(argv[1]);
-    return cmocka_run_group_tests(tests, setup, teardown);
-}
+};
+HONE_TEST_MAIN_FIXTURES(tests, setup, teardown)

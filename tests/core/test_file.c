@@ -87,7 +87,4 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(failure_leaves_the_old_file_and_no_litter),
 };
 
-int main(int argc, char **argv) {
-    if (argc > 1) cmocka_set_test_filter(argv[1]);
-    return cmocka_run_group_tests(tests, setup, teardown);
-}
+HONE_TEST_MAIN_FIXTURES(tests, setup, teardown)

@@ -243,15 +243,12 @@ static void env_defaults(void **state) {
     latch_destroy(&each);
 }
 
-int main(int argc, char **argv) {
-    const struct CMUnitTest tests[] = {
+static const struct CMUnitTest tests[] = {
         cmocka_unit_test(many_producers_every_item),
         cmocka_unit_test(size_flush_and_close_flush),
         cmocka_unit_test(max_wait_flush_fake_clock),
         cmocka_unit_test(backpressure_nonblock),
         cmocka_unit_test(close_wakes_blocked_producer),
         cmocka_unit_test(env_defaults),
-    };
-    if (argc > 1) cmocka_set_test_filter(argv[1]);
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+};
+HONE_TEST_MAIN(tests)

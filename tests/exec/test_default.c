@@ -111,6 +111,5 @@ int main(int argc, char **argv) {
         cmocka_unit_test(nested_use_from_own_tasks),
         cmocka_unit_test(fork_child_gets_a_working_pool),
     };
-    if (argc > 1) cmocka_set_test_filter(argv[1]);
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return HONE_TEST_RUN(tests, NULL, NULL, argc, argv);
 }

@@ -318,8 +318,7 @@ static void explicit_cancel_and_free_unwaited(void **state) {
     latch_destroy(&gate);
 }
 
-int main(int argc, char **argv) {
-    const struct CMUnitTest tests[] = {
+static const struct CMUnitTest tests[] = {
         cmocka_unit_test(collect_all_in_order),
         cmocka_unit_test(fail_fast_queued_never_start),
         cmocka_unit_test(fail_fast_outcomes),
@@ -330,7 +329,5 @@ int main(int argc, char **argv) {
         cmocka_unit_test(per_task_deadline),
         cmocka_unit_test(nested_group_one_worker),
         cmocka_unit_test(explicit_cancel_and_free_unwaited),
-    };
-    if (argc > 1) cmocka_set_test_filter(argv[1]);
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+};
+HONE_TEST_MAIN(tests)

@@ -86,14 +86,11 @@ static void oom_pfor(void **state) { failalloc_loop("parallel_for", pfor_run, NU
 static void oom_scope(void **state) { failalloc_loop("scope", scope_run, NULL); }
 static void oom_batcher(void **state) { failalloc_loop("batcher", batcher_run, NULL); }
 
-int main(int argc, char **argv) {
-    const struct CMUnitTest tests[] = {
+static const struct CMUnitTest tests[] = {
         cmocka_unit_test(oom_pool),
         cmocka_unit_test(oom_group),
         cmocka_unit_test(oom_pfor),
         cmocka_unit_test(oom_scope),
         cmocka_unit_test(oom_batcher),
-    };
-    if (argc > 1) cmocka_set_test_filter(argv[1]);
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+};
+HONE_TEST_MAIN(tests)

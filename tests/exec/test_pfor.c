@@ -121,12 +121,9 @@ static void closed_pool_runs_inline(void **state) {
     hone_pool_free(p);
 }
 
-int main(int argc, char **argv) {
-    const struct CMUnitTest tests[] = {
+static const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_index_once),   cmocka_unit_test(error_stops_loop),
         cmocka_unit_test(nested_one_worker),  cmocka_unit_test(map_squares),
         cmocka_unit_test(closed_pool_runs_inline),
-    };
-    if (argc > 1) cmocka_set_test_filter(argv[1]);
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+};
+HONE_TEST_MAIN(tests)

@@ -539,8 +539,7 @@ static void deque_overflow(void **state) {
     }
 }
 
-int main(int argc, char **argv) {
-    const struct CMUnitTest tests[] = {
+static const struct CMUnitTest tests[] = {
         cmocka_unit_test(submit_and_wait_results),
         cmocka_unit_test(bad_arguments),
         cmocka_unit_test(workers_from_env),
@@ -559,7 +558,5 @@ int main(int argc, char **argv) {
         cmocka_unit_test(free_drains_detached),
         cmocka_unit_test(burst_runs_inline_past_threshold),
         cmocka_unit_test(deque_overflow),
-    };
-    if (argc > 1) cmocka_set_test_filter(argv[1]);
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+};
+HONE_TEST_MAIN(tests)

@@ -235,8 +235,7 @@ static void outside_waiter_woken(void **state) {
     hone_pool_free(p);
 }
 
-int main(int argc, char **argv) {
-    const struct CMUnitTest tests[] = {
+static const struct CMUnitTest tests[] = {
         cmocka_unit_test(counts_every_task),
         cmocka_unit_test(bad_arguments),
         cmocka_unit_test(nested_spawns_counted),
@@ -246,7 +245,5 @@ int main(int argc, char **argv) {
         cmocka_unit_test(shutdown_cancel_never_runs),
         cmocka_unit_test(shutdown_drain_runs),
         cmocka_unit_test(outside_waiter_woken),
-    };
-    if (argc > 1) cmocka_set_test_filter(argv[1]);
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+};
+HONE_TEST_MAIN(tests)

@@ -773,8 +773,7 @@ static void oom_loop(void **state) {
     cli_loopback_stop(oom_srv);
 }
 
-int main(int argc, char **argv) {
-    const struct CMUnitTest tests[] = {
+static const struct CMUnitTest tests[] = {
         cmocka_unit_test(retry_after_parsing),
         cmocka_unit_test(connections_are_reused),
         cmocka_unit_test(retries_honour_retry_after),
@@ -790,7 +789,5 @@ int main(int argc, char **argv) {
         cmocka_unit_test(bad_requests_are_refused),
         cmocka_unit_test(do_from_callback_is_refused),
         cmocka_unit_test(oom_loop),
-    };
-    if (argc > 1) cmocka_set_test_filter(argv[1]);
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+};
+HONE_TEST_MAIN(tests)

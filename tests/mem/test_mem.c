@@ -276,13 +276,10 @@ static void arena_basic(void **state) {
     hone_arena_free(NULL);
 }
 
-int main(int argc, char **argv) {
-    const struct CMUnitTest tests[] = {
+static const struct CMUnitTest tests[] = {
         cmocka_unit_test(objpool_basic),     cmocka_unit_test(objpool_threads),
         cmocka_unit_test(objpool_many_pools), cmocka_unit_test(objpool_cross_thread),
         cmocka_unit_test(objpool_line_aligned), cmocka_unit_test(interner_basic),
         cmocka_unit_test(interner_threads),  cmocka_unit_test(arena_basic),
-    };
-    if (argc > 1) cmocka_set_test_filter(argv[1]);
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+};
+HONE_TEST_MAIN(tests)

@@ -59,12 +59,9 @@ static void oom_objpool(void **state) { failalloc_loop("objpool", objpool_run, N
 static void oom_interner(void **state) { failalloc_loop("interner", interner_run, NULL); }
 static void oom_arena(void **state) { failalloc_loop("arena", arena_run, NULL); }
 
-int main(int argc, char **argv) {
-    const struct CMUnitTest tests[] = {
+static const struct CMUnitTest tests[] = {
         cmocka_unit_test(oom_objpool),
         cmocka_unit_test(oom_interner),
         cmocka_unit_test(oom_arena),
-    };
-    if (argc > 1) cmocka_set_test_filter(argv[1]);
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+};
+HONE_TEST_MAIN(tests)

@@ -241,12 +241,9 @@ static void test_threads(void **state) {
     assert_int_equal(hone_cycle_count(hone_cycle_default()), 1);
 }
 
-int main(int argc, char **argv) {
-    const struct CMUnitTest tests[] = {
+static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_history_bounded_and_stats), cmocka_unit_test(test_parse_percentiles),
         cmocka_unit_test(test_damaged_and_foreign),       cmocka_unit_test(test_save_load_atomic),
         cmocka_unit_test(test_prom_passes_promtool),      cmocka_unit_test(test_threads),
-    };
-    if (argc > 1) cmocka_set_test_filter(argv[1]);
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+};
+HONE_TEST_MAIN(tests)

@@ -59,8 +59,5 @@ static void test_oom_loops(void **state) {
     assert_true(failalloc_loop("cycles", cycle_calls, NULL) > 0);
 }
 
-int main(int argc, char **argv) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_oom_loops)};
-    if (argc > 1) cmocka_set_test_filter(argv[1]);
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {cmocka_unit_test(test_oom_loops)};
+HONE_TEST_MAIN(tests)

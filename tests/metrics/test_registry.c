@@ -209,12 +209,9 @@ static void test_process_stats(void **state) {
     assert_ptr_equal(hone_metrics_default(), hone_metrics_default());
 }
 
-int main(int argc, char **argv) {
-    const struct CMUnitTest tests[] = {
+static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exposition_text), cmocka_unit_test(test_errors),
         cmocka_unit_test(test_promtool_accepts), cmocka_unit_test(test_threads),
         cmocka_unit_test(test_process_stats),
-    };
-    if (argc > 1) cmocka_set_test_filter(argv[1]);
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+};
+HONE_TEST_MAIN(tests)

@@ -90,8 +90,7 @@ int main(int argc, char **argv) {
     self = argv[0];
     if (!mkdtemp(dir)) return 1;
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_switch_from_env), cmocka_unit_test(test_profile_out)};
-    if (argc > 1) cmocka_set_test_filter(argv[1]);
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = HONE_TEST_RUN(tests, NULL, NULL, argc, argv);
     rmdir(dir);
     return rc;
 }

@@ -99,12 +99,9 @@ static void test_bad_options(void **state) {
     hone_hist_free(NULL);
 }
 
-int main(int argc, char **argv) {
-    const struct CMUnitTest tests[] = {
+static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_small_values_exact), cmocka_unit_test(test_precision_kept),
         cmocka_unit_test(test_percentiles_uniform), cmocka_unit_test(test_merge_and_reset),
         cmocka_unit_test(test_saturation_and_range), cmocka_unit_test(test_bad_options),
-    };
-    if (argc > 1) cmocka_set_test_filter(argv[1]);
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+};
+HONE_TEST_MAIN(tests)

@@ -23,8 +23,5 @@ static void test_zones_removed(void **state) {
     hone_prof_snapshot_free(s);
 }
 
-int main(int argc, char **argv) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_zones_removed)};
-    if (argc > 1) cmocka_set_test_filter(argv[1]);
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {cmocka_unit_test(test_zones_removed)};
+HONE_TEST_MAIN(tests)

@@ -225,13 +225,10 @@ static void test_write_file_atomic(void **state) {
     rmdir(dir);
 }
 
-int main(int argc, char **argv) {
-    const struct CMUnitTest tests[] = {
+static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_csv),           cmocka_unit_test(test_text_and_md),
         cmocka_unit_test(test_text_columns),
         cmocka_unit_test(test_json_round_trip), cmocka_unit_test(test_prom_escaping),
         cmocka_unit_test(test_damaged_input), cmocka_unit_test(test_write_file_atomic),
-    };
-    if (argc > 1) cmocka_set_test_filter(argv[1]);
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+};
+HONE_TEST_MAIN(tests)

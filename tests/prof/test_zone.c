@@ -327,8 +327,7 @@ static void test_configure(void **state) {
     assert_int_equal(hone_prof_configure(&(hone_prof_config){.significant_digits = 2}), HONE_OK);
 }
 
-int main(int argc, char **argv) {
-    const struct CMUnitTest tests[] = {
+static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_record_stats),
         cmocka_unit_test(test_nesting_self_time),
         cmocka_unit_test(test_switch_off),
@@ -338,7 +337,5 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_memory_bounded),
         cmocka_unit_test(test_histogram_latest_record_exact),
         cmocka_unit_test(test_configure),
-    };
-    if (argc > 1) cmocka_set_test_filter(argv[1]);
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+};
+HONE_TEST_MAIN(tests)
