@@ -342,10 +342,11 @@ HONE_API const char *hone_log_level_name(hone_log_level level);
  * `what` names the source ("HONE_LOG", "--runs"). On error they return
  * HONE_EINVAL or HONE_ERANGE, fill err, and leave *out unchanged. */
 
-/* Decimal (or 0x hex) unsigned integer in [min, max]. */
+/* Decimal (or 0x hex) unsigned integer in [min, max]. Leading zeros are
+ * decimal, never octal: "010" is 10 and "08" is 8. */
 HONE_API int hone_parse_u64(const char *what, const char *s, uint64_t min, uint64_t max,
                             uint64_t *out, hone_error *err);
-/* Signed integer in [min, max]. */
+/* Signed integer in [min, max], spelled as hone_parse_u64 takes them. */
 HONE_API int hone_parse_i64(const char *what, const char *s, int64_t min, int64_t max,
                             int64_t *out, hone_error *err);
 /* Finite floating-point number in [min, max]. */
@@ -415,11 +416,21 @@ HONE_API const char *hone_nearest_name(const char *word, const char *const *cand
  * over `path`, and then the directory is fsynced. Readers and a crash see
  * the old file or the whole new one, never a mix; on any failure the old
  * file is untouched and the temporary file removed. The new file keeps the
- * mode of the one it replaces (0644 when there was none). Returns HONE_OK,
- * HONE_EINVAL (no path), HONE_ENOMEM, or the status of the failed system
- * call (HONE_ENOTFOUND for a missing directory, HONE_EACCES, HONE_EIO...)
- * with err naming the path and the reason. Thread-safe; concurrent writers
- * of one path each write whole files, and the last rename wins. */
+ * mode of the one it replaces, or is created 0666 less the umask, as a
+ * shell's `>` would.
+ * - A symlink is written through: the file it points to is replaced (a
+ *   dangling link's target is created), and the link stays a link.
+ * - A pipe or a character device (/dev/stdout, a FIFO, a terminal) is
+ *   written directly, not replaced: there is no file to make atomic.
+ * - Anything else that is not a regular file is refused: HONE_EEXIST for a
+ *   directory, HONE_EINVAL otherwise.
+ * - Temporary files are named "<path>.tmp.<pid>.<random>"; one left by a
+ *   writer that died (kill -9) is removed by the next write of the path.
+ * Returns HONE_OK, HONE_EINVAL (no path), HONE_EEXIST, or the status of the
+ * failed system call (HONE_ENOTFOUND for a missing directory, HONE_EACCES,
+ * HONE_EIO...) with err naming the path and the reason. Thread-safe;
+ * concurrent writers of one path each write whole files, and the last
+ * rename wins. */
 HONE_API int hone_file_write_atomic(const char *path, const void *data, size_t len,
                                     hone_error *err);
 

@@ -15,6 +15,13 @@ extern char **environ;
 
 static int is_blank(const char *s) { return !s || !*s; }
 
+/* The base of a number's spelling: 16 after an explicit 0x or 0X, else 10.
+ * Never octal: "010" is ten, as a person reading it means, and "08" is
+ * eight, where strtoull's base 0 would read 8 and reject 08. */
+static int number_base(const char *digits) {
+    return digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X') ? 16 : 10;
+}
+
 int hone_parse_u64(const char *what, const char *s, uint64_t min, uint64_t max, uint64_t *out,
                    hone_error *err) {
     char *end;
@@ -22,7 +29,7 @@ int hone_parse_u64(const char *what, const char *s, uint64_t min, uint64_t max, 
     while (isspace((unsigned char)*p)) p++;
     if (*p == '-' || *p == '+' || !isdigit((unsigned char)*p)) goto bad;
     errno = 0;
-    unsigned long long v = strtoull(p, &end, 0);
+    unsigned long long v = strtoull(p, &end, number_base(p));
     if (errno == ERANGE) goto bad;
     while (isspace((unsigned char)*end)) end++;
     if (*end || v < min || v > max) goto bad;
@@ -41,7 +48,7 @@ int hone_parse_i64(const char *what, const char *s, int64_t min, int64_t max, in
     const char *digits = (*p == '-' || *p == '+') ? p + 1 : p;
     if (!isdigit((unsigned char)*digits)) goto bad;
     errno = 0;
-    long long v = strtoll(p, &end, 0);
+    long long v = strtoll(p, &end, number_base(digits));
     if (errno == ERANGE) goto bad;
     while (isspace((unsigned char)*end)) end++;
     if (*end || v < min || v > max) goto bad;

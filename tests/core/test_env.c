@@ -200,9 +200,32 @@ static void nearest_name_suggests_close_names_only(void **state) {
     assert_null(hone_nearest_name("", cmds, 5));
 }
 
+/* Numbers are decimal unless they say 0x: "010" is ten, not eight, and
+ * "08" is eight, not an error (C's octal literals surprise people). */
+static void parse_numbers_are_never_octal(void **state) {
+    (void)state;
+    hone_error err;
+    uint64_t u = 0;
+    assert_int_equal(hone_parse_u64("--runs", "010", 0, 1000, &u, &err), HONE_OK);
+    assert_int_equal(u, 10);
+    assert_int_equal(hone_parse_u64("--runs", "08", 0, 1000, &u, &err), HONE_OK);
+    assert_int_equal(u, 8);
+    assert_int_equal(hone_parse_u64("--size", "0100", 0, 1000, &u, &err), HONE_OK);
+    assert_int_equal(u, 100);
+    assert_int_equal(hone_parse_u64("--size", "0x10", 0, 1000, &u, &err), HONE_OK);
+    assert_int_equal(u, 16);
+    assert_int_equal(hone_parse_u64("--size", "0x", 0, 1000, &u, &err), HONE_EINVAL);
+    int64_t i = 0;
+    assert_int_equal(hone_parse_i64("--n", "-010", -100, 100, &i, &err), HONE_OK);
+    assert_int_equal(i, -10);
+    assert_int_equal(hone_parse_i64("--n", "-0x10", -100, 100, &i, &err), HONE_OK);
+    assert_int_equal(i, -16);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(parse_u64_accepts_range_and_rejects_the_rest),
     cmocka_unit_test(parse_i64_and_double),
+    cmocka_unit_test(parse_numbers_are_never_octal),
     cmocka_unit_test(parse_bool_and_enum),
     cmocka_unit_test(parse_size_and_duration),
     cmocka_unit_test(parse_rate_reads_units_off_and_zero),

@@ -3,9 +3,12 @@
 #include "test.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char dir[64];
@@ -82,9 +85,112 @@ static void failure_leaves_the_old_file_and_no_litter(void **state) {
     assert_int_equal(hone_file_write_atomic(NULL, "x", 1, &err), HONE_EINVAL);
 }
 
+/* A symlink is written through: the file it names gets the bytes and the
+ * link stays a link (also a dangling one, whose target is created). */
+static void symlinks_are_written_through(void **state) {
+    (void)state;
+    char real[128], link[128], dangling[128], later[128], buf[64];
+    hone_error err;
+    snprintf(real, sizeof real, "%s/real.json", dir);
+    snprintf(link, sizeof link, "%s/link.json", dir);
+    assert_int_equal(hone_file_write_atomic(real, "old", 3, &err), HONE_OK);
+    assert_int_equal(symlink("real.json", link), 0);
+    assert_int_equal(hone_file_write_atomic(link, "new", 3, &err), HONE_OK);
+    struct stat st;
+    assert_int_equal(lstat(link, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    slurp(real, buf, sizeof buf);
+    assert_string_equal(buf, "new");
+    snprintf(dangling, sizeof dangling, "%s/dangling", dir);
+    snprintf(later, sizeof later, "%s/later.txt", dir);
+    assert_int_equal(symlink(later, dangling), 0);
+    assert_int_equal(hone_file_write_atomic(dangling, "made", 4, &err), HONE_OK);
+    assert_int_equal(lstat(dangling, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    slurp(later, buf, sizeof buf);
+    assert_string_equal(buf, "made");
+}
+
+static void *read_fifo(void *arg) {
+    static char got[64];
+    int fd = open(arg, O_RDONLY);
+    ssize_t n = fd >= 0 ? read(fd, got, sizeof got - 1) : -1;
+    got[n > 0 ? n : 0] = '\0';
+    if (fd >= 0) close(fd);
+    return got;
+}
+
+/* A FIFO or a character device (/dev/null here; /dev/stdout in use) is
+ * written, never replaced by a regular file, even as root. */
+static void pipes_and_devices_are_written_not_replaced(void **state) {
+    (void)state;
+    char fifo[128];
+    hone_error err;
+    snprintf(fifo, sizeof fifo, "%s/pipe", dir);
+    int before = entries();
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, read_fifo, fifo), 0);
+    assert_int_equal(hone_file_write_atomic(fifo, "through", 7, &err), HONE_OK);
+    void *got;
+    pthread_join(t, &got);
+    assert_string_equal(got, "through");
+    struct stat st;
+    assert_int_equal(stat(fifo, &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+    assert_int_equal(hone_file_write_atomic("/dev/null", "x", 1, &err), HONE_OK);
+    assert_int_equal(stat("/dev/null", &st), 0);
+    assert_true(S_ISCHR(st.st_mode));
+    assert_int_equal(entries(), before + 1); /* the FIFO: no temporary file */
+}
+
+/* A new file is created 0666 less the umask, as a shell's `>` would. */
+static void new_files_follow_the_umask(void **state) {
+    (void)state;
+    char path[128];
+    hone_error err;
+    snprintf(path, sizeof path, "%s/private.json", dir);
+    mode_t old = umask(077);
+    int rc = hone_file_write_atomic(path, "x", 1, &err);
+    umask(old);
+    assert_int_equal(rc, HONE_OK);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+}
+
+/* A temporary file left by a writer that was killed (its pid is gone) is
+ * removed by the next write of the same path; a live writer's is kept. */
+static void stale_temporary_files_are_removed(void **state) {
+    (void)state;
+    char path[128], stale[160], live[160];
+    hone_error err;
+    snprintf(path, sizeof path, "%s/state.json", dir);
+    pid_t child = fork();
+    if (child == 0) _exit(0);
+    assert_true(child > 0);
+    waitpid(child, NULL, 0);
+    snprintf(stale, sizeof stale, "%s.tmp.%ld.0badf00d", path, (long)child);
+    snprintf(live, sizeof live, "%s.tmp.%ld.12345678", path, (long)getppid());
+    FILE *f = fopen(stale, "w");
+    assert_non_null(f);
+    fclose(f);
+    f = fopen(live, "w");
+    assert_non_null(f);
+    fclose(f);
+    assert_int_equal(hone_file_write_atomic(path, "x", 1, &err), HONE_OK);
+    assert_int_equal(access(stale, F_OK), -1);
+    assert_int_equal(access(live, F_OK), 0);
+    unlink(live);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(writes_and_replaces_keeping_the_mode),
     cmocka_unit_test(failure_leaves_the_old_file_and_no_litter),
+    cmocka_unit_test(symlinks_are_written_through),
+    cmocka_unit_test(pipes_and_devices_are_written_not_replaced),
+    cmocka_unit_test(new_files_follow_the_umask),
+    cmocka_unit_test(stale_temporary_files_are_removed),
 };
 
 HONE_TEST_MAIN_FIXTURES(tests, setup, teardown)
