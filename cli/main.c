@@ -2,6 +2,7 @@
  * to a subcommand from commands.def. */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,7 +50,22 @@ static int unknown_cmd(const char *name) {
     return CLI_USAGE;
 }
 
+static int run(int argc, char **argv);
+
+/* Output that could not be written (a full disk, a closed pipe or stdout)
+ * is a failure, never a silent exit 0 with half a report: every path ends
+ * by flushing stdout and checking that nothing was lost. */
 int main(int argc, char **argv) {
+    int rc = run(argc, argv);
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        cli_error("cannot write the output: %s", strerror(errno ? errno : EIO));
+        return rc ? rc : CLI_FAIL;
+    }
+    return rc;
+}
+
+static int run(int argc, char **argv) {
     hone_error err;
     int rc = hone_env_validate(&err);
     if (rc == HONE_ENOTFOUND) {
