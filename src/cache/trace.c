@@ -198,7 +198,10 @@ int hone_cache_trace_open(hone_cache_trace **out, const char *path, int format,
     static const unsigned char zstd_magic[4] = {0x28, 0xb5, 0x2f, 0xfd};
     if (t->in_len >= 6 && !memcmp(t->in, xz_magic, 6)) {
         t->comp = COMP_XZ;
-        if (lzma_stream_decoder(&t->lz, UINT64_MAX, 0) != LZMA_OK) {
+        /* Concatenated streams (`xz a >> t.xz`, parallel xz) are one
+         * trace, as xz -d reads them; anything after the last stream that
+         * is not stream padding is corrupt, as with zstd. */
+        if (lzma_stream_decoder(&t->lz, UINT64_MAX, LZMA_CONCATENATED) != LZMA_OK) {
             rc = hone_error_set(err, HONE_ENOMEM, "out of memory starting the xz decoder");
             goto fail;
         }
@@ -299,6 +302,8 @@ static int parse_u64_field(const char **p, uint64_t *out) {
     return 0;
 }
 
+#define HONE__ARC_MAX_BLOCKS (UINT64_C(1) << 20)
+
 static int next_arc(hone_cache_trace *t, uint64_t *key, hone_error *err) {
     char buf[4096];
     while (t->arc_left == 0) {
@@ -319,6 +324,15 @@ static int next_arc(hone_cache_trace *t, uint64_t *key, hone_error *err) {
             parse_u64_field(&p, &ign) || parse_u64_field(&p, &reqno))
             return parse_error(t, err, HONE_EPARSE, start,
                                "expected 'start_block n_blocks ignored request_no'");
+        /* One line is one request: more blocks than this (4 GiB of 4 KiB
+         * blocks) is a damaged trace, not a request, and would ask for
+         * memory without end. */
+        if (count > HONE__ARC_MAX_BLOCKS) {
+            char what[96];
+            snprintf(what, sizeof what, "n_blocks %llu: expected at most %llu blocks in one request",
+                     (unsigned long long)count, (unsigned long long)HONE__ARC_MAX_BLOCKS);
+            return parse_error(t, err, HONE_ERANGE, start, what);
+        }
         t->line++;
         t->arc_next = first;
         t->arc_left = count;

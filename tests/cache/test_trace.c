@@ -183,11 +183,50 @@ static void test_format_detect(void **state) {
     assert_null(hone_cache_trace_format_name(99));
 }
 
+/* Concatenated xz streams are one trace (as xz -d reads them); garbage
+ * after the last stream is an error, not silently ignored. An ARC line
+ * asking for more blocks than a request can hold is refused, not a way to
+ * eat all memory. */
+static void test_xz_concatenated_and_arc_bounds(void **state) {
+    (void)state;
+    uint32_t keys[200];
+    for (int i = 0; i < 200; i++) keys[i] = __builtin_bswap32((uint32_t)i);
+    static uint8_t out[4096];
+    size_t off = 0;
+    for (int half = 0; half < 2; half++) {
+        size_t pos = 0;
+        assert_int_equal(lzma_easy_buffer_encode(6, LZMA_CHECK_CRC64, NULL,
+                                                 (const uint8_t *)(keys + 100 * half), 400,
+                                                 out + off, &pos, sizeof out - off),
+                         LZMA_OK);
+        off += pos;
+    }
+    write_file("two.trace.xz", out, off);
+    uint64_t *k;
+    size_t n;
+    hone_error err;
+    assert_int_equal(load("two.trace.xz", HONE_CACHE_TRACE_AUTO, &k, &n, &err), HONE_OK);
+    assert_int_equal(n, 200);
+    assert_int_equal(k[199], 199);
+    hone_free(NULL, k);
+    memset(out + off, 'j', 32);
+    write_file("junk.trace.xz", out, off + 32);
+    assert_int_equal(load("junk.trace.xz", HONE_CACHE_TRACE_AUTO, &k, &n, &err), HONE_ECORRUPT);
+    assert_non_null(strstr(err.msg, "corrupt xz data"));
+
+    const char *huge = "0 100000000000 0 0\n";
+    write_file("huge.lis", huge, strlen(huge));
+    assert_int_equal(load("huge.lis", HONE_CACHE_TRACE_AUTO, &k, &n, &err), HONE_ERANGE);
+    assert_non_null(strstr(err.msg, "n_blocks 100000000000: expected at most 1048576"));
+    assert_int_equal(err.line, 1);
+}
+
 static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cache2k_plain),        cmocka_unit_test(test_cache2k_truncated),
         cmocka_unit_test(test_arc_and_malformed),    cmocka_unit_test(test_lines),
         cmocka_unit_test(test_zstd_and_truncated_zstd),
         cmocka_unit_test(test_xz_truncated_and_corrupt), cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_format_detect),
+        cmocka_unit_test(test_xz_concatenated_and_arc_bounds),
 };
 HONE_TEST_MAIN_FIXTURES(tests, setup, teardown)
