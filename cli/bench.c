@@ -144,13 +144,16 @@ static int add_list(opts *o, const char *name, char **values, size_t n) {
     return 0;
 }
 
-/* The number of digits after the decimal point in a number's spelling. */
+/* The number of decimal places a number's spelling needs: digits after the
+ * point, less a power of ten ("0.25" 2, "5e-1" 1, "2.5e3" 0). */
 static int decimals(const char *s) {
     const char *dot = strchr(s, '.');
-    if (!dot) return 0;
     int d = 0;
-    for (const char *p = dot + 1; *p >= '0' && *p <= '9'; p++) d++;
-    return d;
+    if (dot)
+        for (const char *p = dot + 1; *p >= '0' && *p <= '9'; p++) d++;
+    const char *e = strpbrk(s, "eE");
+    if (e) d -= atoi(e + 1);
+    return d < 0 ? 0 : d;
 }
 
 /* --parameter-scan NAME MIN MAX [-D STEP]: the values are computed on
@@ -178,19 +181,28 @@ static int scan_values(opts *o, const char *name, const char *lo, const char *hi
         cli_cmd_error(CMD, "--parameter-scan %s %s %s: expected MIN <= MAX", name, lo, hi);
         return CLI_USAGE;
     }
+    /* Counted in floating point first: in integers of the finest decimal
+     * place, a wide range overflows (1e14 in steps of 1e-6 is 1e20). */
+    double fcount = floor((dhi - dlo) / dstep * (1 + 1e-12)) + 1;
+    if (fcount > 100000) {
+        cli_cmd_error(CMD, "--parameter-scan %s %s %s: %.3g values, expected at most 100000", name,
+                      lo, hi, fcount);
+        return CLI_USAGE;
+    }
     int d = decimals(lo);
     if (decimals(hi) > d) d = decimals(hi);
     if (step && decimals(step) > d) d = decimals(step);
     if (d > 9) d = 9;
     double scale = pow(10, d);
+    if (fmax(fabs(dlo), fabs(dhi)) * scale > 9e18) {
+        cli_cmd_error(CMD, "--parameter-scan %s %s %s: values this large cannot have %d decimal "
+                           "places: expected fewer decimals or smaller bounds",
+                      name, lo, hi, d);
+        return CLI_USAGE;
+    }
     long long ilo = llround(dlo * scale), ihi = llround(dhi * scale), ist = llround(dstep * scale);
     if (ist <= 0) ist = 1;
     long long count = (ihi - ilo) / ist + 1;
-    if (count > 100000) {
-        cli_cmd_error(CMD, "--parameter-scan %s %s %s: %lld values, expected at most 100000", name,
-                      lo, hi, count);
-        return CLI_USAGE;
-    }
     char **vals = calloc((size_t)count, sizeof *vals);
     if (!vals) return CLI_FAIL;
     for (long long i = 0; i < count; i++) {
