@@ -220,7 +220,7 @@ int hone_env_rate(const char *name, double def, double *out, hone_error *err) {
 }
 
 /* The table, expanded from env_vars.def. */
-enum env_kind { K_ENUM, K_BOOL, K_U64, K_DURATION, K_CPUMASK, K_PATH, K_RATE };
+enum env_kind { K_ENUM, K_BOOL, K_U64, K_DURATION, K_CPUMASK, K_PATH, K_RATE, K_DIR };
 
 static const struct env_row {
     const char *name;
@@ -250,6 +250,7 @@ static void describe(const struct env_row *r, char *buf, size_t n) {
     case K_CPUMASK: snprintf(buf, n, "a comma list of sse4.1, avx2, avx512, sha, aes, bmi2, tsc, all"); break;
     case K_PATH: snprintf(buf, n, "a file path"); break;
     case K_RATE: snprintf(buf, n, "a rate like 100/s or 6000/min, or off"); break;
+    case K_DIR: snprintf(buf, n, "an absolute directory path"); break;
     }
 }
 
@@ -298,6 +299,13 @@ static int validate_row(const struct env_row *r, const char *v, hone_error *err)
         return hone_cpu_parse_mask(v, &m, err);
     }
     case K_PATH: return HONE_OK;
+    case K_DIR:
+        /* A relative directory would be made under whatever directory the
+         * program runs in, and "~/x" in a quoted value is not expanded:
+         * both would scatter state ("./~/x") where nobody looks for it. */
+        if (v[0] == '/') return HONE_OK;
+        return hone_error_set(err, HONE_EINVAL, "%s=%s: expected an absolute directory path%s", r->name,
+                              v, v[0] == '~' ? " ('~' is expanded by a shell, not in a quoted value)" : "");
     case K_RATE: {
         double rate;
         return hone_parse_rate(r->name, v, &rate, err);
