@@ -66,6 +66,42 @@ HONE_API int hone_hash_from_name(const char *name, hone_hash_algo *out, hone_err
  * is not an algorithm. */
 HONE_API size_t hone_hash_digest_len(hone_hash_algo algo);
 
+/* What hone knows about one algorithm, from the one table in src/hash/hash.c
+ * that every other piece of the module (names, digest lengths, streaming
+ * calls, list-line format, escaping, messages) reads. */
+typedef struct hone_hash_info {
+    hone_hash_algo algo;
+    const char *name;       /* canonical lower-case name: the -a value and the
+                               name used in messages ("sha256") */
+    const char *title;      /* the name as prose writes it ("SHA-256", "BLAKE3",
+                               "XXH3-64", "XXH3-128") */
+    const char *tag;        /* the BSD tag of list lines ("SHA256", "BLAKE3",
+                               "XXH3", "XXH128") */
+    const char *tool;       /* the reference tool and its flag ("sha256sum",
+                               "b3sum", "xxhsum -H3", "xxhsum -H2") */
+    size_t digest_len;      /* default digest length in bytes */
+    int xof;                /* nonzero: any output length (BLAKE3) */
+    int cryptographic;      /* nonzero: collision resistant */
+    int tag_only;           /* nonzero: the tool writes only tag-style lines
+                               (xxhsum 0.8.1 for XXH3-64) */
+    const char *stdin_name; /* how the tool names stdin in its lines ("-",
+                               "stdin") */
+    const char *escape_chars;     /* a name holding any of these is escaped in
+                                     list lines ("" for never) */
+    const char *check_escape_if;  /* a name holding any of these is escaped in
+                                     -c OK/FAILED lines */
+    const char *check_escape_chars; /* and then these characters are escaped */
+} hone_hash_info;
+
+/* The table entry of `algo`; NULL for a value that is not an algorithm. A
+ * static object, valid for the life of the process. */
+HONE_API const hone_hash_info *hone_hash_info_of(hone_hash_algo algo);
+
+/* The i-th algorithm of the table (0-based, in the order sha256, blake3,
+ * xxh3, xxh128, then any added later), or NULL when i is past the end, so
+ * callers can loop over every algorithm without knowing how many there are. */
+HONE_API const hone_hash_info *hone_hash_info_at(size_t i);
+
 /* Which BLAKE3 implementation hone_hash objects made now would use:
  * "avx512", "avx2", "sse41" or "portable". It follows hone_cpu_features(),
  * so it changes after hone_cpu_reload() with a different HONE_CPU_MASK.
@@ -186,11 +222,12 @@ HONE_API int hone_hash_blake3_derive_key(const char *context, const void *materi
  * leaves each block in L2 for the hash); mmap wins only when several
  * threads hash one file in place. */
 typedef enum hone_hash_io {
-    HONE_HASH_IO_AUTO = 0, /* mmap for multi-threaded BLAKE3 of regular files of 4 MiB
-                              or more, read() otherwise */
+    HONE_HASH_IO_AUTO = 0, /* threads that pread their own parts for multi-threaded
+                              BLAKE3 of regular files of 4 MiB or more, read() otherwise */
     HONE_HASH_IO_READ = 1, /* always read() into the hasher's buffer */
     HONE_HASH_IO_MMAP = 2  /* mmap regular files (falls back to read() for pipes, ttys,
-                              and files whose size changes or cannot be mapped) */
+                              and files that cannot be mapped or guarded); a file that
+                              shrinks meanwhile is HONE_EIO, not SIGBUS */
 } hone_hash_io;
 
 typedef struct hone_hash_file_opts {
@@ -216,10 +253,17 @@ typedef struct hone_hash_file_opts {
  * HONE_ESTATE after hone_hash_final() of a non-BLAKE3 hasher; HONE_EINVAL
  * for a directory; HONE_EIO (or the hone_status_from_errno() of the
  * failure, e.g. HONE_EACCES) if reading fails - the message is then
- * incomplete and the caller should reset. A mapped file that another
- * process truncates while it is hashed raises SIGBUS, as with every
- * mmap-based hasher (b3sum included): use HONE_HASH_IO_READ for files
- * that may shrink under you. */
+ * incomplete and the caller should reset. A file that shrinks while it is
+ * hashed gives HONE_EIO on every path: read() and pread see the short
+ * file; a mapping (HONE_HASH_IO_MMAP) is guarded by a process-wide SIGBUS
+ * handler that hone installs on the first mapping (chaining to the handler
+ * it replaces for faults that are not in a mapping being hashed), where
+ * b3sum and other mmap-based hashers die of SIGBUS. If the program
+ * installs its own SIGBUS handler later, the next mapping puts hone's back
+ * in front of it, and every SIGBUS that is not a read past the end of a
+ * file hone is hashing still goes to the program's handler. Programs that
+ * must own SIGBUS alone should use HONE_HASH_IO_READ or AUTO (which never
+ * map). */
 HONE_API int hone_hash_update_fd(hone_hash *h, int fd, const hone_hash_file_opts *opts,
                                  uint64_t *nbytes);
 
@@ -229,7 +273,10 @@ HONE_API int hone_hash_update_fd(hone_hash *h, int fd, const hone_hash_file_opts
  * files. Does not treat "-" specially: use hone_hash_update_fd(h, 0, ...)
  * for stdin. Returns what hone_hash_update_fd() and hone_hash_final()
  * return, plus HONE_ENOTFOUND / HONE_EACCES / HONE_EIO from open(), and
- * HONE_EINVAL for a directory. */
+ * HONE_EINVAL for a directory. When open() fails, errno is left as open()
+ * set it, so a caller can tell ENOENT (the file does not exist) from
+ * ENOTDIR (a component of the path is not a directory), which are both
+ * HONE_ENOTFOUND. */
 HONE_API int hone_hash_path(hone_hash *h, const char *path, const hone_hash_file_opts *opts,
                             uint8_t *out, size_t out_len, uint64_t *nbytes);
 
@@ -272,6 +319,29 @@ typedef enum hone_hash_style {
 HONE_API int hone_hash_format_line(hone_buf *b, hone_hash_algo algo, hone_hash_style style,
                                    const uint8_t *digest, const char *name);
 
+/* Flags of hone_hash_format_line_ex(). */
+enum {
+    /* End the line with a NUL instead of a newline and never escape the
+     * name, as sha256sum -z does (a NUL cannot be in a file name, so
+     * nothing needs escaping). */
+    HONE_HASH_LINE_ZERO = 1 << 0,
+    /* Write the digest alone, without the name, as b3sum --no-names does
+     * (GNU style only). */
+    HONE_HASH_LINE_NO_NAME = 1 << 1
+};
+
+/* As hone_hash_format_line(), with digest_len bytes of digest (it must be
+ * hone_hash_digest_len(algo), except for an algorithm whose info has xof
+ * set, where any length including 0 is written, as b3sum -l does) and
+ * `flags` (HONE_HASH_LINE_*; 0 gives hone_hash_format_line()'s line).
+ * name may be NULL with HONE_HASH_LINE_NO_NAME. Returns HONE_OK; HONE_EINVAL
+ * for a NULL argument, a bad algo, a wrong digest_len, an unknown flag, or
+ * HONE_HASH_LINE_NO_NAME with the tag style (a tag line without its name is
+ * not a line any tool reads); HONE_ENOMEM (b keeps its previous content). */
+HONE_API int hone_hash_format_line_ex(hone_buf *b, hone_hash_algo algo, hone_hash_style style,
+                                      const uint8_t *digest, size_t digest_len, const char *name,
+                                      unsigned flags);
+
 /* One parsed line of a digest list. */
 typedef struct hone_hash_line {
     /* The algorithm the line names (tag style, or the "XXH3_" prefix newer
@@ -290,16 +360,50 @@ typedef struct hone_hash_line {
  * coreutils does, except on an untagged BLAKE3 line: b3sum does not escape
  * carriage returns and reads a final one as part of the name, and so does
  * this parser. The file name, unescaped, replaces name's content.
+ * Untagged lines are "<hex>", one space or tab, then either a type mark
+ * (' ', or '*' for binary) and the name, or - when the next character is
+ * neither, or is the last one - the name right away (the one-character
+ * form of BSD `md5 -r`, which sha256sum -c also accepts): exactly the forms
+ * coreutils 9.1 accepts for a list of that one line (b3sum -c takes only
+ * the two-space form; hone takes GNU's forms for every algorithm).
  * Untagged lines are read as algorithm `def`: the digest must have
  * hone_hash_digest_len(def) bytes. Tagged lines must name an algorithm hone
  * knows, with its digest length.
  *
  * Returns HONE_OK; HONE_EPARSE for a malformed line, with err->msg saying
  * what is wrong and err->col the 1-based column where it went wrong
- * (err->line is left 0 for the caller to fill); HONE_ENOMEM if name cannot
+ * (err->line is left 0 for the caller to fill), and out->algo the
+ * algorithm the line names by its tag or "XXH3_" prefix, or 0 when it
+ * names none (so a caller can say which algorithm's line was malformed); HONE_ENOMEM if name cannot
  * grow; HONE_EINVAL for NULL arguments or a bad def. */
 HONE_API int hone_hash_parse_line(const char *line, size_t len, hone_hash_algo def,
                                   hone_hash_line *out, hone_buf *name, hone_error *err);
+
+/* What coreutils remembers between the lines of one check run: whether the
+ * untagged lines so far separate digest and name with two characters
+ * ("<hex>  <name>", "<hex> *<name>") or with one ("<hex> <name>", BSD
+ * `md5 -r` style). Zero-initialise it once per run (coreutils keeps it
+ * across every LIST of one command). */
+typedef struct hone_hash_list_state {
+    int form; /* 0: no untagged line yet; 1: two-character; 2: one-character */
+} hone_hash_list_state;
+
+/* Parses one line of a list as `sha256sum -c` (coreutils 9.1) does, with
+ * the state of the lines before it. Beyond hone_hash_parse_line() (which
+ * reads each line as if it were the first): an empty line or one whose
+ * first byte is '#' holds no entry; once a list has a two-character
+ * separator line, a one-character line is malformed (coreutils refuses to
+ * mix them, so that a renamed file with a leading space cannot pass); and
+ * after a one-character line, "<hex>  <name>" is read as the name
+ * " <name>", with its leading space.
+ *
+ * Returns HONE_OK for an entry (out and name filled); HONE_ENOTFOUND for a
+ * line without one, which the caller skips silently as coreutils does;
+ * otherwise what hone_hash_parse_line() returns (HONE_EINVAL also for a
+ * NULL st). The state changes only on HONE_OK. */
+HONE_API int hone_hash_parse_list_line(hone_hash_list_state *st, const char *line, size_t len,
+                                       hone_hash_algo def, hone_hash_line *out, hone_buf *name,
+                                       hone_error *err);
 
 #ifdef __cplusplus
 }

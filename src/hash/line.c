@@ -5,25 +5,6 @@
 
 #include "hone/hash.h"
 
-static const char *tag_name(hone_hash_algo algo) {
-    switch (algo) {
-    case HONE_HASH_SHA256: return "SHA256";
-    case HONE_HASH_BLAKE3: return "BLAKE3";
-    case HONE_HASH_XXH3_64: return "XXH3";
-    case HONE_HASH_XXH3_128: return "XXH128";
-    }
-    return NULL;
-}
-
-/* The characters each tool escapes: coreutils 9.1 backslash, newline and
- * carriage return; b3sum backslash and newline; xxhsum 0.8.1 nothing. */
-static const char *escaped_chars(hone_hash_algo algo) {
-    switch (algo) {
-    case HONE_HASH_SHA256: return "\\\n\r";
-    case HONE_HASH_BLAKE3: return "\\\n";
-    default: return "";
-    }
-}
 
 static int append_escaped(hone_buf *b, const char *name, int escape) {
     if (!escape) return hone_buf_puts(b, name);
@@ -42,37 +23,61 @@ static int append_escaped(hone_buf *b, const char *name, int escape) {
     return HONE_OK;
 }
 
-int hone_hash_format_line(hone_buf *b, hone_hash_algo algo, hone_hash_style style,
-                          const uint8_t *digest, const char *name) {
-    size_t dlen = hone_hash_digest_len(algo);
-    if (!b || !digest || !name || !dlen) return HONE_EINVAL;
-    char hex[HONE_HASH_MAX_HEX];
-    hone_hash_hex(digest, dlen, hex);
-    const char *esc = escaped_chars(algo);
-    int escape = *esc && strpbrk(name, esc) != NULL;
+static int append_hex(hone_buf *b, const uint8_t *digest, size_t len) {
+    char hex[2 * 64 + 1];
+    for (size_t off = 0; off < len; off += 64) {
+        size_t n = len - off < 64 ? len - off : 64;
+        int rc = hone_buf_append(b, hex, hone_hash_hex(digest + off, n, hex));
+        if (rc) return rc;
+    }
+    return HONE_OK;
+}
+
+int hone_hash_format_line_ex(hone_buf *b, hone_hash_algo algo, hone_hash_style style,
+                             const uint8_t *digest, size_t digest_len, const char *name,
+                             unsigned flags) {
+    const hone_hash_info *in = hone_hash_info_of(algo);
+    int no_name = (flags & HONE_HASH_LINE_NO_NAME) != 0;
+    if (!b || !in || (!digest && digest_len) || (flags & ~(unsigned)(HONE_HASH_LINE_ZERO |
+                                                                     HONE_HASH_LINE_NO_NAME)))
+        return HONE_EINVAL;
+    if ((!no_name && !name) || (no_name && style == HONE_HASH_STYLE_TAG)) return HONE_EINVAL;
+    if (!in->xof && digest_len != in->digest_len) return HONE_EINVAL;
+    if (!in->xof && !digest) return HONE_EINVAL;
     /* xxhsum 0.8.1 prints XXH3-64 only in the tag style. */
-    if (algo == HONE_HASH_XXH3_64) style = HONE_HASH_STYLE_TAG;
+    if (in->tag_only && !no_name) style = HONE_HASH_STYLE_TAG;
+    int escape = !(flags & HONE_HASH_LINE_ZERO) && !no_name && *in->escape_chars &&
+                 strpbrk(name, in->escape_chars) != NULL;
     size_t old_len = b->len;
     int rc = HONE_OK;
     if (escape) rc = hone_buf_append(b, "\\", 1);
-    if (style == HONE_HASH_STYLE_TAG) {
-        if (!rc) rc = hone_buf_puts(b, tag_name(algo));
+    if (no_name) {
+        rc = append_hex(b, digest, digest_len);
+    } else if (style == HONE_HASH_STYLE_TAG) {
+        if (!rc) rc = hone_buf_puts(b, in->tag);
         if (!rc) rc = hone_buf_append(b, " (", 2);
         if (!rc) rc = append_escaped(b, name, escape);
         if (!rc) rc = hone_buf_append(b, ") = ", 4);
-        if (!rc) rc = hone_buf_puts(b, hex);
+        if (!rc) rc = append_hex(b, digest, digest_len);
     } else {
-        if (!rc) rc = hone_buf_puts(b, hex);
+        if (!rc) rc = append_hex(b, digest, digest_len);
         if (!rc) rc = hone_buf_append(b, "  ", 2);
         if (!rc) rc = append_escaped(b, name, escape);
     }
-    if (!rc) rc = hone_buf_append(b, "\n", 1);
+    if (!rc) rc = hone_buf_append(b, (flags & HONE_HASH_LINE_ZERO) ? "\0" : "\n", 1);
     if (rc) {
         /* Keep the promise that a failed append leaves b as it was. */
         b->len = old_len;
         if (b->data) b->data[old_len] = '\0';
     }
     return rc;
+}
+
+int hone_hash_format_line(hone_buf *b, hone_hash_algo algo, hone_hash_style style,
+                          const uint8_t *digest, const char *name) {
+    size_t dlen = hone_hash_digest_len(algo);
+    if (!dlen || !digest) return HONE_EINVAL;
+    return hone_hash_format_line_ex(b, algo, style, digest, dlen, name, 0);
 }
 
 static int is_hex(char c) {
@@ -142,6 +147,7 @@ static int digest_into(const char *hex, size_t n, hone_hash_algo algo, size_t co
 
 static int parse_tagged(const char *s, size_t len, size_t start, int escaped, hone_hash_algo algo,
                         size_t name_open, hone_hash_line *out, hone_buf *name, hone_error *err) {
+    out->algo = algo; /* for the caller's message, also on error */
     /* The name runs to the last ')': a hex digest never holds one, while
      * a file name may. */
     size_t close = len;
@@ -168,8 +174,15 @@ static int parse_tagged(const char *s, size_t len, size_t start, int escaped, ho
     return unescape_name(s + name_open, close - name_open, escaped, name_open + 1, name, err);
 }
 
-int hone_hash_parse_line(const char *line, size_t len, hone_hash_algo def, hone_hash_line *out,
-                         hone_buf *name, hone_error *err) {
+/* The separator forms of untagged lines (hone_hash_list_state.form). */
+enum { FORM_NONE = 0, FORM_TWO = 1, FORM_ONE = 2 };
+
+/* Parses one line given the separator form of the untagged lines before it
+ * (FORM_NONE: none); *form receives this line's form (FORM_NONE for a tagged
+ * line). */
+static int parse_line(const char *line, size_t len, hone_hash_algo def, int form_before,
+                      int *form, hone_hash_line *out, hone_buf *name, hone_error *err) {
+    *form = FORM_NONE;
     if (!line || !out || !name || !hone_hash_digest_len(def)) {
         return hone_error_set(err, HONE_EINVAL, "hash line: NULL argument or bad algorithm");
     }
@@ -197,22 +210,21 @@ int hone_hash_parse_line(const char *line, size_t len, hone_hash_algo def, hone_
         i++;
     }
     /* Tag style: a known name, then " (" (or "("). */
-    static const hone_hash_algo algos[] = {HONE_HASH_SHA256, HONE_HASH_BLAKE3,
-                                           HONE_HASH_XXH3_128, HONE_HASH_XXH3_64};
-    for (size_t k = 0; k < sizeof algos / sizeof algos[0]; k++) {
-        const char *t = tag_name(algos[k]);
-        size_t tl = strlen(t);
-        if (len - i > tl && !memcmp(line + i, t, tl)) {
+    const hone_hash_info *in;
+    for (size_t k = 0; (in = hone_hash_info_at(k)) != NULL; k++) {
+        size_t tl = strlen(in->tag);
+        if (len - i > tl && !memcmp(line + i, in->tag, tl)) {
             size_t p = i + tl;
             if (p < len && line[p] == ' ') p++;
             if (p < len && line[p] == '(')
-                return parse_tagged(line, len, i, escaped, algos[k], p + 1, out, name, err);
+                return parse_tagged(line, len, i, escaped, in->algo, p + 1, out, name, err);
         }
     }
     /* GNU style, with xxhsum's optional "XXH3_" prefix on the digest. */
     hone_hash_algo algo = def;
     if (len - i > 5 && !memcmp(line + i, "XXH3_", 5)) {
         algo = HONE_HASH_XXH3_64;
+        out->algo = algo;
         i += 5;
     }
     if (had_cr && algo == HONE_HASH_BLAKE3) len++;
@@ -236,21 +248,58 @@ int hone_hash_parse_line(const char *line, size_t len, hone_hash_algo def, hone_
         return parse_error(err, hex_start + 1, "%s%zu", "expected a hex digest at column ",
                            hex_start + 1);
     }
-    if (i < len && line[i] != ' ') {
+    if (i < len && line[i] != ' ' && line[i] != '\t') {
         return parse_error(err, i + 1, "%s%zu",
-                           "expected a space after the digest, found another character at "
-                           "column ",
+                           "expected a space or tab after the digest, found another character "
+                           "at column ",
                            i + 1);
     }
     int rc = digest_into(line + hex_start, i - hex_start, algo, hex_start + 1, out, err);
     if (rc) return rc;
-    if (i + 1 >= len || (line[i + 1] != ' ' && line[i + 1] != '*'))
-        return parse_error(err, i + 2, "%s%zu",
-                           "expected two spaces (or ' *') between the digest and the file "
-                           "name, column ",
+    /* coreutils 9.1 (md5sum.c split_3): one blank (space or tab), then a
+     * type mark (' ' text, '*' binary) and the name; or, when the next
+     * character is neither or is the last one, the name right away (BSD
+     * `md5 -r` lines). It refuses the one-character form once it has seen
+     * the other, and after a one-character line reads every name whole. */
+    if (i + 1 >= len)
+        return parse_error(err, i + 2, "%s%zu", "missing file name after the digest, column ",
                            i + 2);
-    out->binary = line[i + 1] == '*';
+    size_t rest = i + 1;
+    int one = len - rest == 1 || (line[rest] != ' ' && line[rest] != '*');
+    if (one) {
+        if (form_before == FORM_TWO)
+            return parse_error(err, rest + 1, "%s%zu",
+                               "one blank between digest and name after lines with two (as "
+                               "sha256sum -c, hone does not mix the two forms), column ",
+                               rest + 1);
+        *form = FORM_ONE;
+    } else if (form_before != FORM_ONE) {
+        *form = FORM_TWO;
+        out->binary = line[rest] == '*';
+        rest++;
+    } else {
+        *form = FORM_ONE;
+    }
     out->style = HONE_HASH_STYLE_GNU;
-    i += 2;
-    return unescape_name(line + i, len - i, escaped, i + 1, name, err);
+    return unescape_name(line + rest, len - rest, escaped, rest + 1, name, err);
+}
+
+int hone_hash_parse_line(const char *line, size_t len, hone_hash_algo def, hone_hash_line *out,
+                         hone_buf *name, hone_error *err) {
+    int form;
+    return parse_line(line, len, def, FORM_NONE, &form, out, name, err);
+}
+
+int hone_hash_parse_list_line(hone_hash_list_state *st, const char *line, size_t len,
+                              hone_hash_algo def, hone_hash_line *out, hone_buf *name,
+                              hone_error *err) {
+    if (!st || !line)
+        return hone_error_set(err, HONE_EINVAL, "hash list line: NULL argument");
+    /* coreutils skips a line whose first byte is '#' before anything else,
+     * then an empty one (after dropping a final CR). */
+    if (len == 0 || line[0] == '#' || (len == 1 && line[0] == '\r')) return HONE_ENOTFOUND;
+    int form;
+    int rc = parse_line(line, len, def, st->form, &form, out, name, err);
+    if (rc == HONE_OK && form != FORM_NONE) st->form = form;
+    return rc;
 }

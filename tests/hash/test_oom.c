@@ -1,7 +1,8 @@
 /* test_oom.c - the hash module under the out-of-memory loop: every
  * allocation of making hashers (each algorithm and BLAKE3 mode), hashing a
- * file through the I/O buffer and on BLAKE3's pread workers, and formatting and parsing list lines fails
- * in turn; each call must report HONE_ENOMEM (or recover) and leak nothing. */
+ * file through the I/O buffer and on BLAKE3's pread workers, and formatting
+ * (also -z, --no-names and long BLAKE3 output) and parsing list lines (also
+ * with list state) fails in turn; each call must report HONE_ENOMEM (or recover) and leak nothing. */
 #include "test.h"
 
 #include <stdio.h>
@@ -48,8 +49,22 @@ static int hash_everything(const hone_allocator *a, void *ctx) {
                 if (!rc && (fa == HONE_HASH_SHA256 || fa == HONE_HASH_BLAKE3) &&
                     strcmp(name.data, "a\\name\nwith escapes") != 0)
                     rc = HONE_EFAIL;
+                /* the list parser with its state, on the same line */
+                hone_hash_list_state st = {0};
+                if (!rc) rc = hone_hash_parse_list_line(&st, b.data, b.len - 1, fa, &l, &name, NULL);
                 hone_buf_free(&name);
             }
+            /* -z and --no-names lines, and a long BLAKE3 output (-l) */
+            uint8_t xof[200];
+            size_t xl = fa == HONE_HASH_BLAKE3 ? sizeof xof : hone_hash_digest_len(fa);
+            memcpy(xof, d, hone_hash_digest_len(fa));
+            if (!rc && fa == HONE_HASH_BLAKE3) rc = hone_hash_xof(h, 0, xof, sizeof xof);
+            if (!rc)
+                rc = hone_hash_format_line_ex(&b, fa, HONE_HASH_STYLE_GNU, xof, xl, "n\nl",
+                                              HONE_HASH_LINE_ZERO);
+            if (!rc)
+                rc = hone_hash_format_line_ex(&b, fa, HONE_HASH_STYLE_GNU, xof, xl, NULL,
+                                              HONE_HASH_LINE_NO_NAME);
             hone_buf_free(&b);
         }
         hone_hash_free(h);
