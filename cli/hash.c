@@ -14,42 +14,49 @@
 /* The longest -l: b3sum has no limit, but hone builds each line in memory. */
 #define MAX_LENGTH ((uint64_t)1 << 20)
 
-void cli_hash_usage(FILE *out) {
-    fprintf(out,
-            "usage: hone hash [-a ALGO] [-j N] [--tag] [FILE...]\n"
-            "       hone hash [-a ALGO] [-z] [--no-names] [--io MODE] [FILE...]\n"
-            "       hone hash [-l LEN] [--keyed | --derive-key CONTEXT] [FILE...]  (BLAKE3)\n"
-            "       hone hash -c [-a ALGO] [--quiet|--status] [--ignore-missing] [--strict]\n"
-            "                 [-w] [LIST...]\n"
-            "\n"
-            "Prints the digest of each FILE (stdin when FILE is - or absent) exactly as\n"
-            "sha256sum, b3sum or xxhsum would, or checks the digests listed in each LIST\n"
-            "(written by those tools or by hone) like `sha256sum -c`.\n"
-            "\n"
-            "  -a, --algorithm ALGO  sha256 (default), blake3, xxh3 or xxh128\n"
-            "  -j, --threads N       threads for BLAKE3 of large files (default: all CPUs);\n"
-            "                        the digest does not depend on N\n"
-            "      --tag             print BSD-style lines: SHA256 (FILE) = HEX\n"
-            "  -z, --zero            end each line with NUL, not newline, and do not escape\n"
-            "                        names (as sha256sum -z)\n"
-            "      --no-names        print the digests only (as b3sum --no-names)\n"
-            "  -l, --length LEN      BLAKE3 output bytes, 0 to 1048576 (default 32)\n"
-            "      --keyed           BLAKE3 keyed mode; the 32-byte key is read from stdin\n"
-            "      --derive-key CONTEXT  BLAKE3 key derivation mode with CONTEXT\n"
-            "      --io MODE         how files are read: auto (default), read or mmap\n"
-            "  -c, --check           check the digests listed in each LIST\n"
-            "      --quiet           with -c: do not print OK lines\n"
-            "      --status          with -c: print nothing; the exit status tells\n"
-            "      --ignore-missing  with -c: skip listed files that do not exist\n"
-            "      --strict          with -c: fail if any line is malformed\n"
-            "  -w, --warn            accepted for compatibility: hone always names malformed\n"
-            "                        lines (LIST:LINE: why) on stderr\n"
-            "  -h, --help            show this help\n"
-            "\n"
-            "Exit status: 0 all good; 1 a file could not be read or (with -c) a digest did\n"
-            "not match, a listed file could not be read, or no line was well formed;\n"
-            "2 usage error.\n");
-}
+enum {
+    OPT_TAG = CLI_LONG, OPT_QUIET, OPT_STATUS, OPT_IGNORE_MISSING, OPT_STRICT, OPT_IO, OPT_NO_NAMES,
+    OPT_KEYED, OPT_DERIVE
+};
+
+/* -c and -w as sha256sum and b3sum spell them (hone-completion(1), LETTERS). */
+static const cli_opt hash_opts[] = {
+    {'a', "algorithm", "ALGO", "sha256 (default), blake3, xxh3 or xxh128", "sha256 blake3 xxh3 xxh128"},
+    {'j', "threads", "N", "threads for BLAKE3 of large files (default: all CPUs); the digest does not depend on N", NULL},
+    {OPT_TAG, "tag", NULL, "print BSD-style lines: SHA256 (FILE) = HEX", NULL},
+    {'z', "zero", NULL, "end each line with NUL, not newline, and do not escape names (as sha256sum -z)", NULL},
+    {OPT_NO_NAMES, "no-names", NULL, "print the digests only (as b3sum --no-names)", NULL},
+    {'l', "length", "LEN", "BLAKE3 output bytes, 0 to 1048576 (default 32)", NULL},
+    {OPT_KEYED, "keyed", NULL, "BLAKE3 keyed mode; the 32-byte key is read from stdin", NULL},
+    {OPT_DERIVE, "derive-key", "CONTEXT", "BLAKE3 key derivation mode with CONTEXT", NULL},
+    {OPT_IO, "io", "MODE", "how files are read: auto (default), read or mmap", "auto read mmap"},
+    {'c', "check", NULL, "check the digests listed in each LIST", NULL},
+    {OPT_QUIET, "quiet", NULL, "with -c: do not print OK lines", NULL},
+    {OPT_STATUS, "status", NULL, "with -c: print nothing; the exit status tells", NULL},
+    {OPT_IGNORE_MISSING, "ignore-missing", NULL, "with -c: skip listed files that do not exist", NULL},
+    {OPT_STRICT, "strict", NULL, "with -c: fail if any line is malformed", NULL},
+    {'w', "warn", NULL,
+     "accepted for compatibility: hone always names malformed lines (LIST:LINE: why) on stderr", NULL},
+    {'h', "help", NULL, "show this help", NULL},
+    {0, NULL, NULL, NULL, NULL}};
+
+const cli_spec cli_spec_hash = {
+    "hash",
+    "usage: hone hash [-a ALGO] [-j N] [--tag] [FILE...]\n"
+    "       hone hash [-a ALGO] [-z] [--no-names] [--io MODE] [FILE...]\n"
+    "       hone hash [-l LEN] [--keyed | --derive-key CONTEXT] [FILE...]  (BLAKE3)\n"
+    "       hone hash -c [-a ALGO] [--quiet|--status] [--ignore-missing] [--strict]\n"
+    "                 [-w] [LIST...]\n"
+    "\n"
+    "Prints the digest of each FILE (stdin when FILE is - or absent) exactly as\n"
+    "sha256sum, b3sum or xxhsum would, or checks the digests listed in each LIST\n"
+    "(written by those tools or by hone) like `sha256sum -c`.\n",
+    "Exit status: 0 all good; 1 a file could not be read or (with -c) a digest did\n"
+    "not match, a listed file could not be read, or no line was well formed;\n"
+    "2 usage error.\n",
+    hash_opts};
+
+void cli_hash_usage(FILE *out) { cli_help(&cli_spec_hash, out); }
 
 typedef struct hash_cli {
     hone_hash_algo algo;
@@ -507,35 +514,6 @@ static int check_combinations(hash_cli *o, int check, int length_given, int nfil
 }
 
 int cli_hash_main(int argc, char **argv) {
-    enum {
-        OPT_TAG = 256,
-        OPT_QUIET,
-        OPT_STATUS,
-        OPT_IGNORE_MISSING,
-        OPT_STRICT,
-        OPT_IO,
-        OPT_NO_NAMES,
-        OPT_KEYED,
-        OPT_DERIVE
-    };
-    static const struct option longopts[] = {
-        {"algorithm", required_argument, NULL, 'a'},
-        {"threads", required_argument, NULL, 'j'},
-        {"tag", no_argument, NULL, OPT_TAG},
-        {"zero", no_argument, NULL, 'z'},
-        {"no-names", no_argument, NULL, OPT_NO_NAMES},
-        {"length", required_argument, NULL, 'l'},
-        {"keyed", no_argument, NULL, OPT_KEYED},
-        {"derive-key", required_argument, NULL, OPT_DERIVE},
-        {"io", required_argument, NULL, OPT_IO},
-        {"check", no_argument, NULL, 'c'},
-        {"quiet", no_argument, NULL, OPT_QUIET},
-        {"status", no_argument, NULL, OPT_STATUS},
-        {"ignore-missing", no_argument, NULL, OPT_IGNORE_MISSING},
-        {"strict", no_argument, NULL, OPT_STRICT},
-        {"warn", no_argument, NULL, 'w'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
     hash_cli o = {.algo = HONE_HASH_SHA256};
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     o.threads = cpus > 0 ? (unsigned)cpus : 1;
@@ -543,7 +521,7 @@ int cli_hash_main(int argc, char **argv) {
     uint64_t length = 0;
     hone_error err;
     optind = 0;
-    while ((c = cli_getopt("hash", argc, argv, "a:j:zl:cwh", longopts)) != -1) {
+    while ((c = cli_next(&cli_spec_hash, argc, argv)) != -1) {
         switch (c) {
         case 'a':
             if (hone_hash_from_name(optarg, &o.algo, &err)) {
