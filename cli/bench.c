@@ -827,18 +827,23 @@ static void print_result(const bench_ctx *c, size_t i) {
     bench_fmt_time(c, b->sys_mean, s->mean, sy, sizeof sy);
     bench_fmt_time(c, s->min, s->mean, lo, sizeof lo);
     bench_fmt_time(c, s->max, s->mean, hi, sizeof hi);
-    /* "<=": the child stayed below this process's own peak, which Linux
-     * charges to it, so only the bound is known. */
+    /* A child that stayed below this process's own peak is charged that
+     * peak by Linux (its exec records the spawning memory's high-water
+     * mark), so its own is unknown: no figure is printed rather than
+     * hone's (`true` would show 8 MiB where /usr/bin/time says 1). The
+     * JSON export keeps the bound, flagged memory_usage_is_upper_bound. */
     mem[0] = 0;
-    if (b->peak_rss_bounded) snprintf(mem, sizeof mem, "\u2264 ");
-    size_t ml = strlen(mem);
-    fmt_bytes(b->peak_rss, mem + ml, sizeof mem - ml);
+    if (!b->peak_rss_bounded) {
+        snprintf(mem, sizeof mem, ", peak RSS ");
+        size_t ml = strlen(mem);
+        fmt_bytes(b->peak_rss, mem + ml, sizeof mem - ml);
+    }
     printf("  Time (mean \u00b1 \u03c3):     %s%10s%s \u00b1 %10s    [User: %s, System: %s]\n",
            col(c, "\033[32;1m"), m, col(c, "\033[0m"), b->n > 1 ? sd : "n/a", u, sy);
     char md[32];
     bench_fmt_time(c, s->median, s->mean, md, sizeof md);
-    printf("  Range (min \u2026 max):   %10s \u2026 %10s    %zu runs   median %s, peak RSS %s\n", lo,
-           hi, b->n, md, mem);
+    printf("  Range (min \u2026 max):   %10s \u2026 %10s    %zu runs   median %s%s\n", lo, hi,
+           b->n, md, mem);
     /* Counted outliers (beyond HONE_BENCH_OUTLIER_K scaled MADs) go to the
      * JSON export; the warning fires only for runs beyond hyperfine's
      * threshold of 14, so that the heavy right tail every process-spawn
