@@ -6,59 +6,129 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <jansson.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* ------------------------------------------------------------------ */
+/* Options: one table per action                                       */
+/* ------------------------------------------------------------------ */
+
+/* Long options only for what has no letter anywhere; --algo is the old
+ * spelling of --algorithm (hone hash's name), kept as a hidden alias. */
+enum {
+    O_JSON = CLI_LONG, O_INCLUDE, O_EXCLUDE, O_NO_INDEX, O_INDEX_DIR, O_IGNORE_EXTRA, O_GRANULARITY,
+    O_ALGO_ALIAS
+};
+
+#define ALGOS "sha256 blake3 xxh3 xxh128"
+#define OPT_ALGO(help) {'a', "algorithm", "ALGO", help, ALGOS}, {O_ALGO_ALIAS, "algo", "ALGO", NULL, ALGOS}
+#define OPT_GLOBS                                                                                  \
+    {O_INCLUDE, "include", "GLOB", "only files matching GLOB (repeatable; ** spans directories)",   \
+     NULL},                                                                                        \
+        {O_EXCLUDE, "exclude", "GLOB", "skip files and directories matching GLOB (repeatable)", NULL}
+#define OPT_WALK                                                                                   \
+    {'x', "one-file-system", NULL, "do not enter directories on other file systems", NULL},        \
+        {'L', "follow", NULL, "follow symlinks that stay inside DIR (as find -L)", NULL},          \
+        {'j', "threads", "N", "walk and hash with N threads, 1 to 64 (default: CPUs, 2 to 8)",      \
+         NULL},                                                                                    \
+        {O_NO_INDEX, "no-index", NULL, "read every file; do not use or update the index", NULL},   \
+        {O_INDEX_DIR, "index-dir", "DIR",                                                          \
+         "keep the index in DIR (default $HONE_CACHE_DIR, $XDG_CACHE_HOME/hone or ~/.cache/hone)", \
+         "@dir"},                                                                                  \
+        {O_GRANULARITY, "timestamp-granularity", "DURATION",                                       \
+         "trust an index entry only if the file's mtime is in an earlier DURATION-long tick than " \
+         "the run that stored it (default: detected per file; e.g. 2s for FAT, more for a "        \
+         "network file system with clock skew)",                                                  \
+         NULL}
+#define OPT_IGNORE_EXTRA                                                                           \
+    {O_IGNORE_EXTRA, "ignore-extra", NULL,                                                         \
+     "files absent from the manifest are neither listed nor a failure (still counted)", NULL}
+#define OPT_END {'h', "help", NULL, "show this help", NULL}, {0, NULL, NULL, NULL, NULL}
+
+static const cli_opt build_opts[] = {
+    {'o', "output", "FILE",
+     "write the manifest to FILE (atomically), not stdout; a name ending in .b3 or .sha256 "
+     "also chooses the algorithm",
+     "@file"},
+    OPT_ALGO("sha256 (default), blake3, xxh3 or xxh128"),
+    {O_JSON, "json", NULL, "write JSON with size and mtime_ns instead of sum lines", NULL},
+    OPT_GLOBS,
+    OPT_WALK,
+    {'q', "quiet", NULL, "no progress and no summary on stderr", NULL},
+    OPT_END};
+
+static const cli_opt check_opts[] = {
+    OPT_ALGO("the algorithm of the list when neither its format (JSON) nor its name (.b3, "
+             ".sha256) says; default: by digest length, 64 hex digits being sha256"),
+    {O_JSON, "json", NULL, "print the result as one JSON object", NULL},
+    OPT_GLOBS,
+    OPT_WALK,
+    OPT_IGNORE_EXTRA,
+    {'q', "quiet", NULL, "no progress; print only the summary line", NULL},
+    OPT_END};
+
+static const cli_opt diff_opts[] = {
+    OPT_ALGO("the algorithm of both lists when neither their format (JSON) nor their names say"),
+    {O_JSON, "json", NULL, "print the result as one JSON object", NULL},
+    OPT_GLOBS,
+    OPT_IGNORE_EXTRA,
+    {'q', "quiet", NULL, "print only the summary line", NULL},
+    OPT_END};
+
+#define ALIAS_NOTE "(--algo is accepted as the old spelling of --algorithm.)\n"
+
+const cli_spec cli_spec_manifest_build = {
+    "manifest build",
+    "usage: hone manifest build DIR [-o FILE] [-a ALGO] [--json] [options]\n"
+    "\n"
+    "Lists every regular file under DIR with its digest, sorted by path, in the\n"
+    "format sha256sum and b3sum print (so `sha256sum -c FILE`, or `b3sum -c`, run\n"
+    "in DIR verifies it), or as JSON with sizes and mtimes. Files are hashed in\n"
+    "parallel; an index remembers digests so unchanged files are not read again.\n",
+    ALIAS_NOTE "Exit status: 0 success, 1 some files unreadable or the output not written,\n"
+               "2 bad usage or input.\n",
+    build_opts};
+
+const cli_spec cli_spec_manifest_check = {
+    "manifest check",
+    "usage: hone manifest check FILE [DIR] [-a ALGO] [--json] [--ignore-extra] [options]\n"
+    "\n"
+    "Compares DIR (default: the current directory) with a manifest written by\n"
+    "hone, sha256sum or b3sum and prints one line per difference: modified,\n"
+    "missing, extra, unreadable, or moved (a missing file's content found at one\n"
+    "new path), then a summary. The algorithm comes from the manifest (JSON), its\n"
+    "name (.b3 blake3, .sha256 sha256) or -a, else from the digest length.\n",
+    ALIAS_NOTE "Exit status: 0 no differences, 1 differences or unreadable files, 2 bad\n"
+               "usage or input.\n",
+    check_opts};
+
+const cli_spec cli_spec_manifest_diff = {
+    "manifest diff",
+    "usage: hone manifest diff A B [-a ALGO] [--json] [--ignore-extra] [options]\n"
+    "\n"
+    "Compares manifest A (the expected one) with manifest B and prints the same\n"
+    "lines and summary as check.\n",
+    ALIAS_NOTE "Exit status: 0 no differences, 1 differences, 2 bad usage or input.\n",
+    diff_opts};
+
 void cli_manifest_usage(FILE *out) {
-    fprintf(out,
-            "usage: hone manifest build DIR [-o FILE] [-a ALGO] [--json] [options]\n"
-            "       hone manifest check FILE [DIR] [-a ALGO] [--ignore-extra] [options]\n"
-            "       hone manifest diff A B [-a ALGO]\n"
-            "\n"
-            "build lists every regular file under DIR with its digest, sorted by path, in\n"
-            "the format sha256sum and b3sum print (so `sha256sum -c FILE` run in DIR\n"
-            "verifies it), or as JSON with sizes and mtimes. Files are hashed in parallel;\n"
-            "an index remembers digests so unchanged files are not read again.\n"
-            "check compares DIR (default: the current directory) with a manifest written\n"
-            "by hone, sha256sum or b3sum and reports modified, missing, extra and\n"
-            "unreadable files. diff compares two manifests.\n"
-            "\n"
-            "  -o, --output FILE      write the manifest to FILE (atomically), not stdout\n"
-            "  -a, --algo ALGO        sha256 (default), blake3 or xxh3; for check and diff,\n"
-            "                         the algorithm of an untagged list (64 hex digits are\n"
-            "                         read as sha256: pass -a blake3 for b3sum lists)\n"
-            "      --json             build: write JSON with size and mtime_ns\n"
-            "      --include GLOB     only files matching GLOB (repeatable; ** spans dirs)\n"
-            "      --exclude GLOB     skip files and directories matching GLOB (repeatable)\n"
-            "  -x, --one-file-system  do not enter directories on other file systems\n"
-            "  -L, --follow           follow symlinks that stay inside DIR\n"
-            "  -j, --threads N        walk and hash with N threads (default: CPUs, 2..8)\n"
-            "      --no-index         read every file; do not use or update the index\n"
-            "      --index-dir DIR    keep the index in DIR (default $HONE_CACHE_DIR,\n"
-            "                         $XDG_CACHE_HOME/hone or ~/.cache/hone)\n"
-            "      --ignore-extra     check: files not in the manifest are not a failure\n"
-            "      --timestamp-granularity DURATION\n"
-            "                         trust an index entry only if the file's mtime is\n"
-            "                         in an earlier DURATION-long tick than the run that\n"
-            "                         stored it (default: detected per file; e.g. 2s for\n"
-            "                         FAT, more for a network file system with clock skew)\n"
-            "  -q, --quiet            no progress, and check/diff print only the summary\n"
-            "  -h, --help             show this help\n"
-            "\n"
-            "Exit status: 0 success (check/diff: no differences), 1 differences found or\n"
-            "files unreadable, 2 bad usage or input.\n");
+    fputs("usage: hone manifest build DIR [-o FILE] [-a ALGO] [--json] [options]\n"
+          "       hone manifest check FILE [DIR] [-a ALGO] [--json] [--ignore-extra] [options]\n"
+          "       hone manifest diff A B [-a ALGO] [--json] [--ignore-extra]\n"
+          "\n"
+          "build lists every file of a tree with its digest in the sha256sum/b3sum\n"
+          "format (or JSON); check compares a tree with such a list; diff compares two.\n"
+          "See 'hone manifest ACTION --help' for the options of each, and\n"
+          "hone-manifest(1).\n",
+          out);
 }
 
-/* ------------------------------------------------------------------ */
-/* Shared options                                                      */
-/* ------------------------------------------------------------------ */
-
-enum { O_JSON = 256, O_INCLUDE, O_EXCLUDE, O_NO_INDEX, O_INDEX_DIR, O_IGNORE_EXTRA, O_GRANULARITY };
-
 typedef struct mopts {
+    const cli_spec *spec;
     const char *cmd;
     const char *output;
     const char *algo;
@@ -68,26 +138,18 @@ typedef struct mopts {
     hone_io_manifest_opts o;
 } mopts;
 
+/* Parses the options of one action; returns CLI_OK, CLI_USAGE, or -1
+ * after printing the help. */
 static int parse_opts(mopts *m, int argc, char **argv) {
-    static const struct option longopts[] = {
-        {"output", required_argument, NULL, 'o'},   {"algo", required_argument, NULL, 'a'},
-        {"json", no_argument, NULL, O_JSON},        {"include", required_argument, NULL, O_INCLUDE},
-        {"exclude", required_argument, NULL, O_EXCLUDE},
-        {"one-file-system", no_argument, NULL, 'x'}, {"follow", no_argument, NULL, 'L'},
-        {"threads", required_argument, NULL, 'j'},  {"no-index", no_argument, NULL, O_NO_INDEX},
-        {"index-dir", required_argument, NULL, O_INDEX_DIR},
-        {"ignore-extra", no_argument, NULL, O_IGNORE_EXTRA},
-        {"timestamp-granularity", required_argument, NULL, O_GRANULARITY},
-        {"quiet", no_argument, NULL, 'q'},          {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
     int c;
     optind = 0;
-    while ((c = cli_getopt(m->cmd, argc, argv, "o:a:xLj:qh", longopts)) != -1) {
+    while ((c = cli_next(m->spec, argc, argv)) != -1) {
         hone_error err;
         uint64_t v;
         switch (c) {
         case 'o': m->output = optarg; break;
-        case 'a': m->algo = optarg; break;
+        case 'a':
+        case O_ALGO_ALIAS: m->algo = optarg; break;
         case O_JSON: m->json = 1; break;
         case O_INCLUDE:
         case O_EXCLUDE:
@@ -122,8 +184,16 @@ static int parse_opts(mopts *m, int argc, char **argv) {
             m->o.granularity_ns = v;
             break;
         case 'q': m->quiet = 1; break;
-        case 'h': cli_manifest_usage(stdout); return -1;
+        case 'h': cli_help(m->spec, stdout); return -1;
         default: return CLI_USAGE;
+        }
+    }
+    if (m->algo) {
+        hone_hash_algo a;
+        hone_error err = {0};
+        if (hone_hash_from_name(m->algo, &a, &err)) {
+            cli_cmd_error(m->cmd, "-a %s: expected sha256, blake3, xxh3 or xxh128", m->algo);
+            return CLI_USAGE;
         }
     }
     m->o.include = m->inc;
@@ -134,19 +204,34 @@ static int parse_opts(mopts *m, int argc, char **argv) {
     return CLI_OK;
 }
 
-/* Prints a path the way sha256sum does: a name holding a backslash or a
- * newline is escaped and the line starts with a backslash. */
-static void print_change(FILE *out, const char *what, const char *path) {
-    if (!strpbrk(path, "\\\n")) {
-        fprintf(out, "%s: %s\n", what, path);
-        return;
-    }
-    fprintf(out, "\\%s: ", what);
+/* Whether two algorithm names name the same algorithm. */
+static int same_algo(const char *x, const char *y) {
+    hone_hash_algo a, b;
+    return !hone_hash_from_name(x, &a, NULL) && !hone_hash_from_name(y, &b, NULL) && a == b;
+}
+
+/* Writes path escaped the way sha256sum does (a backslash or newline as
+ * "\\\\" or "\\n"). */
+static void put_escaped(FILE *out, const char *path) {
     for (const char *p = path; *p; p++) {
         if (*p == '\\') fputs("\\\\", out);
         else if (*p == '\n') fputs("\\n", out);
         else fputc(*p, out);
     }
+}
+
+/* Prints a change the way sha256sum prints names: a line holding a name
+ * with a backslash or a newline is escaped and starts with a backslash. */
+static void print_change(FILE *out, const char *what, const char *path, const char *from) {
+    int esc = strpbrk(path, "\\\n") || (from && strpbrk(from, "\\\n"));
+    fprintf(out, "%s%s: ", esc ? "\\" : "", what);
+    if (from) {
+        if (esc) put_escaped(out, from);
+        else fputs(from, out);
+        fputs(" -> ", out);
+    }
+    if (esc) put_escaped(out, path);
+    else fputs(path, out);
     fputc('\n', out);
 }
 
@@ -216,8 +301,13 @@ static void setup_progress(mopts *m, const char *dir, totals *t) {
     m->o.progress_ctx = t;
 }
 
-static void end_progress(const mopts *m) {
-    if (m->o.progress) fputs("\r\033[K", stderr);
+/* Erases the progress line, once: before the first result line and at
+ * the end, so no result is printed after the progress text on its line. */
+static void end_progress(mopts *m) {
+    if (!m->o.progress) return;
+    fputs("\r\033[K", stderr);
+    fflush(stderr);
+    m->o.progress = NULL;
 }
 
 static void print_unreadable(void *ctx, const char *path, int status, int sys_errno) {
@@ -252,7 +342,7 @@ static void exclude_output(mopts *m, const char **files) {
 }
 
 static int cmd_build(int argc, char **argv) {
-    mopts m = {.cmd = "manifest build"};
+    mopts m = {.spec = &cli_spec_manifest_build, .cmd = "manifest build"};
     int rc = parse_opts(&m, argc, argv);
     if (rc) return rc < 0 ? CLI_OK : rc;
     if (optind + 1 != argc) {
@@ -261,6 +351,16 @@ static int cmd_build(int argc, char **argv) {
                       argv[optind + 1 < argc ? optind + 1 : 0]);
         return CLI_USAGE;
     }
+    /* The sum format cannot record its algorithm where both sha256sum -c
+     * and b3sum -c would skip it, so the file's name carries it: -o
+     * x.b3 writes BLAKE3, and check reads x.b3 as BLAKE3 again. */
+    const char *named = m.output && !m.json ? hone_io_manifest_algo_from_name(m.output) : NULL;
+    if (named && m.algo && !same_algo(named, m.algo)) {
+        cli_cmd_error(m.cmd, "-o %s: the name says %s, but -a %s was given; drop -a or rename the file",
+                      m.output, named, m.algo);
+        return CLI_USAGE;
+    }
+    if (named) m.o.algo = named;
     const char *dir = argv[optind];
     const char *self[1];
     exclude_output(&m, self);
@@ -310,7 +410,16 @@ static int cmd_build(int argc, char **argv) {
 /* check and diff                                                      */
 /* ------------------------------------------------------------------ */
 
-static int load(const char *cmd, const char *path, const char *algo, hone_io_manifest **out) {
+/* Where a loaded manifest's algorithm came from. */
+enum { ALGO_GUESSED, ALGO_OPTION, ALGO_NAME, ALGO_RECORDED };
+
+/* Reads and parses the manifest at path ("-": stdin). Its algorithm is
+ * the one JSON records, else the one its name announces, else -a, else
+ * guessed from the digest length; an -a that contradicts the record or
+ * the name is refused, as reading with it could only report every file
+ * modified. */
+static int load(const char *cmd, const char *path, const char *algo, hone_io_manifest **out,
+                int *source) {
     FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
     if (!f) {
         cli_cmd_error(cmd, "%s: cannot open: %s", path, strerror(errno));
@@ -329,69 +438,246 @@ static int load(const char *cmd, const char *path, const char *algo, hone_io_man
         cli_cmd_error(cmd, "%s: cannot read: %s", path, rc ? hone_strerror(rc) : strerror(errno));
         return CLI_FAIL;
     }
+    const char *text = b.data ? b.data : "";
+    size_t s = strspn(text, " \t\r\n");
+    int json = text[s] == '{';
+    const char *named = json || !strcmp(path, "-") ? NULL : hone_io_manifest_algo_from_name(path);
+    if (named && algo && !same_algo(named, algo)) {
+        hone_buf_free(&b);
+        cli_cmd_error(cmd, "%s: the name says %s, but -a %s was given; drop -a or rename the file",
+                      path, named, algo);
+        return CLI_USAGE;
+    }
+    *source = json ? ALGO_RECORDED : named ? ALGO_NAME : algo ? ALGO_OPTION : ALGO_GUESSED;
     hone_error err = {0};
-    rc = hone_io_manifest_parse(out, b.data ? b.data : "", b.len, algo, NULL, &err);
+    rc = hone_io_manifest_parse(out, text, b.len, named ? named : algo, NULL, &err);
     hone_buf_free(&b);
     if (rc) {
         cli_cmd_error(cmd, "%s: %s", path, err.msg);
         return rc == HONE_ENOMEM ? CLI_FAIL : CLI_USAGE;
     }
+    if (json && algo && !same_algo(hone_io_manifest_algo(*out), algo)) {
+        cli_cmd_error(cmd, "%s: the manifest records %s, but -a %s was given; drop -a", path,
+                      hone_io_manifest_algo(*out), algo);
+        hone_io_manifest_free(*out);
+        *out = NULL;
+        return CLI_USAGE;
+    }
     return CLI_OK;
 }
 
+/* One reported difference, kept for --json. */
+typedef struct change {
+    hone_io_change c;
+    char *path, *from;
+} change;
+
 typedef struct report {
-    int quiet, ignore_extra;
+    mopts *m;
+    /* --json: every change, in order. */
+    change *v;
+    size_t n, cap;
+    int oom;
+    char *first_modified; /* for the other-algorithm hint */
 } report;
 
-static void on_change(void *ctx, hone_io_change c, const char *path) {
-    report *r = ctx;
-    if (r->quiet || (c == HONE_IO_EXTRA && r->ignore_extra)) return;
-    print_change(stdout, hone_io_change_name(c), path);
+static void keep(report *r, hone_io_change c, const char *path, const char *from) {
+    if (r->oom) return;
+    if (r->n == r->cap) {
+        size_t nc = r->cap ? 2 * r->cap : 64;
+        change *nv = hone_realloc(NULL, r->v, nc * sizeof *nv);
+        if (!nv) {
+            r->oom = 1;
+            return;
+        }
+        r->v = nv, r->cap = nc;
+    }
+    change *e = &r->v[r->n];
+    e->c = c;
+    e->path = hone_strdup(NULL, path);
+    e->from = from ? hone_strdup(NULL, from) : NULL;
+    if (!e->path || (from && !e->from)) {
+        hone_free(NULL, e->path);
+        hone_free(NULL, e->from);
+        r->oom = 1;
+        return;
+    }
+    r->n++;
 }
 
-static int summary(const char *cmd, const hone_io_check_summary *s, int ignore_extra) {
-    printf("%s: %llu same, %llu modified, %llu missing, %llu extra, %llu unreadable\n", cmd,
-           (unsigned long long)s->same, (unsigned long long)s->modified,
+static void report_free(report *r) {
+    for (size_t i = 0; i < r->n; i++) hone_free(NULL, r->v[i].path), hone_free(NULL, r->v[i].from);
+    hone_free(NULL, r->v);
+    hone_free(NULL, r->first_modified);
+}
+
+static void on_any(report *r, hone_io_change c, const char *path, const char *from) {
+    mopts *m = r->m;
+    if (c == HONE_IO_MODIFIED && !r->first_modified) {
+        r->first_modified = hone_strdup(NULL, path);
+        if (!r->first_modified) r->oom = 1;
+    }
+    /* Extra files are not listed with --ignore-extra (as sha256sum's
+     * --ignore-missing does not list missing ones); the summary still
+     * counts them. */
+    if (c == HONE_IO_EXTRA && m->ignore_extra) return;
+    if (m->json) {
+        keep(r, c, path, from);
+        return;
+    }
+    if (m->quiet) return;
+    end_progress(m);
+    print_change(stdout, hone_io_change_name(c), path, from);
+}
+
+static void on_change(void *ctx, hone_io_change c, const char *path) { on_any(ctx, c, path, NULL); }
+static void on_move(void *ctx, const char *from, const char *to) { on_any(ctx, HONE_IO_MOVED, to, from); }
+
+static int differs(const hone_io_check_summary *s, int ignore_extra) {
+    return s->modified || s->missing || s->unreadable || s->moved || (s->extra && !ignore_extra);
+}
+
+static void print_summary(const char *what, const hone_io_check_summary *s) {
+    printf("%s: %llu same, %llu modified, %llu missing, %llu extra, %llu unreadable, %llu moved\n",
+           what, (unsigned long long)s->same, (unsigned long long)s->modified,
            (unsigned long long)s->missing, (unsigned long long)s->extra,
-           (unsigned long long)s->unreadable);
-    int bad = s->modified || s->missing || s->unreadable || (s->extra && !ignore_extra);
-    return bad ? CLI_FAIL : CLI_OK;
+           (unsigned long long)s->unreadable, (unsigned long long)s->moved);
 }
 
-static void quiet_unreadable(void *ctx, const char *path, int status, int sys_errno) {
-    (void)ctx, (void)path, (void)status, (void)sys_errno;
+/* The --json result: counts and the paths of each kind. JSON holds only
+ * UTF-8, so a path that is not is refused (as build --json does). */
+static int print_json(const char *cmd, const char *what, const char *algo, const report *r,
+                      const hone_io_check_summary *s) {
+    static const hone_io_change kinds[] = {HONE_IO_MODIFIED, HONE_IO_MISSING, HONE_IO_EXTRA,
+                                           HONE_IO_UNREADABLE, HONE_IO_MOVED};
+    json_t *root = json_pack("{s:s, s:s, s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I}}", "command", what,
+                             "algorithm", algo, "ok", !differs(s, r->m->ignore_extra), "counts",
+                             "same", (json_int_t)s->same, "modified", (json_int_t)s->modified,
+                             "missing", (json_int_t)s->missing, "extra", (json_int_t)s->extra,
+                             "unreadable", (json_int_t)s->unreadable, "moved", (json_int_t)s->moved);
+    int bad = !root;
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0] && !bad; k++) {
+        json_t *arr = json_array();
+        bad = !arr || json_object_set_new(root, hone_io_change_name(kinds[k]), arr);
+        for (size_t i = 0; i < r->n && !bad; i++) {
+            const change *c = &r->v[i];
+            if (c->c != kinds[k]) continue;
+            json_t *item = kinds[k] == HONE_IO_MOVED
+                               ? json_pack("{s:s, s:s}", "from", c->from, "to", c->path)
+                               : json_string(c->path);
+            bad = !item || json_array_append_new(arr, item);
+            if (!item) {
+                json_decref(root);
+                cli_cmd_error(cmd, "a path is not valid UTF-8, which JSON cannot hold; drop --json");
+                return CLI_FAIL;
+            }
+        }
+    }
+    if (bad || json_dumpf(root, stdout, JSON_COMPACT) || fputc('\n', stdout) == EOF ||
+        fflush(stdout)) {
+        json_decref(root);
+        cli_cmd_error(cmd, "cannot write the result: %s", bad ? "out of memory" : strerror(errno));
+        return CLI_FAIL;
+    }
+    json_decref(root);
+    return CLI_OK;
+}
+
+/* When every compared digest differs, the list was most likely made with
+ * another algorithm of the same digest length (a b3sum list read as
+ * SHA-256). Hashing the first such file with each other algorithm is one
+ * file's work and tells which; without a match, a list of several files
+ * that all differ whose algorithm was only guessed still gets a hint.
+ * One changed file of one is the likelier story, and gets none. */
+static void other_algorithm_hint(const char *cmd, const char *list, const char *dir,
+                                 const hone_io_manifest *want, const report *r,
+                                 const hone_io_check_summary *s, int source) {
+    if (!s->modified || s->same || !r->first_modified || source == ALGO_RECORDED) return;
+    const hone_io_manifest_entry *e = hone_io_manifest_find(want, r->first_modified);
+    if (!e) return;
+    static const char *const names[] = {"sha256", "blake3", "xxh3", "xxh128"};
+    const char *mine = hone_io_manifest_algo(want), *alt = NULL, *same_len = NULL;
+    char path[PATH_MAX];
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->path) >= sizeof path) return;
+    for (size_t i = 0; i < sizeof names / sizeof names[0] && !alt; i++) {
+        hone_hash_algo a;
+        if (same_algo(names[i], mine) || hone_hash_from_name(names[i], &a, NULL) ||
+            hone_hash_digest_len(a) != hone_io_manifest_digest_len(want))
+            continue;
+        if (!same_len) same_len = names[i];
+        hone_hash *h;
+        uint8_t d[HONE_IO_DIGEST_MAX];
+        if (hone_hash_new(&h, a, NULL)) continue;
+        if (hone_hash_path(h, path, NULL, d, hone_hash_digest_len(a), NULL) == HONE_OK &&
+            !memcmp(d, e->digest, hone_hash_digest_len(a)))
+            alt = names[i];
+        hone_hash_free(h);
+    }
+    fflush(stdout);
+    if (alt)
+        cli_cmd_error(cmd, "every digest differs, but %s matches its line as %s: %s was probably "
+                           "made with %s; try -a %s",
+                      e->path, alt, list, alt, alt);
+    else if (same_len && s->modified >= 2 && source == ALGO_GUESSED)
+        cli_cmd_error(cmd, "every digest differs: %s was probably made with another algorithm; "
+                           "name it with -a (%s digests have the same length as %s's)",
+                      list, same_len, mine);
+}
+
+/* Prints the result (text or JSON) and returns the exit status. */
+static int finish(mopts *m, const char *what, const char *algo, report *r,
+                  const hone_io_check_summary *s) {
+    end_progress(m);
+    if (r->oom) {
+        cli_cmd_error(m->cmd, "out of memory");
+        return CLI_FAIL;
+    }
+    if (m->json) {
+        int rc = print_json(m->cmd, what, algo, r, s);
+        if (rc) return rc;
+    } else {
+        print_summary(what, s);
+    }
+    return differs(s, m->ignore_extra) ? CLI_FAIL : CLI_OK;
 }
 
 static int cmd_check(int argc, char **argv) {
-    mopts m = {.cmd = "manifest check"};
+    mopts m = {.spec = &cli_spec_manifest_check, .cmd = "manifest check"};
     int rc = parse_opts(&m, argc, argv);
     if (rc) return rc < 0 ? CLI_OK : rc;
     if (optind == argc || argc - optind > 2) {
         cli_cmd_error(m.cmd, "expected FILE [DIR] (hone manifest check FILE [DIR])");
         return CLI_USAGE;
     }
+    const char *list = argv[optind];
     const char *dir = optind + 1 < argc ? argv[optind + 1] : ".";
     hone_io_manifest *want;
-    if ((rc = load(m.cmd, argv[optind], m.algo, &want))) return rc;
+    int source;
+    if ((rc = load(m.cmd, list, m.algo, &want, &source))) return rc;
     totals tot = {0, 0};
     setup_progress(&m, dir, &tot);
     /* Unreadable files are reported as check lines, not as errors. */
-    m.o.on_unreadable = quiet_unreadable;
-    report r = {m.quiet, m.ignore_extra};
+    m.o.on_unreadable = NULL;
+    report r = {.m = &m};
     hone_io_check_summary s;
     hone_error err = {0};
-    rc = hone_io_manifest_check(want, dir, &m.o, on_change, &r, &s, NULL, &err);
+    rc = hone_io_manifest_check_moves(want, dir, &m.o, on_change, on_move, &r, &s, NULL, &err);
     end_progress(&m);
-    hone_io_manifest_free(want);
     if (rc) {
+        hone_io_manifest_free(want);
+        report_free(&r);
         cli_cmd_error(m.cmd, "%s", err.msg);
         return rc == HONE_EINVAL || rc == HONE_ENOTFOUND || rc == HONE_EACCES ? CLI_USAGE : CLI_FAIL;
     }
-    return summary("check", &s, m.ignore_extra);
+    rc = finish(&m, "check", hone_io_manifest_algo(want), &r, &s);
+    other_algorithm_hint(m.cmd, list, dir, want, &r, &s, source);
+    hone_io_manifest_free(want);
+    report_free(&r);
+    return rc;
 }
 
 static int cmd_diff(int argc, char **argv) {
-    mopts m = {.cmd = "manifest diff"};
+    mopts m = {.spec = &cli_spec_manifest_diff, .cmd = "manifest diff"};
     int rc = parse_opts(&m, argc, argv);
     if (rc) return rc < 0 ? CLI_OK : rc;
     if (argc - optind != 2) {
@@ -399,22 +685,28 @@ static int cmd_diff(int argc, char **argv) {
         return CLI_USAGE;
     }
     hone_io_manifest *a, *b;
-    if ((rc = load(m.cmd, argv[optind], m.algo, &a))) return rc;
-    if ((rc = load(m.cmd, argv[optind + 1], m.algo, &b))) {
+    int sa, sb;
+    if ((rc = load(m.cmd, argv[optind], m.algo, &a, &sa))) return rc;
+    if ((rc = load(m.cmd, argv[optind + 1], m.algo, &b, &sb))) {
         hone_io_manifest_free(a);
         return rc;
     }
-    report r = {m.quiet, m.ignore_extra};
+    report r = {.m = &m};
+    hone_io_diff_opts o = {.include = m.inc, .n_include = m.ninc, .exclude = m.exc,
+                           .n_exclude = m.nexc, .on_change = on_change, .on_move = on_move, .ctx = &r};
     hone_io_check_summary s;
     hone_error err = {0};
-    rc = hone_io_manifest_diff(a, b, 0, on_change, &r, &s, &err);
-    hone_io_manifest_free(a);
-    hone_io_manifest_free(b);
+    rc = hone_io_manifest_diff_ex(a, b, &o, &s, &err);
     if (rc) {
         cli_cmd_error(m.cmd, "%s", err.msg);
-        return CLI_USAGE;
+        rc = rc == HONE_ENOMEM ? CLI_FAIL : CLI_USAGE;
+    } else {
+        rc = finish(&m, "diff", hone_io_manifest_algo(a), &r, &s);
     }
-    return summary("diff", &s, m.ignore_extra);
+    hone_io_manifest_free(a);
+    hone_io_manifest_free(b);
+    report_free(&r);
+    return rc;
 }
 
 int cli_manifest_main(int argc, char **argv) {
@@ -442,9 +734,10 @@ int cli_manifest_main(int argc, char **argv) {
 /* Demo step                                                           */
 /* ------------------------------------------------------------------ */
 
-typedef struct copy_ctx {
-    const char *from, *to;
-} copy_ctx;
+/* The step works on a tree it makes itself in a temporary directory
+ * (nothing from the source tree, so an installed hone runs it anywhere),
+ * and counts its file operations on the step's cycle: every file written,
+ * read by hashing, or copied. */
 
 static int mkdirs_for(const char *path) {
     char p[PATH_MAX];
@@ -456,6 +749,14 @@ static int mkdirs_for(const char *path) {
             *s = '/';
         }
     return 0;
+}
+
+static int write_file(const char *path, const void *data, size_t len) {
+    if (mkdirs_for(path)) return -1;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return -1;
+    int ok = write(fd, data, len) == (ssize_t)len;
+    return close(fd) == 0 && ok ? 0 : -1;
 }
 
 static int copy_file(const char *src, const char *dst) {
@@ -471,9 +772,13 @@ static int copy_file(const char *src, const char *dst) {
         if (n < 0) ok = 0;
     }
     if (in >= 0) close(in);
-    if (out >= 0) close(out);
+    if (out >= 0 && close(out) != 0) ok = 0;
     return ok ? 0 : -1;
 }
+
+typedef struct copy_ctx {
+    const char *from, *to;
+} copy_ctx;
 
 /* The walker's callbacks run on several threads; each copies its own file
  * and shares nothing else. */
@@ -497,9 +802,43 @@ static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW 
  * links out of it. */
 static void rm_tree(const char *root) { nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS); }
 
+/* The demo tree: 8 directories of 5 of 8 files (320), sizes from 64 bytes
+ * to 16 KiB, each file's bytes from its own seed, so every file differs
+ * and the same run makes the same tree. */
+enum { DEMO_D = 8, DEMO_S = 5, DEMO_F = 8 };
+
+static void demo_name(char *out, size_t n, int d, int s, int f) {
+    snprintf(out, n, "d%d/s%d/f%d.dat", d, s, f);
+}
+
+static int make_demo_tree(const char *root, uint64_t *files, uint64_t *bytes) {
+    static unsigned char buf[16384];
+    char rel[64], path[PATH_MAX + 64];
+    for (int d = 0; d < DEMO_D; d++)
+        for (int s = 0; s < DEMO_S; s++)
+            for (int f = 0; f < DEMO_F; f++) {
+                uint64_t i = (uint64_t)((d * DEMO_S + s) * DEMO_F + f);
+                size_t len = 64 + (size_t)(i * 7919 % (sizeof buf - 64));
+                uint64_t x = 0x9e3779b97f4a7c15u * (i + 1);
+                for (size_t k = 0; k < len; k++) {
+                    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                    buf[k] = (unsigned char)x;
+                }
+                demo_name(rel, sizeof rel, d, s, f);
+                snprintf(path, sizeof path, "%s/%s", root, rel);
+                if (write_file(path, buf, len)) {
+                    fprintf(stderr, "cannot write %s: %s\n", path, strerror(errno));
+                    return -1;
+                }
+                (*files)++;
+                *bytes += len;
+            }
+    return 0;
+}
+
 typedef struct demo_changes {
     int n;
-    char lines[8][128];
+    char lines[8][160];
 } demo_changes;
 
 static void demo_change(void *ctx, hone_io_change c, const char *path) {
@@ -507,65 +846,71 @@ static void demo_change(void *ctx, hone_io_change c, const char *path) {
     if (d->n < 8) snprintf(d->lines[d->n++], sizeof d->lines[0], "%s %s", hone_io_change_name(c), path);
 }
 
+static void demo_move(void *ctx, const char *from, const char *to) {
+    demo_changes *d = ctx;
+    if (d->n < 8) snprintf(d->lines[d->n++], sizeof d->lines[0], "moved %s -> %s", from, to);
+}
+
 int cli_demo_manifest(void) {
-    char tmpl[] = "/tmp/hone-demo-manifest-XXXXXX";
+    const char *td = getenv("TMPDIR");
+    char tmpl[PATH_MAX];
+    snprintf(tmpl, sizeof tmpl, "%s/hone-demo-manifest-XXXXXX", td && *td == '/' ? td : "/tmp");
     char *tmp = mkdtemp(tmpl);
     if (!tmp) {
-        fprintf(stderr, "cannot create a scratch directory: %s\n", strerror(errno));
+        fprintf(stderr, "cannot create a scratch directory in %s: %s\n", td && *td == '/' ? td : "/tmp",
+                strerror(errno));
         return 1;
     }
-    char copy[PATH_MAX], index[PATH_MAX];
-    snprintf(copy, sizeof copy, "%s/tree", tmp);
+    char tree[PATH_MAX], copy[PATH_MAX], index[PATH_MAX];
+    snprintf(tree, sizeof tree, "%s/tree", tmp);
+    snprintf(copy, sizeof copy, "%s/copy", tmp);
     snprintf(index, sizeof index, "%s/index", tmp);
+    hone_cycle *cy = cli_demo_cycle();
     int fail = 1;
-    hone_io_manifest *m = NULL, *m2 = NULL;
+    hone_io_manifest *m = NULL;
     hone_error err = {0};
 
-    /* A copy of the source tree (without build output and git objects). */
-    const char *exc[] = {"/build", ".git"};
-    copy_ctx cc = {HONE_SOURCE_DIR, copy};
-    hone_io_walk_opts wo = {.exclude = exc, .n_exclude = 2, .on_entry = copy_entry, .ctx = &cc};
-    hone_io_walk_stats ws;
-    uint64_t t0 = hone_monotonic_ns();
-    if (hone_io_walk(HONE_SOURCE_DIR, &wo, &ws, &err)) {
-        fprintf(stderr, "copying the source tree: %s\n", err.msg);
-        goto out;
-    }
-    printf("copied the source tree: %llu files, %.1f KiB in %.1f ms\n", (unsigned long long)ws.files,
-           (double)ws.bytes / 1024, (double)(hone_monotonic_ns() - t0) / 1e6);
+    uint64_t files = 0, bytes = 0, t0 = hone_monotonic_ns();
+    if (make_demo_tree(tree, &files, &bytes)) goto out;
+    hone_cycle_file_ops(cy, files);
+    printf("made a tree of %llu files, %.1f KiB, in %s in %.1f ms\n", (unsigned long long)files,
+           (double)bytes / 1024, tree, (double)(hone_monotonic_ns() - t0) / 1e6);
 
     hone_io_manifest_opts o = {.index_dir = index};
     hone_io_manifest_stats st;
     t0 = hone_monotonic_ns();
-    if (hone_io_manifest_build(&m, copy, &o, &st, &err)) {
+    if (hone_io_manifest_build(&m, tree, &o, &st, &err)) {
         fprintf(stderr, "building the manifest: %s\n", err.msg);
         goto out;
     }
+    hone_cycle_file_ops(cy, st.hashed);
     double cold = (double)(hone_monotonic_ns() - t0) / 1e6;
     printf("manifest build (cold): %llu files, %llu hashed with %s in %.1f ms\n",
            (unsigned long long)st.files, (unsigned long long)st.hashed, hone_io_manifest_algo(m), cold);
-    const hone_io_manifest_entry *e = hone_io_manifest_find(m, "include/hone/io.h");
+    if (st.files != files) {
+        fprintf(stderr, "the manifest lists %llu files of the %llu made\n",
+                (unsigned long long)st.files, (unsigned long long)files);
+        goto out;
+    }
+    const hone_io_manifest_entry *e = hone_io_manifest_find(m, "d0/s0/f0.dat");
     if (e) {
         printf("  e.g. ");
         for (size_t i = 0; i < hone_io_manifest_digest_len(m); i++) printf("%02x", e->digest[i]);
         printf("  %s\n", e->path);
     }
 
-    /* Wait out the racy-timestamp window of the files just copied: an
+    /* Wait out the racy-timestamp window of the files just written: an
      * entry younger than the run that stored it is (rightly) re-read. */
     usleep(20000);
-    hone_io_manifest_free(m);
-    m = NULL;
-    if (hone_io_manifest_build(&m, copy, &o, &st, &err)) {
-        fprintf(stderr, "building the manifest: %s\n", err.msg);
-        goto out;
-    }
-    t0 = hone_monotonic_ns();
-    hone_io_manifest_free(m);
-    m = NULL;
-    if (hone_io_manifest_build(&m, copy, &o, &st, &err)) {
-        fprintf(stderr, "building the manifest: %s\n", err.msg);
-        goto out;
+    for (int pass = 0; pass < 2; pass++) {
+        hone_io_manifest_free(m);
+        m = NULL;
+        t0 = hone_monotonic_ns();
+        if (hone_io_manifest_build(&m, tree, &o, &st, &err)) {
+            fprintf(stderr, "building the manifest: %s\n", err.msg);
+            goto out;
+        }
+        hone_cycle_file_ops(cy, st.hashed);
     }
     double warm = (double)(hone_monotonic_ns() - t0) / 1e6;
     printf("manifest build (warm): %llu files, %llu hashed, %llu from the index in %.1f ms\n",
@@ -577,40 +922,58 @@ int cli_demo_manifest(void) {
         goto out;
     }
 
-    /* Change the copy: modify one file, remove one, add one. */
-    char p[PATH_MAX + 64];
-    snprintf(p, sizeof p, "%s/include/hone/io.h", copy);
+    /* A copy, changed four ways: one file modified, one removed, one
+     * added, one renamed. */
+    copy_ctx cc = {tree, copy};
+    hone_io_walk_opts wo = {.on_entry = copy_entry, .ctx = &cc};
+    hone_io_walk_stats ws;
+    if (hone_io_walk(tree, &wo, &ws, &err)) {
+        fprintf(stderr, "copying the tree: %s\n", err.msg);
+        goto out;
+    }
+    hone_cycle_file_ops(cy, 2 * ws.files);
+    char p[PATH_MAX + 64], q[PATH_MAX + 64];
+    snprintf(p, sizeof p, "%s/d3/s1/f4.dat", copy);
     FILE *f = fopen(p, "a");
-    if (!f || fputs("/* changed by the demo */\n", f) == EOF || fclose(f) != 0) {
+    if (!f || fputs("changed by the demo\n", f) == EOF || fclose(f) != 0) {
         fprintf(stderr, "cannot modify %s\n", p);
         goto out;
     }
-    snprintf(p, sizeof p, "%s/cli/demo_steps.def", copy);
-    unlink(p);
-    snprintf(p, sizeof p, "%s/NEW-FILE", copy);
-    if (copy_file(HONE_SOURCE_DIR "/include/hone.h", p)) goto out;
-    printf("changed the copy: appended to include/hone/io.h, removed cli/demo_steps.def, added NEW-FILE\n");
+    snprintf(p, sizeof p, "%s/d5/s2/f1.dat", copy);
+    snprintf(q, sizeof q, "%s/d0/NEW-FILE", copy);
+    char from[PATH_MAX + 64], moved[PATH_MAX + 64];
+    snprintf(from, sizeof from, "%s/d7/s4/f7.dat", copy);
+    snprintf(moved, sizeof moved, "%s/d7/renamed.dat", copy);
+    if (unlink(p) || write_file(q, "new\n", 4) || rename(from, moved)) {
+        fprintf(stderr, "cannot change the copy: %s\n", strerror(errno));
+        goto out;
+    }
+    hone_cycle_file_ops(cy, 4);
+    printf("copied the tree to %s and changed the copy: appended to d3/s1/f4.dat, removed "
+           "d5/s2/f1.dat, added d0/NEW-FILE, renamed d7/s4/f7.dat to d7/renamed.dat\n",
+           copy);
 
     demo_changes d = {0};
     hone_io_check_summary s;
-    if (hone_io_manifest_check(m, copy, &o, demo_change, &d, &s, &st, &err)) {
+    if (hone_io_manifest_check_moves(m, copy, &o, demo_change, demo_move, &d, &s, &st, &err)) {
         fprintf(stderr, "checking: %s\n", err.msg);
         goto out;
     }
+    hone_cycle_file_ops(cy, st.hashed);
     for (int i = 0; i < d.n; i++) printf("  check: %s\n", d.lines[i]);
-    printf("check: %llu same, %llu modified, %llu missing, %llu extra (%llu files re-read)\n",
+    printf("check: %llu same, %llu modified, %llu missing, %llu extra, %llu moved (%llu files read)\n",
            (unsigned long long)s.same, (unsigned long long)s.modified, (unsigned long long)s.missing,
-           (unsigned long long)s.extra, (unsigned long long)st.hashed);
-    if (s.modified != 1 || s.missing != 1 || s.extra != 1 || d.n != 3 ||
-        strcmp(d.lines[0], "extra NEW-FILE") || strcmp(d.lines[1], "missing cli/demo_steps.def") ||
-        strcmp(d.lines[2], "modified include/hone/io.h")) {
-        fprintf(stderr, "check did not catch exactly the three changes made\n");
+           (unsigned long long)s.extra, (unsigned long long)s.moved, (unsigned long long)st.hashed);
+    if (s.modified != 1 || s.missing != 1 || s.extra != 1 || s.moved != 1 || d.n != 4 ||
+        strcmp(d.lines[0], "extra d0/NEW-FILE") || strcmp(d.lines[1], "modified d3/s1/f4.dat") ||
+        strcmp(d.lines[2], "missing d5/s2/f1.dat") ||
+        strcmp(d.lines[3], "moved d7/s4/f7.dat -> d7/renamed.dat")) {
+        fprintf(stderr, "check did not catch exactly the four changes made\n");
         goto out;
     }
     fail = 0;
 out:
     hone_io_manifest_free(m);
-    hone_io_manifest_free(m2);
     rm_tree(tmp);
     return fail;
 }

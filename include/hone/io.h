@@ -43,6 +43,16 @@ extern "C" {
  * are matched by backtracking). Thread-safe; cannot fail. */
 HONE_API int hone_io_glob_match(const char *pattern, const char *path);
 
+/* Whether a walk with these globs (as hone_io_walk_opts reads them) would
+ * report the file at `path`: no exclude glob matches the path or any of
+ * its directories ("a", "a/b" of "a/b/c"), and, when includes are given,
+ * one matches the path. Check and diff use it to hold a manifest's
+ * entries to the same rules as the tree, so a filtered check does not call
+ * the files it left out missing. Returns 1 or 0. Thread-safe; cannot
+ * fail. */
+HONE_API int hone_io_path_selected(const char *path, const char *const *include, size_t n_include,
+                                   const char *const *exclude, size_t n_exclude);
+
 /* ------------------------------------------------------------------ */
 /* Walker                                                              */
 /* ------------------------------------------------------------------ */
@@ -287,7 +297,9 @@ HONE_API int hone_io_manifest_format_to(const hone_io_manifest *m, hone_io_manif
  * JSON format, told apart by the first non-blank byte. `algo` names the
  * algorithm for the SUM format, which does not record it (NULL: guessed
  * from the digest length, 64 hex digits meaning sha256); JSON records its
- * own. Duplicate paths are an error. Returns HONE_OK, HONE_EPARSE (err has
+ * own. Lines starting with '#' are comments and skipped, as GNU
+ * sha256sum -c skips them (no digest line starts with '#'). Duplicate
+ * paths are an error. Returns HONE_OK, HONE_EPARSE (err has
  * the line and a message naming what was expected), HONE_EINVAL (bad
  * algo), HONE_ENOMEM; *out is NULL on failure. Thread-safe. */
 HONE_API int hone_io_manifest_parse(hone_io_manifest **out, const char *text, size_t len,
@@ -314,10 +326,11 @@ typedef enum hone_io_change {
     HONE_IO_MODIFIED = 1,   /* present in both, digests differ */
     HONE_IO_MISSING = 2,    /* listed in the expected manifest, absent from the tree or B */
     HONE_IO_EXTRA = 3,      /* present in the tree or B, not in the expected manifest */
-    HONE_IO_UNREADABLE = 4  /* present in the tree but could not be read */
+    HONE_IO_UNREADABLE = 4, /* present in the tree but could not be read */
+    HONE_IO_MOVED = 5       /* a missing entry's content is at one extra path (see hone_io_move_fn) */
 } hone_io_change;
 
-/* "same", "modified", "missing", "extra", "unreadable". */
+/* "same", "modified", "missing", "extra", "unreadable", "moved". */
 HONE_API const char *hone_io_change_name(hone_io_change c);
 
 /* Called once per difference, in path order, on the calling thread. */
@@ -325,13 +338,31 @@ typedef void (*hone_io_change_fn)(void *ctx, hone_io_change c, const char *path)
 
 typedef struct hone_io_check_summary {
     uint64_t same, modified, missing, extra, unreadable;
+    uint64_t moved; /* pairs reported as moved (then counted in neither missing nor extra) */
 } hone_io_check_summary;
+
+/* Called, with move detection on, for each file that moved: an entry
+ * `from` of the expected manifest is missing, and `to`, absent from it,
+ * holds the same content. It is called in path order of `to`, among the
+ * on_change calls, on the calling thread.
+ *
+ * A pair is a move when its digest is that of exactly one missing entry
+ * and exactly one extra file, their sizes agree where both are known (the
+ * sum format records none), and the content is not empty (every empty
+ * file has the same digest, so an empty file's "move" would be a guess).
+ * When several missing entries or several extra files share the digest,
+ * nothing says which went where: they stay missing and extra, as sorting
+ * them out would be a guess too. */
+typedef void (*hone_io_move_fn)(void *ctx, const char *from, const char *to);
 
 /* Checks the tree under root against `expected`: builds the tree's
  * manifest with opts (whose algo is replaced by the manifest's, and the
  * index used as in a build) and compares, calling on_change for each
- * difference in path order. Extra files are those under root that the
- * globs of opts admit and the manifest lacks. Returns HONE_OK when the
+ * difference in path order. The globs of opts select on both sides:
+ * extra files are those under root that they admit and the manifest
+ * lacks, and entries of the manifest they leave out are not compared (not
+ * "missing"), so a check with --include looks only at what it includes.
+ * Returns HONE_OK when the
  * comparison ran (look at summary for the verdict), or the failures of
  * hone_io_manifest_build(). `summary` may be NULL. */
 HONE_API int hone_io_manifest_check(const hone_io_manifest *expected, const char *root,
@@ -339,6 +370,18 @@ HONE_API int hone_io_manifest_check(const hone_io_manifest *expected, const char
                                     hone_io_change_fn on_change, void *ctx,
                                     hone_io_check_summary *summary,
                                     hone_io_manifest_stats *stats, hone_error *err);
+
+/* hone_io_manifest_check() with move detection: a file renamed in the
+ * tree is reported once through on_move (and counted in summary->moved)
+ * instead of as missing and extra; on_move NULL is
+ * hone_io_manifest_check(). Besides that function's failures it returns
+ * HONE_ENOMEM when the move lists cannot be allocated, before any
+ * callback is called. */
+HONE_API int hone_io_manifest_check_moves(const hone_io_manifest *expected, const char *root,
+                                          const hone_io_manifest_opts *opts,
+                                          hone_io_change_fn on_change, hone_io_move_fn on_move,
+                                          void *ctx, hone_io_check_summary *summary,
+                                          hone_io_manifest_stats *stats, hone_error *err);
 
 /* Compares manifest a (expected) with b, calling on_change in path order
  * for each path modified, missing from b, or extra in b (and, when
@@ -348,6 +391,42 @@ HONE_API int hone_io_manifest_check(const hone_io_manifest *expected, const char
 HONE_API int hone_io_manifest_diff(const hone_io_manifest *a, const hone_io_manifest *b,
                                    int report_same, hone_io_change_fn on_change, void *ctx,
                                    hone_io_check_summary *summary, hone_error *err);
+
+/* What hone_io_manifest_diff_ex() does beyond hone_io_manifest_diff(). */
+typedef struct hone_io_diff_opts {
+    const hone_allocator *alloc; /* NULL: the default; used for move detection only */
+    int report_same;             /* also call on_change for unchanged paths */
+    /* Globs as in hone_io_walk_opts, applied to the paths of both
+     * manifests (hone_io_path_selected): paths they leave out are not
+     * compared at all. */
+    const char *const *include;
+    size_t n_include;
+    const char *const *exclude;
+    size_t n_exclude;
+    hone_io_change_fn on_change; /* NULL: none */
+    hone_io_move_fn on_move;     /* NULL: no move detection */
+    void *ctx;                   /* passed to both callbacks */
+} hone_io_diff_opts;
+
+/* hone_io_manifest_diff() with globs and move detection (see
+ * hone_io_move_fn). opts NULL: all zero. Returns HONE_OK, HONE_EINVAL (err
+ * filled) for manifests of different algorithms, HONE_ENOMEM (err filled)
+ * when the move lists cannot be allocated, before any callback is called.
+ * Thread-safe. */
+HONE_API int hone_io_manifest_diff_ex(const hone_io_manifest *a, const hone_io_manifest *b,
+                                      const hone_io_diff_opts *opts,
+                                      hone_io_check_summary *summary, hone_error *err);
+
+/* The algorithm a manifest's file name announces, by the conventions of
+ * sha256sum and b3sum users: a suffix ".sha256", ".sha256sum" or
+ * ".sha256sums", or the name "SHA256SUMS", means "sha256"; ".b3", ".b3sum",
+ * ".b3sums", ".blake3" or "B3SUMS" "blake3"; ".xxh3" "xxh3"; ".xxh128"
+ * "xxh128" (letter case ignored). NULL for any other name. The sum format
+ * has no place to record the algorithm that both sha256sum -c and b3sum -c
+ * would skip (b3sum rejects every line that is not a digest line,
+ * comments included), and SHA-256 and BLAKE3 digests have the same length,
+ * so the name is where it can live. Returns a static string; thread-safe. */
+HONE_API const char *hone_io_manifest_algo_from_name(const char *path);
 
 /* The directory the index lives in by default, as the options describe
  * it, into a new string made with alloc (the caller frees it with

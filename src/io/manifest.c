@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -95,6 +96,7 @@ const char *hone_io_change_name(hone_io_change c) {
     case HONE_IO_MISSING: return "missing";
     case HONE_IO_EXTRA: return "extra";
     case HONE_IO_UNREADABLE: return "unreadable";
+    case HONE_IO_MOVED: return "moved";
     }
     return "unknown";
 }
@@ -927,12 +929,16 @@ done:
 /* Writing                                                             */
 /* ------------------------------------------------------------------ */
 
-/* Length of the valid UTF-8 sequence at s, or 0. */
+/* Length of the valid UTF-8 sequence at s, or 0. Strict, as JSON readers
+ * (jansson) are: no overlong forms, no surrogates, nothing past U+10FFFF. */
 static size_t utf8_len(const unsigned char *s) {
     if (s[0] < 0x80) return 1;
-    size_t n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2 : 0;
+    size_t n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 && s[0] < 0xf0 ? 3 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2 : 0;
     for (size_t i = 1; i < n; i++)
         if ((s[i] & 0xc0) != 0x80) return 0;
+    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) ||
+        (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
+        return 0;
     return n;
 }
 
@@ -1079,11 +1085,13 @@ static int parse_json(hone_io_manifest **out, const char *text, size_t len, cons
         json_t *jp = json_object_get(f, "path"), *jd = json_object_get(f, "digest");
         json_t *js = json_object_get(f, "size"), *jm = json_object_get(f, "mtime_ns");
         const char *hex = json_string_value(jd);
-        if (!json_is_string(jp) || !hex || strlen(hex) != 2 * dlen || (js && !json_is_integer(js)) ||
+        if (!json_is_string(jp) || !hex || strlen(hex) != 2 * dlen ||
+            (js && (!json_is_integer(js) || json_integer_value(js) < 0)) ||
             (jm && !json_is_integer(jm))) {
             rc = hone_error_set(err, HONE_EPARSE,
                                 "JSON manifest: files[%zu]: expected \"path\", a %zu-digit hex "
-                                "\"digest\", and integer \"size\"/\"mtime_ns\"",
+                                "\"digest\", an integer \"size\" of 0 or more and an integer "
+                                "\"mtime_ns\"",
                                 i, 2 * dlen);
             goto out;
         }
@@ -1148,8 +1156,12 @@ int hone_io_manifest_parse(hone_io_manifest **out, const char *text, size_t len,
         size_t ll = nl ? (size_t)(nl - line) : len - pos;
         pos += ll + (nl ? 1 : 0);
         lineno++;
-        if (ll && line[ll - 1] == '\r') ll--;
-        if (ll == 0) continue;
+        /* GNU sha256sum -c skips comment lines; no digest line starts
+         * with '#' (a hex digit or the escape's backslash comes first).
+         * A final CR is left to the line parser, which drops it as
+         * coreutils does, except on an untagged BLAKE3 line, where b3sum
+         * writes a CR in a name unescaped. */
+        if (ll == 0 || line[0] == '#' || (ll == 1 && line[0] == '\r')) continue;
         if (!have_def) def = guess_algo(line, ll), have_def = 1;
         hone_hash_line hl;
         hone_buf_clear(&name);
@@ -1197,6 +1209,64 @@ fail:
 /* Comparing                                                           */
 /* ------------------------------------------------------------------ */
 
+int hone_io_path_selected(const char *path, const char *const *include, size_t n_include,
+                          const char *const *exclude, size_t n_exclude) {
+    if (!path) return 0;
+    if (n_exclude) {
+        /* The walk tests each directory on the way down and does not
+         * enter an excluded one: test every prefix ending at a '/'. */
+        char buf[4096];
+        size_t len = strlen(path);
+        for (size_t k = 0; k <= len; k++) {
+            if (path[k] != '/' && path[k] != '\0') continue;
+            const char *p = path;
+            char *heap = NULL;
+            if (path[k] == '/') {
+                if (k < sizeof buf) {
+                    memcpy(buf, path, k);
+                    buf[k] = '\0';
+                    p = buf;
+                } else if ((heap = hone_malloc(NULL, k + 1))) {
+                    memcpy(heap, path, k);
+                    heap[k] = '\0';
+                    p = heap;
+                } else {
+                    continue; /* out of memory: the whole path is still tested */
+                }
+            }
+            int hit = 0;
+            for (size_t x = 0; x < n_exclude && !hit; x++) hit = hone_io_glob_match(exclude[x], p);
+            hone_free(NULL, heap);
+            if (hit) return 0;
+        }
+    }
+    if (!n_include) return 1;
+    for (size_t x = 0; x < n_include; x++)
+        if (hone_io_glob_match(include[x], path)) return 1;
+    return 0;
+}
+
+const char *hone_io_manifest_algo_from_name(const char *path) {
+    if (!path) return NULL;
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    static const struct {
+        const char *name;
+        int whole; /* the whole base name, not a suffix */
+        const char *algo;
+    } names[] = {{"SHA256SUMS", 1, "sha256"}, {"B3SUMS", 1, "blake3"},     {".sha256", 0, "sha256"},
+                 {".sha256sum", 0, "sha256"}, {".sha256sums", 0, "sha256"}, {".b3", 0, "blake3"},
+                 {".b3sum", 0, "blake3"},     {".b3sums", 0, "blake3"},     {".blake3", 0, "blake3"},
+                 {".xxh3", 0, "xxh3"},        {".xxh128", 0, "xxh128"}};
+    size_t bl = strlen(base);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        size_t nl = strlen(names[i].name);
+        if (names[i].whole ? bl != nl : bl <= nl) continue;
+        if (!strncasecmp(base + bl - nl, names[i].name, nl)) return names[i].algo;
+    }
+    return NULL;
+}
+
 static void note(hone_io_check_summary *s, hone_io_change c, hone_io_change_fn fn, void *ctx,
                  const char *path, int report) {
     switch (c) {
@@ -1205,34 +1275,283 @@ static void note(hone_io_check_summary *s, hone_io_change c, hone_io_change_fn f
     case HONE_IO_MISSING: s->missing++; break;
     case HONE_IO_EXTRA: s->extra++; break;
     case HONE_IO_UNREADABLE: s->unreadable++; break;
+    case HONE_IO_MOVED: s->moved++; break;
     }
     if (fn && report) fn(ctx, c, path);
+}
+
+/* Whether path is an unreadable entry or lies under an unreadable
+ * directory. The list is short in practice, so a scan does. */
+static int under_bad(const bad_path *bad, size_t n, const char *path) {
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(bad[i].path);
+        if (l == 0 || (!strncmp(bad[i].path, path, l) && (path[l] == '\0' || path[l] == '/')))
+            return 1;
+    }
+    return 0;
+}
+
+/* What one comparison merges: two sorted manifests, for a check the
+ * sorted paths the build could not read, and the globs both sides are
+ * held to. */
+typedef struct merge_in {
+    const hone_io_manifest *a, *b;
+    const bad_path *bad;
+    size_t nbad;
+    const char *const *inc, *const *exc;
+    size_t ninc, nexc;
+} merge_in;
+
+#define NO_ENTRY SIZE_MAX
+
+/* Called once per path in path order: the change, the entry of a and of
+ * b it concerns (NO_ENTRY for none) and the path. */
+typedef void (*visit_fn)(void *ctx, hone_io_change c, size_t ia, size_t ib, const char *path);
+
+static int selected(const merge_in *in, const char *path) {
+    return (!in->ninc && !in->nexc) || hone_io_path_selected(path, in->inc, in->ninc, in->exc, in->nexc);
+}
+
+/* The one merge of check and diff: the streams a (expected), b (found)
+ * and the unreadable paths, in path order. */
+static void merge(const merge_in *in, visit_fn visit, void *ctx) {
+    const hone_io_manifest *a = in->a, *b = in->b;
+    size_t i = 0, j = 0, k = 0;
+    while (i < a->n || j < b->n || k < in->nbad) {
+        if (i < a->n && !selected(in, a->e[i].path)) {
+            i++;
+            continue;
+        }
+        if (j < b->n && !selected(in, b->e[j].path)) {
+            j++;
+            continue;
+        }
+        const char *pa = i < a->n ? a->e[i].path : NULL;
+        const char *pb = j < b->n ? b->e[j].path : NULL;
+        const char *pk = k < in->nbad ? in->bad[k].path : NULL;
+        const char *min = pa;
+        if (pb && (!min || strcmp(pb, min) < 0)) min = pb;
+        if (pk && (!min || strcmp(pk, min) < 0)) min = pk;
+        int ina = pa && !strcmp(pa, min), inb = pb && !strcmp(pb, min), ink = pk && !strcmp(pk, min);
+        if (ink) {
+            /* An unreadable directory is reported once; the files it
+             * hides that the manifest lists are unreadable too. */
+            visit(ctx, HONE_IO_UNREADABLE, ina ? i : NO_ENTRY, NO_ENTRY, pk);
+            if (ina) i++;
+            if (inb) j++;
+            k++;
+        } else if (ina && inb) {
+            int same = !memcmp(a->e[i].digest, b->e[j].digest, a->dlen);
+            visit(ctx, same ? HONE_IO_SAME : HONE_IO_MODIFIED, i, j, pa);
+            i++, j++;
+        } else if (ina) {
+            visit(ctx, under_bad(in->bad, in->nbad, pa) ? HONE_IO_UNREADABLE : HONE_IO_MISSING, i,
+                  NO_ENTRY, pa);
+            i++;
+        } else {
+            visit(ctx, HONE_IO_EXTRA, NO_ENTRY, j, pb);
+            j++;
+        }
+    }
+}
+
+/* Move detection: the first merge lists the missing entries and the
+ * extra files; those whose digest is unique on both sides pair up. */
+typedef struct dref {
+    const uint8_t *d;
+    size_t dlen, idx;
+} dref;
+
+typedef struct mv_pair {
+    size_t ia, ib;
+} mv_pair;
+
+typedef struct moves {
+    const hone_allocator *al;
+    dref *miss, *extra;
+    size_t nmiss, nextra, capmiss, capextra;
+    int oom;
+    mv_pair *pairs; /* sorted by ib */
+    size_t *from;   /* the paired ia, sorted */
+    size_t npairs;
+} moves;
+
+static void push_ref(moves *m, dref **v, size_t *n, size_t *cap, const uint8_t *d, size_t dlen,
+                     size_t idx) {
+    if (m->oom) return;
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 16;
+        dref *nv = hone_realloc(m->al, *v, nc * sizeof *nv);
+        if (!nv) {
+            m->oom = 1;
+            return;
+        }
+        *v = nv, *cap = nc;
+    }
+    (*v)[(*n)++] = (dref){d, dlen, idx};
+}
+
+typedef struct collect_ctx {
+    moves *m;
+    const hone_io_manifest *a, *b;
+} collect_ctx;
+
+static void collect(void *ctx, hone_io_change c, size_t ia, size_t ib, const char *path) {
+    collect_ctx *cc = ctx;
+    (void)path;
+    if (c == HONE_IO_MISSING)
+        push_ref(cc->m, &cc->m->miss, &cc->m->nmiss, &cc->m->capmiss, cc->a->e[ia].digest, cc->a->dlen, ia);
+    else if (c == HONE_IO_EXTRA)
+        push_ref(cc->m, &cc->m->extra, &cc->m->nextra, &cc->m->capextra, cc->b->e[ib].digest,
+                 cc->b->dlen, ib);
+}
+
+static int cmp_dref(const void *x, const void *y) {
+    const dref *p = x, *q = y;
+    int c = memcmp(p->d, q->d, p->dlen);
+    return c ? c : (p->idx > q->idx) - (p->idx < q->idx);
+}
+static int cmp_pair_ib(const void *x, const void *y) {
+    const mv_pair *p = x, *q = y;
+    return (p->ib > q->ib) - (p->ib < q->ib);
+}
+static int cmp_size(const void *x, const void *y) {
+    size_t p = *(const size_t *)x, q = *(const size_t *)y;
+    return (p > q) - (p < q);
+}
+
+static void moves_free(moves *m) {
+    hone_free(m->al, m->miss);
+    hone_free(m->al, m->extra);
+    hone_free(m->al, m->pairs);
+    hone_free(m->al, m->from);
+}
+
+/* Finds the moves of the comparison `in`. Returns HONE_OK or HONE_ENOMEM. */
+static int find_moves(const merge_in *in, moves *m) {
+    const hone_io_manifest *a = in->a, *b = in->b;
+    collect_ctx cc = {m, a, b};
+    merge(in, collect, &cc);
+    if (m->oom) return HONE_ENOMEM;
+    if (!m->nmiss || !m->nextra) return HONE_OK;
+    size_t most = m->nmiss < m->nextra ? m->nmiss : m->nextra;
+    if (!(m->pairs = hone_calloc(m->al, most, sizeof *m->pairs)) ||
+        !(m->from = hone_calloc(m->al, most, sizeof *m->from)))
+        return HONE_ENOMEM;
+    qsort(m->miss, m->nmiss, sizeof *m->miss, cmp_dref);
+    qsort(m->extra, m->nextra, sizeof *m->extra, cmp_dref);
+    /* Empty content is everywhere alike: never a move. */
+    uint8_t empty[HONE_HASH_MAX_DIGEST] = {0};
+    int have_empty = hone_hash_oneshot(a->algo, "", 0, empty, a->dlen) == HONE_OK;
+    size_t x = 0, y = 0;
+    while (x < m->nmiss && y < m->nextra) {
+        int c = memcmp(m->miss[x].d, m->extra[y].d, a->dlen);
+        size_t x1 = x + 1, y1 = y + 1;
+        if (c == 0) {
+            while (x1 < m->nmiss && !memcmp(m->miss[x1].d, m->miss[x].d, a->dlen)) x1++;
+            while (y1 < m->nextra && !memcmp(m->extra[y1].d, m->extra[y].d, a->dlen)) y1++;
+            const hone_io_manifest_entry *ea = &a->e[m->miss[x].idx], *eb = &b->e[m->extra[y].idx];
+            int sizes_agree = ea->size == UINT64_MAX || eb->size == UINT64_MAX || ea->size == eb->size;
+            int is_empty = have_empty && !memcmp(ea->digest, empty, a->dlen);
+            if (x1 - x == 1 && y1 - y == 1 && sizes_agree && !is_empty) {
+                m->pairs[m->npairs] = (mv_pair){m->miss[x].idx, m->extra[y].idx};
+                m->from[m->npairs++] = m->miss[x].idx;
+            }
+            x = x1, y = y1;
+        } else if (c < 0) {
+            x++;
+        } else {
+            y++;
+        }
+    }
+    qsort(m->pairs, m->npairs, sizeof *m->pairs, cmp_pair_ib);
+    qsort(m->from, m->npairs, sizeof *m->from, cmp_size);
+    return HONE_OK;
+}
+
+/* The reporting pass. */
+typedef struct report_ctx {
+    const merge_in *in;
+    const moves *m; /* NULL: no move detection */
+    size_t next_pair, next_from;
+    hone_io_check_summary *s;
+    hone_io_change_fn on_change;
+    hone_io_move_fn on_move;
+    void *ctx;
+    int report_same;
+    /* check only: the caller's unreadable callback, for each bad path. */
+    const hone_io_manifest_opts *opts;
+    const bad_path *bad;
+    size_t nbad;
+} report_ctx;
+
+static void report(void *ctx, hone_io_change c, size_t ia, size_t ib, const char *path) {
+    report_ctx *r = ctx;
+    const moves *m = r->m;
+    if (m && c == HONE_IO_MISSING) {
+        /* Indices arrive in increasing order: a cursor finds the paired. */
+        while (r->next_from < m->npairs && m->from[r->next_from] < ia) r->next_from++;
+        if (r->next_from < m->npairs && m->from[r->next_from] == ia) return; /* reported as moved */
+    }
+    if (m && c == HONE_IO_EXTRA) {
+        while (r->next_pair < m->npairs && m->pairs[r->next_pair].ib < ib) r->next_pair++;
+        if (r->next_pair < m->npairs && m->pairs[r->next_pair].ib == ib) {
+            r->s->moved++;
+            r->on_move(r->ctx, r->in->a->e[m->pairs[r->next_pair].ia].path, path);
+            return;
+        }
+    }
+    if (c == HONE_IO_UNREADABLE && r->opts && r->opts->on_unreadable) {
+        for (size_t k = 0; k < r->nbad; k++)
+            if (!strcmp(r->bad[k].path, path)) {
+                r->opts->on_unreadable(r->opts->unreadable_ctx, path, r->bad[k].status,
+                                       r->bad[k].sys_errno);
+                break;
+            }
+    }
+    note(r->s, c, r->on_change, r->ctx, path, c != HONE_IO_SAME || r->report_same);
+}
+
+/* Runs the comparison: finds moves (when on_move is set), then reports. */
+static int compare(const merge_in *in, const hone_allocator *al, report_ctx *r, hone_error *err) {
+    moves m = {.al = al};
+    if (r->on_move) {
+        if (find_moves(in, &m)) {
+            moves_free(&m);
+            return hone_error_set(err, HONE_ENOMEM, "out of memory");
+        }
+        r->m = &m;
+    }
+    r->in = in;
+    merge(in, report, r);
+    moves_free(&m);
+    r->m = NULL;
+    return HONE_OK;
+}
+
+int hone_io_manifest_diff_ex(const hone_io_manifest *a, const hone_io_manifest *b,
+                             const hone_io_diff_opts *opts, hone_io_check_summary *summary,
+                             hone_error *err) {
+    hone_io_check_summary s0, *s = summary ? summary : &s0;
+    memset(s, 0, sizeof *s);
+    hone_io_diff_opts o = {0};
+    if (opts) o = *opts;
+    if (!a || !b) return hone_error_set(err, HONE_EINVAL, "hone_io_manifest_diff: NULL manifest");
+    if (a->algo != b->algo)
+        return hone_error_set(err, HONE_EINVAL, "cannot compare a %s manifest with a %s manifest",
+                              hone_hash_name(a->algo), hone_hash_name(b->algo));
+    merge_in in = {.a = a, .b = b, .inc = o.include, .ninc = o.n_include, .exc = o.exclude,
+                   .nexc = o.n_exclude};
+    report_ctx r = {.s = s, .on_change = o.on_change, .on_move = o.on_move, .ctx = o.ctx,
+                    .report_same = o.report_same};
+    return compare(&in, o.alloc, &r, err);
 }
 
 int hone_io_manifest_diff(const hone_io_manifest *a, const hone_io_manifest *b, int report_same,
                           hone_io_change_fn on_change, void *ctx, hone_io_check_summary *summary,
                           hone_error *err) {
-    hone_io_check_summary s0, *s = summary ? summary : &s0;
-    memset(s, 0, sizeof *s);
-    if (!a || !b) return hone_error_set(err, HONE_EINVAL, "hone_io_manifest_diff: NULL manifest");
-    if (a->algo != b->algo)
-        return hone_error_set(err, HONE_EINVAL, "cannot compare a %s manifest with a %s manifest",
-                              hone_hash_name(a->algo), hone_hash_name(b->algo));
-    size_t i = 0, j = 0;
-    while (i < a->n || j < b->n) {
-        int c = i == a->n ? 1 : j == b->n ? -1 : strcmp(a->e[i].path, b->e[j].path);
-        if (c < 0) {
-            note(s, HONE_IO_MISSING, on_change, ctx, a->e[i++].path, 1);
-        } else if (c > 0) {
-            note(s, HONE_IO_EXTRA, on_change, ctx, b->e[j++].path, 1);
-        } else {
-            int same = !memcmp(a->e[i].digest, b->e[j].digest, a->dlen);
-            note(s, same ? HONE_IO_SAME : HONE_IO_MODIFIED, on_change, ctx, a->e[i].path,
-                 !same || report_same);
-            i++, j++;
-        }
-    }
-    return HONE_OK;
+    hone_io_diff_opts o = {.report_same = report_same, .on_change = on_change, .ctx = ctx};
+    return hone_io_manifest_diff_ex(a, b, &o, summary, err);
 }
 
 typedef struct check_ctx {
@@ -1261,21 +1580,11 @@ static void check_unreadable(void *ctx, const char *path, int status, int sys_er
     c->bad[c->n++] = (bad_path){p, status, sys_errno};
 }
 
-/* Whether path is an unreadable entry or lies under an unreadable
- * directory. The list is short in practice, so a scan does. */
-static int under_bad(const check_ctx *c, const char *path) {
-    for (size_t i = 0; i < c->n; i++) {
-        size_t l = strlen(c->bad[i].path);
-        if (l == 0 || (!strncmp(c->bad[i].path, path, l) && (path[l] == '\0' || path[l] == '/')))
-            return 1;
-    }
-    return 0;
-}
-
-int hone_io_manifest_check(const hone_io_manifest *expected, const char *root,
-                           const hone_io_manifest_opts *opts, hone_io_change_fn on_change,
-                           void *ctx, hone_io_check_summary *summary,
-                           hone_io_manifest_stats *stats, hone_error *err) {
+int hone_io_manifest_check_moves(const hone_io_manifest *expected, const char *root,
+                                 const hone_io_manifest_opts *opts, hone_io_change_fn on_change,
+                                 hone_io_move_fn on_move, void *ctx,
+                                 hone_io_check_summary *summary, hone_io_manifest_stats *stats,
+                                 hone_error *err) {
     hone_io_check_summary s0, *s = summary ? summary : &s0;
     memset(s, 0, sizeof *s);
     if (!expected) return hone_error_set(err, HONE_EINVAL, "hone_io_manifest_check: NULL manifest");
@@ -1290,42 +1599,24 @@ int hone_io_manifest_check(const hone_io_manifest *expected, const char *root,
     int rc = hone_io_manifest_build(&actual, root, &o, stats, err);
     if (!rc && cc.oom) rc = hone_error_set(err, HONE_ENOMEM, "out of memory");
     if (!rc) {
-        const hone_io_manifest *a = expected, *b = actual;
-        size_t i = 0, j = 0, k = 0;
-        while (i < a->n || j < b->n || k < cc.n) {
-            /* Three sorted streams: expected, found, unreadable. */
-            const char *pa = i < a->n ? a->e[i].path : NULL;
-            const char *pb = j < b->n ? b->e[j].path : NULL;
-            const char *pk = k < cc.n ? cc.bad[k].path : NULL;
-            const char *min = pa;
-            if (pb && (!min || strcmp(pb, min) < 0)) min = pb;
-            if (pk && (!min || strcmp(pk, min) < 0)) min = pk;
-            int ina = pa && !strcmp(pa, min), inb = pb && !strcmp(pb, min), ink = pk && !strcmp(pk, min);
-            if (ink) {
-                if (opts && opts->on_unreadable)
-                    opts->on_unreadable(opts->unreadable_ctx, pk, cc.bad[k].status, cc.bad[k].sys_errno);
-                /* An unreadable directory is reported once; the files it
-                 * hides that the manifest lists are unreadable too. */
-                note(s, HONE_IO_UNREADABLE, on_change, ctx, pk, 1);
-                if (ina) i++;
-                k++;
-                continue;
-            }
-            if (ina && inb) {
-                int same = !memcmp(a->e[i].digest, b->e[j].digest, a->dlen);
-                note(s, same ? HONE_IO_SAME : HONE_IO_MODIFIED, on_change, ctx, pa, !same);
-                i++, j++;
-            } else if (ina) {
-                note(s, under_bad(&cc, pa) ? HONE_IO_UNREADABLE : HONE_IO_MISSING, on_change, ctx, pa, 1);
-                i++;
-            } else {
-                note(s, HONE_IO_EXTRA, on_change, ctx, pb, 1);
-                j++;
-            }
-        }
+        /* The build reports unreadable paths in walk order. */
+        if (cc.n) qsort(cc.bad, cc.n, sizeof *cc.bad, cmp_bad);
+        merge_in in = {.a = expected, .b = actual, .bad = cc.bad, .nbad = cc.n, .inc = o.include,
+                       .ninc = o.n_include, .exc = o.exclude, .nexc = o.n_exclude};
+        report_ctx r = {.s = s, .on_change = on_change, .on_move = on_move, .ctx = ctx,
+                        .opts = opts, .bad = cc.bad, .nbad = cc.n};
+        rc = compare(&in, o.alloc, &r, err);
     }
     for (size_t i = 0; i < cc.n; i++) hone_free(cc.a, cc.bad[i].path);
     hone_free(cc.a, cc.bad);
     hone_io_manifest_free(actual);
     return rc;
+}
+
+int hone_io_manifest_check(const hone_io_manifest *expected, const char *root,
+                           const hone_io_manifest_opts *opts, hone_io_change_fn on_change,
+                           void *ctx, hone_io_check_summary *summary,
+                           hone_io_manifest_stats *stats, hone_error *err) {
+    return hone_io_manifest_check_moves(expected, root, opts, on_change, NULL, ctx, summary, stats,
+                                        err);
 }

@@ -52,7 +52,7 @@ set -e
 grep -qx 'modified: plain.txt' "$tmp/out" || fail "no modified line: $(cat "$tmp/out")"
 grep -qx 'missing: -dash' "$tmp/out" || fail "no missing line"
 grep -qx 'extra: extra' "$tmp/out" || fail "no extra line"
-grep -qx 'check: 6 same, 1 modified, 1 missing, 1 extra, 0 unreadable' "$tmp/out" || fail "summary: $(cat "$tmp/out")"
+grep -qx 'check: 6 same, 1 modified, 1 missing, 1 extra, 0 unreadable, 0 moved' "$tmp/out" || fail "summary: $(cat "$tmp/out")"
 (cd "$t" && ! sha256sum --quiet -c "$tmp/m.sha" >/dev/null 2>&1) || fail "sha256sum -c missed the change"
 "$hone" manifest check "$tmp/m.sha" "$t" --ignore-extra -q >/dev/null && fail "ignore-extra must still fail on modified"
 
@@ -63,7 +63,7 @@ set +e
 rc=$?
 set -e
 [ $rc -eq 1 ] || fail "diff exit $rc"
-grep -qx 'diff: 6 same, 1 modified, 1 missing, 1 extra, 0 unreadable' "$tmp/out" || fail "diff summary: $(cat "$tmp/out")"
+grep -qx 'diff: 6 same, 1 modified, 1 missing, 1 extra, 0 unreadable, 0 moved' "$tmp/out" || fail "diff summary: $(cat "$tmp/out")"
 "$hone" manifest diff "$tmp/m2.sha" "$tmp/m2.sha" >/dev/null || fail "diff of a manifest with itself"
 
 # JSON round trip: check accepts the JSON form too.

@@ -703,6 +703,148 @@ static void test_file_swapped_for_directory(void **state) {
     hone_io_manifest_free(m);
 }
 
+static void test_path_selected_and_names(void **state) {
+    (void)state;
+    const char *inc[] = {"*.txt"}, *exc[] = {"sub", "*.tmp"};
+    assert_int_equal(hone_io_path_selected("a.txt", inc, 1, NULL, 0), 1);
+    assert_int_equal(hone_io_path_selected("d/a.txt", inc, 1, NULL, 0), 1);
+    assert_int_equal(hone_io_path_selected("a.bin", inc, 1, NULL, 0), 0);
+    /* An excluded directory hides everything under it, as in the walk. */
+    assert_int_equal(hone_io_path_selected("sub/deep/a.txt", inc, 1, exc, 2), 0);
+    assert_int_equal(hone_io_path_selected("x/sub/a.txt", NULL, 0, exc, 2), 0);
+    assert_int_equal(hone_io_path_selected("subway/a.txt", NULL, 0, exc, 2), 1);
+    assert_int_equal(hone_io_path_selected("d/b.tmp", NULL, 0, exc, 2), 0);
+    assert_int_equal(hone_io_path_selected("d/b", NULL, 0, NULL, 0), 1);
+    assert_string_equal(hone_io_manifest_algo_from_name("x/models.b3"), "blake3");
+    assert_string_equal(hone_io_manifest_algo_from_name("B3SUMS"), "blake3");
+    assert_string_equal(hone_io_manifest_algo_from_name("dir/SHA256SUMS"), "sha256");
+    assert_string_equal(hone_io_manifest_algo_from_name("m.SHA256"), "sha256");
+    assert_string_equal(hone_io_manifest_algo_from_name("m.xxh128"), "xxh128");
+    assert_null(hone_io_manifest_algo_from_name("manifest.txt"));
+    assert_null(hone_io_manifest_algo_from_name(".b3"));
+    assert_null(hone_io_manifest_algo_from_name("b3"));
+}
+
+static void test_check_filters_the_manifest_too(void **state) {
+    env *e = *state;
+    hone_io_manifest *m;
+    hone_error err = {0};
+    assert_int_equal(hone_io_manifest_build(&m, e->root, &e->o, NULL, &err), HONE_OK);
+    const char *inc[] = {"*.txt"}, *exc[] = {"sub"};
+    hone_io_manifest_opts o = e->o;
+    o.include = inc, o.n_include = 1;
+    hone_io_check_summary s;
+    assert_int_equal(hone_io_manifest_check(m, e->root, &o, NULL, NULL, &s, NULL, &err), HONE_OK);
+    assert_int_equal(s.same, 2);
+    assert_int_equal(s.missing + s.extra + s.modified, 0);
+    o.include = NULL, o.n_include = 0;
+    o.exclude = exc, o.n_exclude = 1;
+    assert_int_equal(hone_io_manifest_check(m, e->root, &o, NULL, NULL, &s, NULL, &err), HONE_OK);
+    assert_int_equal(s.same, 2);
+    assert_int_equal(s.missing, 0);
+    hone_io_manifest_free(m);
+}
+
+static void record_move(void *ctx, const char *from, const char *to) {
+    hone_buf_printf(ctx, "moved %s -> %s\n", from, to);
+}
+
+static void test_moves(void **state) {
+    env *e = *state;
+    tree_file(e->root, "copy1", "same");
+    tree_file(e->root, "copy2", "same");
+    tree_file(e->root, "empty", "");
+    hone_io_manifest *m;
+    hone_error err = {0};
+    assert_int_equal(hone_io_manifest_build(&m, e->root, &e->o, NULL, &err), HONE_OK);
+    char p[4096], q[4096];
+    static const char *const mv[][2] = {{"a.txt", "sub/a-moved.txt"}, {"copy1", "copy3"},
+                                        {"copy2", "copy4"}, {"empty", "empty2"}};
+    for (size_t i = 0; i < 4; i++) {
+        tree_path(p, sizeof p, e->root, mv[i][0]);
+        tree_path(q, sizeof q, e->root, mv[i][1]);
+        assert_int_equal(rename(p, q), 0);
+    }
+    hone_buf out;
+    hone_buf_init(&out, NULL);
+    hone_io_check_summary s;
+    assert_int_equal(hone_io_manifest_check_moves(m, e->root, &e->o, record_change, record_move, &out,
+                                                  &s, NULL, &err),
+                     HONE_OK);
+    /* One unique content moved; copies and the empty file are ambiguous. */
+    assert_string_equal(out.data, "missing copy1\nmissing copy2\nextra copy3\nextra copy4\n"
+                                  "missing empty\nextra empty2\nmoved a.txt -> sub/a-moved.txt\n");
+    assert_int_equal(s.moved, 1);
+    assert_int_equal(s.missing, 3);
+    assert_int_equal(s.extra, 3);
+    /* Without a move callback: the old report. */
+    assert_int_equal(hone_io_manifest_check(m, e->root, &e->o, NULL, NULL, &s, NULL, &err), HONE_OK);
+    assert_int_equal(s.moved, 0);
+    assert_int_equal(s.missing, 4);
+
+    /* diff: the same pairing, and sizes that disagree are no move. */
+    hone_io_manifest *b;
+    assert_int_equal(hone_io_manifest_build(&b, e->root, &e->o, NULL, &err), HONE_OK);
+    hone_buf_clear(&out);
+    hone_io_diff_opts d = {.on_change = record_change, .on_move = record_move, .ctx = &out};
+    assert_int_equal(hone_io_manifest_diff_ex(m, b, &d, &s, &err), HONE_OK);
+    assert_non_null(strstr(out.data, "moved a.txt -> sub/a-moved.txt\n"));
+    assert_int_equal(s.moved, 1);
+    const char *h = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
+    char ta[256], tb[256];
+    snprintf(ta, sizeof ta, "{\"algo\":\"sha256\",\"files\":[{\"path\":\"x\",\"digest\":\"%s\",\"size\":6}]}", h);
+    snprintf(tb, sizeof tb, "{\"algo\":\"sha256\",\"files\":[{\"path\":\"y\",\"digest\":\"%s\",\"size\":7}]}", h);
+    hone_io_manifest *ja, *jb;
+    assert_int_equal(hone_io_manifest_parse(&ja, ta, strlen(ta), NULL, NULL, &err), HONE_OK);
+    assert_int_equal(hone_io_manifest_parse(&jb, tb, strlen(tb), NULL, NULL, &err), HONE_OK);
+    assert_int_equal(hone_io_manifest_diff_ex(ja, jb, &d, &s, &err), HONE_OK);
+    assert_int_equal(s.moved, 0);
+    assert_int_equal(s.missing, 1);
+    hone_io_manifest_free(ja);
+    hone_io_manifest_free(jb);
+    hone_buf_free(&out);
+    hone_io_manifest_free(b);
+    hone_io_manifest_free(m);
+}
+
+static void test_parse_skips_comments(void **state) {
+    (void)state;
+    const char *text = "# hone manifest: algorithm blake3\n"
+                       "8e4c7c1b99dbfd50e7a95185fead5ee1448fa904a2fdd778eaf5f2dbfd629a99  f\n";
+    hone_io_manifest *m;
+    hone_error err = {0};
+    assert_int_equal(hone_io_manifest_parse(&m, text, strlen(text), "blake3", NULL, &err), HONE_OK);
+    assert_int_equal(hone_io_manifest_count(m), 1);
+    assert_string_equal(hone_io_manifest_entry_at(m, 0)->path, "f");
+    hone_io_manifest_free(m);
+}
+
+/* Found by fuzzing: what hone writes as JSON must read back (jansson is
+ * strict about UTF-8 and sizes), and a CR that b3sum wrote unescaped in an
+ * untagged BLAKE3 line is part of the name. */
+static void test_json_and_cr_edges(void **state) {
+    (void)state;
+    hone_io_manifest *m;
+    hone_error err = {0};
+    const char *overlong = "367670cca1866e16  -das\xe0\x82\xacode\n";
+    assert_int_equal(hone_io_manifest_parse(&m, overlong, strlen(overlong), NULL, NULL, &err), HONE_OK);
+    hone_buf b;
+    hone_buf_init(&b, NULL);
+    assert_int_equal(hone_io_manifest_format_to(m, HONE_IO_MANIFEST_JSON, &b), HONE_EINVAL);
+    hone_io_manifest_free(m);
+    const char *neg = "{\"algo\":\"xxh3\",\"files\":[{\"path\":\"a\",\"digest\":\"367670cca1866e16\",\"size\":-2}]}";
+    assert_int_equal(hone_io_manifest_parse(&m, neg, strlen(neg), NULL, NULL, &err), HONE_EPARSE);
+    assert_non_null(strstr(err.msg, "0 or more"));
+    const char *cr = "871dadc0f2a28aadf41f6064a36c0b9a7a4b813aff11162a3c0a11bb37380572  cr\r\n";
+    assert_int_equal(hone_io_manifest_parse(&m, cr, strlen(cr), "blake3", NULL, &err), HONE_OK);
+    assert_string_equal(hone_io_manifest_entry_at(m, 0)->path, "cr\r");
+    hone_io_manifest_free(m);
+    assert_int_equal(hone_io_manifest_parse(&m, cr, strlen(cr), "sha256", NULL, &err), HONE_OK);
+    assert_string_equal(hone_io_manifest_entry_at(m, 0)->path, "cr"); /* coreutils drops it */
+    hone_io_manifest_free(m);
+    hone_buf_free(&b);
+}
+
 int main(int argc, char **argv) {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
@@ -723,6 +865,11 @@ int main(int argc, char **argv) {
         T(test_order_is_bytewise_around_the_sort_prefix),
         T(test_warm_build_writes_nothing),
         T(test_file_swapped_for_directory),
+        T(test_path_selected_and_names),
+        T(test_check_filters_the_manifest_too),
+        T(test_moves),
+        T(test_parse_skips_comments),
+        T(test_json_and_cr_edges),
     };
     return HONE_TEST_RUN(tests, NULL, NULL, argc, argv);
 }

@@ -27,6 +27,8 @@ static int do_walk(const hone_allocator *a, void *ctx) {
     return hone_io_walk(root, &o, NULL, NULL);
 }
 
+static void no_move(void *ctx, const char *from, const char *to) { (void)ctx, (void)from, (void)to; }
+
 static int do_build(const hone_allocator *a, void *ctx) {
     int use_index = *(int *)ctx;
     /* A file left out by device and inode (as -o does) allocates too. */
@@ -51,6 +53,15 @@ static int do_build(const hone_allocator *a, void *ctx) {
     hone_io_check_summary s;
     if (!rc) rc = hone_io_manifest_check(m, root, &o, NULL, NULL, &s, NULL, NULL);
     if (!rc) rc = hone_io_manifest_diff(m, m, 1, NULL, NULL, &s, NULL);
+    /* Move detection allocates its lists: against a manifest of nothing
+     * (all missing) and the other way round (all extra). */
+    hone_io_manifest *none = NULL;
+    if (!rc) rc = hone_io_manifest_parse(&none, "", 0, NULL, a, NULL);
+    hone_io_diff_opts d = {.alloc = a, .on_move = no_move};
+    if (!rc) rc = hone_io_manifest_diff_ex(m, none, &d, &s, NULL);
+    if (!rc) rc = hone_io_manifest_diff_ex(none, m, &d, &s, NULL);
+    if (!rc) rc = hone_io_manifest_check_moves(none, root, &o, NULL, no_move, NULL, &s, NULL, NULL);
+    hone_io_manifest_free(none);
     hone_io_manifest_free(back);
     hone_io_manifest_free(m);
     hone_buf_free(&b);
