@@ -212,25 +212,42 @@ static int same_algo(const char *x, const char *y) {
 
 /* Writes path escaped the way sha256sum does (a backslash or newline as
  * "\\\\" or "\\n"). */
-static void put_escaped(FILE *out, const char *path) {
+/* Whether a name holds a control character (ESC, CR, BEL...). */
+static int has_ctrl(const char *s) {
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) return 1;
+    return 0;
+}
+
+/* Escapes as sha256sum does (backslash, newline), and with ctrl also every
+ * other control character (\r, \t, \x1b). */
+static void put_escaped(FILE *out, const char *path, int ctrl) {
     for (const char *p = path; *p; p++) {
-        if (*p == '\\') fputs("\\\\", out);
-        else if (*p == '\n') fputs("\\n", out);
-        else fputc(*p, out);
+        unsigned char ch = (unsigned char)*p;
+        if (ch == '\\') fputs("\\\\", out);
+        else if (ch == '\n') fputs("\\n", out);
+        else if (ctrl && ch == '\r') fputs("\\r", out);
+        else if (ctrl && ch == '\t') fputs("\\t", out);
+        else if (ctrl && (ch < 0x20 || ch == 0x7f)) fprintf(out, "\\x%02x", ch);
+        else fputc(ch, out);
     }
 }
 
 /* Prints a change the way sha256sum prints names: a line holding a name
- * with a backslash or a newline is escaped and starts with a backslash. */
+ * with a backslash or a newline is escaped and starts with a backslash. On
+ * a terminal a name with any control character is escaped too: a file
+ * named "\x1b[2J" must not clear the screen of whoever checks the tree,
+ * nor a "\r" hide the start of its own line. */
 static void print_change(FILE *out, const char *what, const char *path, const char *from) {
-    int esc = strpbrk(path, "\\\n") || (from && strpbrk(from, "\\\n"));
+    int ctrl = isatty(fileno(out)) && (has_ctrl(path) || (from && has_ctrl(from)));
+    int esc = ctrl || strpbrk(path, "\\\n") || (from && strpbrk(from, "\\\n"));
     fprintf(out, "%s%s: ", esc ? "\\" : "", what);
     if (from) {
-        if (esc) put_escaped(out, from);
+        if (esc) put_escaped(out, from, ctrl);
         else fputs(from, out);
         fputs(" -> ", out);
     }
-    if (esc) put_escaped(out, path);
+    if (esc) put_escaped(out, path, ctrl);
     else fputs(path, out);
     fputc('\n', out);
 }
@@ -312,7 +329,18 @@ static void end_progress(mopts *m) {
 
 static void print_unreadable(void *ctx, const char *path, int status, int sys_errno) {
     const char *cmd = ctx;
-    cli_cmd_error(cmd, "%s: %s", *path ? path : ".", sys_errno ? strerror(sys_errno) : hone_strerror(status));
+    char *esc = NULL;
+    size_t len = 0;
+    if (isatty(STDERR_FILENO) && has_ctrl(path)) {
+        FILE *m = open_memstream(&esc, &len);
+        if (m) {
+            put_escaped(m, path, 1);
+            fclose(m);
+        }
+    }
+    cli_cmd_error(cmd, "%s: %s", esc ? esc : *path ? path : ".",
+                  sys_errno ? strerror(sys_errno) : hone_strerror(status));
+    free(esc);
 }
 
 /* ------------------------------------------------------------------ */
@@ -341,6 +369,38 @@ static void exclude_output(mopts *m, const char **files) {
     m->o.n_exclude_files = 1;
 }
 
+/* Whether -o can be written, checked before the tree is hashed: a typo
+ * in its directory must not cost a long build first. The write itself may
+ * still fail later (a full disk); this catches what can be known now. */
+static int check_output(const char *cmd, const char *path) {
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) {
+            cli_cmd_error(cmd, "-o %s is a directory: expected a file to write the manifest to", path);
+            return CLI_USAGE;
+        }
+        if (access(path, W_OK) != 0) {
+            cli_cmd_error(cmd, "-o %s: cannot write it: %s", path, strerror(errno));
+            return CLI_USAGE;
+        }
+        return CLI_OK;
+    }
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *(slash == dir ? slash + 1 : slash) = '\0';
+    else snprintf(dir, sizeof dir, ".");
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        cli_cmd_error(cmd, "-o %s: no directory %s to write it in", path, dir);
+        return CLI_USAGE;
+    }
+    if (access(dir, W_OK) != 0) {
+        cli_cmd_error(cmd, "-o %s: cannot write in %s: %s", path, dir, strerror(errno));
+        return CLI_USAGE;
+    }
+    return CLI_OK;
+}
+
 static int cmd_build(int argc, char **argv) {
     mopts m = {.spec = &cli_spec_manifest_build, .cmd = "manifest build"};
     int rc = parse_opts(&m, argc, argv);
@@ -361,6 +421,7 @@ static int cmd_build(int argc, char **argv) {
         return CLI_USAGE;
     }
     if (named) m.o.algo = named;
+    if (m.output && strcmp(m.output, "-") != 0 && (rc = check_output(m.cmd, m.output))) return rc;
     const char *dir = argv[optind];
     const char *self[1];
     exclude_output(&m, self);
@@ -420,6 +481,12 @@ enum { ALGO_GUESSED, ALGO_OPTION, ALGO_NAME, ALGO_RECORDED };
  * modified. */
 static int load(const char *cmd, const char *path, const char *algo, hone_io_manifest **out,
                 int *source) {
+    struct stat st;
+    if (strcmp(path, "-") && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        cli_cmd_error(cmd, "%s is a directory: expected a manifest file (hone manifest check "
+                           "MANIFEST DIR)", path);
+        return CLI_USAGE;
+    }
     FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
     if (!f) {
         cli_cmd_error(cmd, "%s: cannot open: %s", path, strerror(errno));

@@ -431,7 +431,8 @@ HONE_API const char *hone_io_manifest_algo_from_name(const char *path);
 /* The directory the index lives in by default, as the options describe
  * it, into a new string made with alloc (the caller frees it with
  * hone_free). Returns HONE_OK, HONE_ENOTFOUND (err filled) if neither
- * HONE_CACHE_DIR, XDG_CACHE_HOME nor HOME is set, HONE_ENOMEM. */
+ * HONE_CACHE_DIR, XDG_CACHE_HOME nor HOME is set, HONE_EINVAL (err filled)
+ * if HONE_CACHE_DIR is not an absolute path, HONE_ENOMEM. */
 HONE_API int hone_io_default_index_dir(char **out, const hone_allocator *alloc, hone_error *err);
 
 #ifdef __cplusplus

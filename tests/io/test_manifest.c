@@ -567,6 +567,30 @@ static void test_symlinks_listed_only_when_followed_inside(void **state) {
     free(outside);
 }
 
+/* The default index directory: HONE_CACHE_DIR when absolute; a relative
+ * one or a quoted "~/x" is refused (it would scatter an index under
+ * whatever directory the program runs in), never used. */
+static void test_index_dir_from_env(void **state) {
+    (void)state;
+    char *saved = getenv("HONE_CACHE_DIR") ? strdup(getenv("HONE_CACHE_DIR")) : NULL;
+    char *dir = NULL;
+    hone_error err = {0};
+    setenv("HONE_CACHE_DIR", "/var/tmp/hone-index", 1);
+    assert_int_equal(hone_io_default_index_dir(&dir, NULL, &err), HONE_OK);
+    assert_string_equal(dir, "/var/tmp/hone-index");
+    hone_free(NULL, dir);
+    dir = NULL;
+    setenv("HONE_CACHE_DIR", "~/x", 1);
+    assert_int_equal(hone_io_default_index_dir(&dir, NULL, &err), HONE_EINVAL);
+    assert_null(dir);
+    assert_non_null(strstr(err.msg, "HONE_CACHE_DIR=~/x: expected an absolute directory path"));
+    setenv("HONE_CACHE_DIR", "cache", 1);
+    assert_int_equal(hone_io_default_index_dir(&dir, NULL, &err), HONE_EINVAL);
+    if (saved) setenv("HONE_CACHE_DIR", saved, 1);
+    else unsetenv("HONE_CACHE_DIR");
+    free(saved);
+}
+
 static void test_bad_arguments(void **state) {
     env *e = *state;
     hone_io_manifest *m;
@@ -862,6 +886,7 @@ int main(int argc, char **argv) {
         T(test_parse_fuzz),
         T(test_symlinks_listed_only_when_followed_inside),
         T(test_bad_arguments),
+        T(test_index_dir_from_env),
         T(test_order_is_bytewise_around_the_sort_prefix),
         T(test_warm_build_writes_nothing),
         T(test_file_swapped_for_directory),
