@@ -4,10 +4,12 @@
  * trip: a line that parses is formatted again with hone_hash_format_line
  * and must parse back to the same algorithm, digest and name.
  *
- * Built and run by tests/hash/fuzz.sh: with clang's -fsanitize=fuzzer when
- * available, else (-DHONE_FUZZ_STANDALONE) as a program that runs the
- * files named on its command line, so the seed corpus is a regression
- * test everywhere. */
+ * Built and run by tests/fuzz/run.sh: with clang's -fsanitize=fuzzer when
+ * available, and always (-DHONE_FUZZ_STANDALONE) as a program that runs
+ * the files named on its command line, so the seed corpus is a regression
+ * test everywhere.
+ *
+ * FUZZ-OPTIONS: -max_len=512 -runs=200000 */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
