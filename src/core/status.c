@@ -48,6 +48,31 @@ int hone_status_from_errno(int err) {
     }
 }
 
+/* Formats into err->msg and keeps it one line: a value quoted into the
+ * message (a file name, an option's argument) may hold a newline or an
+ * escape sequence, which are shown escaped ("\n", "\x1b"), never raw. */
+static void format_msg(hone_error *err, const char *fmt, va_list ap) {
+    char raw[sizeof err->msg];
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    size_t o = 0;
+    for (const char *p = raw; *p && o + 1 < sizeof err->msg; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch >= 0x20 && ch != 0x7f) {
+            err->msg[o++] = (char)ch;
+            continue;
+        }
+        char esc[5];
+        int n = ch == '\n' ? snprintf(esc, sizeof esc, "\\n")
+                : ch == '\r' ? snprintf(esc, sizeof esc, "\\r")
+                : ch == '\t' ? snprintf(esc, sizeof esc, "\\t")
+                              : snprintf(esc, sizeof esc, "\\x%02x", ch);
+        if (o + (size_t)n + 1 > sizeof err->msg) break;
+        memcpy(err->msg + o, esc, (size_t)n);
+        o += (size_t)n;
+    }
+    err->msg[o] = '\0';
+}
+
 int hone_error_set(hone_error *err, int code, const char *fmt, ...) {
     if (err) {
         va_list ap;
@@ -56,7 +81,7 @@ int hone_error_set(hone_error *err, int code, const char *fmt, ...) {
         err->col = 0;
         err->offset = UINT64_MAX;
         va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        format_msg(err, fmt, ap);
         va_end(ap);
     }
     return code;
@@ -67,7 +92,7 @@ int hone_error_set_at(hone_error *err, int code, long line, long col, long long 
     if (err) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        format_msg(err, fmt, ap);
         va_end(ap);
         err->code = code;
         err->line = line > 0 ? (uint64_t)line : 0;

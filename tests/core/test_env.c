@@ -222,10 +222,23 @@ static void parse_numbers_are_never_octal(void **state) {
     assert_int_equal(i, -16);
 }
 
+/* An error message stays one line whatever value it quotes: a newline or
+ * an escape sequence in the value is shown escaped, never raw. */
+static void error_messages_stay_one_line(void **state) {
+    (void)state;
+    hone_error err;
+    uint64_t u = 0;
+    assert_int_equal(hone_parse_u64("--runs", "1\n2\x1b[2J", 0, 10, &u, &err), HONE_EINVAL);
+    assert_null(strchr(err.msg, '\n'));
+    assert_null(strchr(err.msg, '\x1b'));
+    assert_non_null(strstr(err.msg, "--runs=1\\n2\\x1b[2J: expected an integer"));
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(parse_u64_accepts_range_and_rejects_the_rest),
     cmocka_unit_test(parse_i64_and_double),
     cmocka_unit_test(parse_numbers_are_never_octal),
+    cmocka_unit_test(error_messages_stay_one_line),
     cmocka_unit_test(parse_bool_and_enum),
     cmocka_unit_test(parse_size_and_duration),
     cmocka_unit_test(parse_rate_reads_units_off_and_zero),
