@@ -189,9 +189,8 @@ static int parse_opts(mopts *m, int argc, char **argv) {
         }
     }
     if (m->algo) {
-        hone_hash_algo a;
         hone_error err = {0};
-        if (hone_hash_from_name(m->algo, &a, &err)) {
+        if (hone_hash_from_name(m->algo, &m->o.algorithm, &err)) {
             cli_cmd_error(m->cmd, "-a %s: expected sha256, blake3, xxh3 or xxh128", m->algo);
             return CLI_USAGE;
         }
@@ -200,7 +199,6 @@ static int parse_opts(mopts *m, int argc, char **argv) {
     m->o.n_include = m->ninc;
     m->o.exclude = m->exc;
     m->o.n_exclude = m->nexc;
-    m->o.algo = m->algo;
     return CLI_OK;
 }
 
@@ -420,7 +418,7 @@ static int cmd_build(int argc, char **argv) {
                       m.output, named, m.algo);
         return CLI_USAGE;
     }
-    if (named) m.o.algo = named;
+    if (named) hone_hash_from_name(named, &m.o.algorithm, NULL);
     if (m.output && strcmp(m.output, "-") != 0 && (rc = check_output(m.cmd, m.output))) return rc;
     const char *dir = argv[optind];
     const char *self[1];

@@ -18,6 +18,7 @@
 
 #include "hone/core.h"
 #include "hone/exec.h"
+#include "hone/hash.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -207,7 +208,7 @@ typedef void (*hone_io_unreadable_fn)(void *ctx, const char *path, int status, i
 
 typedef struct hone_io_manifest_opts {
     const hone_allocator *alloc; /* NULL: the default */
-    const char *algo;  /* "sha256" (default), "blake3" or "xxh3" */
+    const char *algo;  /* a name ("sha256", "blake3"...), or NULL: see algorithm */
     unsigned threads;  /* walk and hash threads; 0: the online CPUs, 2..8 */
     const char *const *include; /* globs, as in hone_io_walk_opts */
     size_t n_include;
@@ -247,6 +248,10 @@ typedef struct hone_io_manifest_opts {
      * index's own files are always left out the same way.) */
     const char *const *exclude_files;
     size_t n_exclude_files;
+    /* The digest algorithm, as the hash module's enum; 0: `algo` above
+     * names it (kept for callers that pass a name), else SHA-256. When
+     * both are set they must agree (HONE_EINVAL otherwise). */
+    hone_hash_algo algorithm;
 } hone_io_manifest_opts;
 
 /* Builds the manifest of every regular file under root (after the globs),

@@ -782,10 +782,18 @@ int hone_io_manifest_build(hone_io_manifest **out, const char *root,
     memset(st, 0, sizeof *st);
     if (!out) return hone_error_set(err, HONE_EINVAL, "hone_io_manifest_build: out is NULL");
     *out = NULL;
-    hone_hash_algo algo = HONE_HASH_SHA256;
+    hone_hash_algo algo = o->algorithm ? o->algorithm : HONE_HASH_SHA256;
+    if (o->algorithm && !hone_hash_info_of(o->algorithm))
+        return hone_error_set(err, HONE_EINVAL, "algorithm %d: expected one of hone_hash_algo",
+                              (int)o->algorithm);
     if (o->algo) {
-        int rc = hone_hash_from_name(o->algo, &algo, err);
+        hone_hash_algo named;
+        int rc = hone_hash_from_name(o->algo, &named, err);
         if (rc) return rc;
+        if (o->algorithm && named != o->algorithm)
+            return hone_error_set(err, HONE_EINVAL, "algo \"%s\" and algorithm %s disagree", o->algo,
+                                  hone_hash_name(o->algorithm));
+        algo = named;
     }
     uint64_t t_start = hone_monotonic_ns();
     int64_t (*clock_fn)(void *) = o->clock_ns ? o->clock_ns : default_clock;

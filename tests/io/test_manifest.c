@@ -600,6 +600,23 @@ static void test_bad_arguments(void **state) {
     assert_int_equal(hone_io_manifest_build(&m, e->root, &o, NULL, &err), HONE_EINVAL);
     assert_null(m);
     assert_non_null(strstr(err.msg, "md5"));
+    /* The algorithm as the hash module's enum; a name that disagrees with
+     * it is refused rather than one of them silently winning. */
+    o = e->o;
+    o.algo = NULL;
+    o.algorithm = HONE_HASH_BLAKE3;
+    assert_int_equal(hone_io_manifest_build(&m, e->root, &o, NULL, &err), HONE_OK);
+    assert_string_equal(hone_io_manifest_algo(m), "blake3");
+    hone_io_manifest_free(m);
+    o.algo = "sha256";
+    assert_int_equal(hone_io_manifest_build(&m, e->root, &o, NULL, &err), HONE_EINVAL);
+    assert_null(m);
+    assert_non_null(strstr(err.msg, "disagree"));
+    o.algo = NULL;
+    o.algorithm = (hone_hash_algo)99;
+    assert_int_equal(hone_io_manifest_build(&m, e->root, &o, NULL, &err), HONE_EINVAL);
+    assert_null(m);
+    o = e->o;
     char p[4096];
     tree_path(p, sizeof p, e->root, "missing-dir");
     assert_int_equal(hone_io_manifest_build(&m, p, &e->o, NULL, &err), HONE_ENOTFOUND);
