@@ -219,9 +219,6 @@ int hone_bench_exec(const char *path, char *const argv[], const hone_bench_exec_
     int status = 0;
     struct rusage ru;
     memset(&ru, 0, sizeof ru);
-    /* Our own peak so far: what the child is charged at its exec. */
-    struct rusage self;
-    if (getrusage(RUSAGE_SELF, &self)) memset(&self, 0, sizeof self);
     uint64_t t0 = mono_ns();
     rc = posix_spawn(&pid, path, &fa, NULL, argv, o->envp ? o->envp : environ);
     if (rc == 0) {
@@ -229,6 +226,12 @@ int hone_bench_exec(const char *path, char *const argv[], const hone_bench_exec_
         }
     }
     uint64_t t1 = mono_ns();
+    /* Our own peak, read after the child ended: the child was charged our
+     * peak at its exec, which this is at least. Read before the spawn, it
+     * could miss what this process (or another of its threads) touched
+     * until the exec, and a child charged that would look measured. */
+    struct rusage self;
+    if (getrusage(RUSAGE_SELF, &self)) memset(&self, 0, sizeof self);
     posix_spawn_file_actions_destroy(&fa);
     if (devnull >= 0) close(devnull);
     if (rc) return hone_status_from_errno(rc);
