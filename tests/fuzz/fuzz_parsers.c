@@ -30,13 +30,31 @@
 
 #define WHAT "--x"
 
+/* The value as a message quotes it: control characters escaped, so that
+ * every message stays one line (core's hone_error_set). */
+static void quoted(const char *s, char *out, size_t n) {
+    size_t o = 0;
+    for (; *s && o + 5 < n; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch >= 0x20 && ch != 0x7f) out[o++] = (char)ch;
+        else if (ch == '\n') o += (size_t)snprintf(out + o, n - o, "\\n");
+        else if (ch == '\r') o += (size_t)snprintf(out + o, n - o, "\\r");
+        else if (ch == '\t') o += (size_t)snprintf(out + o, n - o, "\\t");
+        else o += (size_t)snprintf(out + o, n - o, "\\x%02x", ch);
+    }
+    out[o] = '\0';
+}
+
 /* Checks a refusal: status, message naming the source and the value. */
 static void check_refusal(int rc, const hone_error *err, const char *s) {
     FUZZ_CHECK(rc == HONE_EINVAL, "refused '%s' with %s", s, hone_status_name(rc));
     FUZZ_CHECK(fuzz_err_ok(err) && !strncmp(err->msg, WHAT "=", strlen(WHAT) + 1),
                "message does not start with " WHAT "=: %s", err->msg);
-    if (strlen(s) < 100)
-        FUZZ_CHECK(!strncmp(err->msg + strlen(WHAT) + 1, s, strlen(s)), "message does not quote '%s': %s", s,
+    FUZZ_CHECK(!strchr(err->msg, '\n'), "message is more than one line: %s", err->msg);
+    char q[512];
+    quoted(s, q, sizeof q);
+    if (strlen(q) < 100)
+        FUZZ_CHECK(!strncmp(err->msg + strlen(WHAT) + 1, q, strlen(q)), "message does not quote '%s': %s", q,
                    err->msg);
 }
 
