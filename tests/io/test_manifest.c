@@ -171,7 +171,10 @@ static void test_racy_entry_is_rehashed(void **state) {
     hone_io_manifest *m;
     hone_io_manifest_stats st;
     hone_error err = {0};
-    int64_t t = mtime_of(e->root, "a.txt");
+    /* An odd nanosecond: the file system's granularity is read from the
+     * mtime (ns divisible by 10 look like a 10 ns clock), and the later
+     * runs below must fall outside a.txt's tick whatever the clock read. */
+    int64_t t = mtime_of(e->root, "a.txt") | 1;
     const char *all[] = {"a.txt", "b.txt", "sub/c.bin", "sub/deep/d.tmp"};
     for (int i = 0; i < 4; i++) set_mtime(e->root, all[i], t - (i ? 1000 : 0));
     e->now = t; /* the same tick as a.txt's mtime; the others are older */
