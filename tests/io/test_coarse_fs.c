@@ -78,17 +78,6 @@ static void write_file(const char *path, const char *content) {
     assert_int_equal(fclose(f), 0);
 }
 
-static void expect_digest(const hone_io_manifest *m, const char *path, const char *content) {
-    const hone_io_manifest_entry *e = hone_io_manifest_find(m, path);
-    if (!e) fail_msg("manifest lacks '%s'", path);
-    uint8_t d[32];
-    assert_int_equal(hone_hash_oneshot(HONE_HASH_SHA256, content, strlen(content), d, 32), HONE_OK);
-    char want[65], got[65];
-    hone_hash_hex(d, 32, want);
-    hone_hash_hex(e->digest, 32, got);
-    assert_string_equal(got, want);
-}
-
 /* Sleeps until just after the file system's clock starts a new second, so
  * that a write, a build and a rewrite happen within one second (and within
  * one 2 s granule every other time). Sleeping only lets the race happen;

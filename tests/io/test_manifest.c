@@ -33,17 +33,6 @@ static void set_mtime(const char *root, const char *rel, int64_t ns) {
     assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
 }
 
-static void expect_digest(const hone_io_manifest *m, const char *path, const char *content) {
-    const hone_io_manifest_entry *e = hone_io_manifest_find(m, path);
-    if (!e) fail_msg("manifest lacks '%s'", path);
-    uint8_t d[32];
-    assert_int_equal(hone_hash_oneshot(HONE_HASH_SHA256, content, strlen(content), d, 32), HONE_OK);
-    char want[65], got[65];
-    hone_hash_hex(d, 32, want);
-    hone_hash_hex(e->digest, 32, got);
-    assert_string_equal(got, want);
-}
-
 typedef struct env {
     char *root, *idx;
     int64_t now;

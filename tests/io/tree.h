@@ -91,4 +91,18 @@ static inline void tree_rm(const char *path) {
     }
 }
 
+/* Asserts that the manifest lists path with the SHA-256 digest of content
+ * (for the cmocka tests, which include test.h first). */
+static inline void expect_digest(const hone_io_manifest *m, const char *path,
+                                 const char *content) {
+    const hone_io_manifest_entry *e = hone_io_manifest_find(m, path);
+    if (!e) fail_msg("manifest lacks '%s'", path);
+    uint8_t d[32];
+    assert_int_equal(hone_hash_oneshot(HONE_HASH_SHA256, content, strlen(content), d, 32), HONE_OK);
+    char want[65], got[65];
+    hone_hash_hex(d, 32, want);
+    hone_hash_hex(e->digest, 32, got);
+    assert_string_equal(got, want);
+}
+
 #endif
