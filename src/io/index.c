@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cache/lmdb_check.h"
 #include "io/internal.h"
 
 /* The magic record: its key sorts before every path (which start with
@@ -69,22 +70,6 @@ static uint64_t entry_sum(const void *p, size_t n) {
     return h ^ (h >> 29);
 }
 
-static int lmdb_status(int rc) {
-    switch (rc) {
-    case 0: return HONE_OK;
-    case ENOMEM: return HONE_ENOMEM;
-    case EACCES: return HONE_EACCES;
-    case MDB_NOTFOUND: return HONE_ENOTFOUND;
-    case MDB_INVALID:
-    case MDB_CORRUPTED:
-    case MDB_VERSION_MISMATCH:
-    case MDB_PAGE_NOTFOUND: return HONE_ECORRUPT;
-    case MDB_MAP_FULL: return HONE_ERANGE;
-    case MDB_KEYEXIST: return HONE_EEXIST;
-    default: return rc > 0 ? hone_status_from_errno(rc) : HONE_EIO;
-    }
-}
-
 static int magic_value(char *buf, size_t n) {
     uint32_t probe = 0x01020304u;
     size_t ml = sizeof MAGIC_VALUE - 1;
@@ -94,239 +79,12 @@ static int magic_value(char *buf, size_t n) {
     return (int)(ml + sizeof probe);
 }
 
-/* ------------------------------------------------------------------ */
-/* Validating the file before LMDB reads it                            */
-/* ------------------------------------------------------------------ */
-
-/* LMDB reads its file through a memory map and trusts every byte: a file
- * shorter than its meta pages say faults with SIGBUS, and a garbage page
- * sends it through wild offsets (SIGSEGV, SIGFPE, its own assertions).
- * So before LMDB reads anything but the meta pages, the file is checked
- * against LMDB 0.9's on-disk format (lmdb/mdb.c, MDB_DATA_VERSION 1): the
- * meta pages with pread, then, inside the write transaction that opens
- * the index (which holds LMDB's writer lock, so no commit can change the
- * file meanwhile), every page of both meta pages' trees (the main
- * database and the free-page database) through the map, now known to be
- * backed by the file: each page's number, type and bounds, each node's
- * offset and size within its page, each child and overflow page within
- * the file and met once, leaves all at the recorded depth, and the
- * recorded page and entry counts. A file that passes can be read by LMDB
- * without a fault; its entries are then checked by their checksums.
- * Both trees are checked because which one a reader uses depends on the
- * lock file as well as on the meta pages. It costs one pass over the
- * pages of the index, which a warm build reads anyway. Pages written by
- * another hone process after this check are LMDB's own writing and are
- * trusted. */
-
-#define LM_MAGIC 0xBEEFC0DEu
-#define LM_DATA_VERSION 1u
-#define LM_HDR 16 /* page header: pgno (8), pad (2), flags (2), lower (2), upper (2) */
-#define LM_P_BRANCH 0x01u
-#define LM_P_LEAF 0x02u
-#define LM_P_OVERFLOW 0x04u
-#define LM_P_META 0x08u
-#define LM_P_IGNORED 0x8010u /* P_DIRTY, P_KEEP: in-memory marks */
-#define LM_F_BIGDATA 0x01u
-#define LM_NODE 8 /* node header: lo (2), hi (2), flags (2), ksize (2) */
-#define LM_INVALID UINT64_MAX
-#define LM_MAX_DEPTH 32 /* LMDB's CURSOR_STACK */
-
-typedef struct lm_db {
-    uint32_t pad; /* the page size, in the free database's record */
-    uint16_t flags, depth;
-    uint64_t branch_pages, leaf_pages, overflow_pages, entries, root;
-} lm_db;
-
-typedef struct lm_meta {
-    uint32_t magic, version;
-    uint64_t address, mapsize;
-    lm_db dbs[2]; /* free pages, main */
-    uint64_t last_pg, txnid;
-} lm_meta;
-
-_Static_assert(sizeof(lm_db) == 48 && sizeof(lm_meta) == 136, "LMDB 0.9 meta layout");
-
-static uint16_t rd16(const unsigned char *p) {
-    uint16_t v;
-    memcpy(&v, p, 2);
-    return v;
-}
-
-static uint64_t rd64(const unsigned char *p) {
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
-/* Decodes and checks a meta page (psize bytes or at least its header and
- * record); the file must hold size bytes. */
-static int meta_ok(const unsigned char *pg, uint64_t pgno, uint64_t psize, uint64_t size,
-                   lm_meta *m) {
-    if (rd64(pg) != pgno || !(rd16(pg + 10) & LM_P_META)) return 0;
-    memcpy(m, pg + LM_HDR, sizeof *m);
-    if (m->magic != LM_MAGIC || m->version != LM_DATA_VERSION || m->dbs[0].pad != psize) return 0;
-    if (m->last_pg < 1 || m->last_pg >= size / psize) return 0;
-    return 1;
-}
-
-static uint64_t os_page_size(void) {
-    long ps = sysconf(_SC_PAGESIZE);
-    return ps > 0 ? (uint64_t)ps : 4096;
-}
-
-/* Before LMDB opens the file: it must be a regular file, empty (LMDB then
- * makes a new database) or with two good meta pages whose last page lies
- * inside it. Returns HONE_OK or HONE_ECORRUPT. */
-static int precheck(const char *path) {
-    struct stat sb;
-    char lock[4096];
-    snprintf(lock, sizeof lock, "%s-lock", path);
-    if (lstat(lock, &sb) == 0 && !S_ISREG(sb.st_mode)) return HONE_ECORRUPT;
-    if (lstat(path, &sb) != 0) return errno == ENOENT ? HONE_OK : HONE_ECORRUPT;
-    if (!S_ISREG(sb.st_mode)) return HONE_ECORRUPT;
-    if (sb.st_size == 0) return HONE_OK;
-    uint64_t ps = os_page_size();
-    if ((uint64_t)sb.st_size < 2 * ps) return HONE_ECORRUPT;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    if (fd < 0) return HONE_ECORRUPT;
-    unsigned char pg[LM_HDR + sizeof(lm_meta)];
-    lm_meta m;
-    int ok = 1;
-    for (uint64_t i = 0; i < 2 && ok; i++)
-        ok = pread(fd, pg, sizeof pg, (off_t)(i * ps)) == (ssize_t)sizeof pg &&
-             meta_ok(pg, i, ps, (uint64_t)sb.st_size, &m);
-    close(fd);
-    return ok ? HONE_OK : HONE_ECORRUPT;
-}
-
-typedef struct lm_walk {
-    const unsigned char *map;
-    uint64_t psize, npages;
-    uint8_t *seen; /* one byte per page of the file: met in this tree */
-    int free_db;
-    uint64_t branch, leaf, overflow, entries;
-} lm_walk;
-
-/* Checks the subtree at pgno, whose leaves are `level` - 1 levels down. */
-static int walk_page(lm_walk *w, uint64_t pgno, unsigned level) {
-    if (pgno < 2 || pgno >= w->npages || w->seen[pgno]) return 0;
-    w->seen[pgno] = 1;
-    const unsigned char *pg = w->map + pgno * w->psize;
-    uint16_t flags = rd16(pg + 10) & (uint16_t)~LM_P_IGNORED, lower = rd16(pg + 12),
-             upper = rd16(pg + 14);
-    int branch = level > 1;
-    if (rd64(pg) != pgno || flags != (branch ? LM_P_BRANCH : LM_P_LEAF)) return 0;
-    if (lower < LM_HDR || (lower & 1) || upper > w->psize || lower > upper) return 0;
-    unsigned n = (unsigned)(lower - LM_HDR) / 2;
-    if (n < (branch ? 2u : 1u)) return 0;
-    if (branch) w->branch++;
-    else w->leaf++;
-    for (unsigned i = 0; i < n; i++) {
-        uint64_t off = rd16(pg + LM_HDR + 2 * i);
-        if (off < upper || (off & 1) || off + LM_NODE > w->psize) return 0;
-        const unsigned char *nd = pg + off;
-        uint64_t lo = rd16(nd), hi = rd16(nd + 2), nflags = rd16(nd + 4), ks = rd16(nd + 6);
-        if (off + LM_NODE + ks > w->psize) return 0;
-        if (branch) {
-            if (!walk_page(w, lo | hi << 16 | nflags << 32, level - 1)) return 0;
-            continue;
-        }
-        uint64_t dsz = lo | hi << 16;
-        const unsigned char *data = nd + LM_NODE + ks;
-        if (nflags & ~(uint64_t)LM_F_BIGDATA) return 0; /* no sub-databases, no duplicates */
-        if (nflags & LM_F_BIGDATA) {
-            if (off + LM_NODE + ks + 8 > w->psize) return 0;
-            uint64_t op = rd64(data);
-            if (op < 2 || op >= w->npages) return 0;
-            const unsigned char *opg = w->map + op * w->psize;
-            uint32_t pages;
-            memcpy(&pages, opg + 12, 4);
-            if (rd64(opg) != op || !(rd16(opg + 10) & LM_P_OVERFLOW) || pages < 1 ||
-                pages > w->npages - op || LM_HDR + dsz > (uint64_t)pages * w->psize)
-                return 0;
-            for (uint64_t k = op; k < op + pages; k++) {
-                if (w->seen[k]) return 0;
-                w->seen[k] = 1;
-            }
-            w->overflow += pages;
-            data = opg + LM_HDR;
-        } else if (off + LM_NODE + ks + dsz > w->psize) {
-            return 0;
-        }
-        if (w->free_db) {
-            /* A free-page record: a transaction id, then a count and that
-             * many page numbers, which LMDB reads without checking. */
-            if (ks != 8 || dsz < 8 || dsz % 8) return 0;
-            uint64_t cnt = rd64(data);
-            if (cnt > dsz / 8 - 1) return 0;
-            for (uint64_t k = 1; k <= cnt; k++) {
-                uint64_t fp = rd64(data + 8 * k);
-                if (fp < 2 || fp >= w->npages) return 0;
-            }
-        } else if (ks == 0) {
-            return 0;
-        }
-        w->entries++;
-    }
-    return 1;
-}
-
-/* Checks one database tree of a meta page, with its counts. */
-static int tree_ok(lm_walk *w, const lm_db *db, int free_db) {
-    w->free_db = free_db;
-    w->branch = w->leaf = w->overflow = w->entries = 0;
-    if (!free_db && db->flags != 0) return 0; /* hone's database has no flags */
-    if (db->root == LM_INVALID)
-        return db->depth == 0 && db->entries == 0 && db->branch_pages == 0 && db->leaf_pages == 0 &&
-               db->overflow_pages == 0;
-    if (db->depth < 1 || db->depth > LM_MAX_DEPTH || !walk_page(w, db->root, db->depth)) return 0;
-    return w->branch == db->branch_pages && w->leaf == db->leaf_pages &&
-           w->overflow == db->overflow_pages && w->entries == db->entries;
-}
-
-/* Checks both meta pages and their trees through the open environment's
- * map (see above). Returns HONE_OK, HONE_ECORRUPT or HONE_ENOMEM. */
-static int validate(hone__io_index *ix) {
-    int fd;
-    struct stat sb;
-    if (mdb_env_get_fd(ix->env, &fd) != 0 || fstat(fd, &sb) != 0) return HONE_ECORRUPT;
-    uint64_t ps = os_page_size(), size = (uint64_t)sb.st_size;
-    if (size < 2 * ps || size > SIZE_MAX) return HONE_ECORRUPT;
-    /* A map of its own, of exactly the file's size (LMDB does not say
-     * where its map is): every page read below lies inside the file. */
-    void *mp = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
-    if (mp == MAP_FAILED) return errno == ENOMEM ? HONE_ENOMEM : HONE_ECORRUPT;
-    const unsigned char *map = mp;
-    lm_meta m[2];
-    uint64_t most = 0;
-    int ok = 1;
-    for (int i = 0; i < 2 && ok; i++) {
-        ok = meta_ok(map + (uint64_t)i * ps, (uint64_t)i, ps, size, &m[i]);
-        if (ok && m[i].last_pg + 1 > most) most = m[i].last_pg + 1;
-    }
-    uint8_t *seen = ok ? hone_malloc(ix->a, most) : NULL;
-    if (ok && !seen) {
-        munmap(mp, (size_t)size);
-        return HONE_ENOMEM;
-    }
-    for (int i = 0; i < 2 && ok; i++) {
-        lm_walk w = {map, ps, m[i].last_pg + 1, seen, 0, 0, 0, 0, 0};
-        for (int d = 0; d < 2 && ok; d++) {
-            memset(seen, 0, most);
-            ok = tree_ok(&w, &m[i].dbs[d], d == 0);
-        }
-    }
-    hone_free(ix->a, seen);
-    munmap(mp, (size_t)size);
-    return ok ? HONE_OK : HONE_ECORRUPT;
-}
-
 /* Opens the environment and checks the magic record; writes it into an
  * empty database. Returns HONE_ECORRUPT for anything not hone's. */
 static int try_open(hone__io_index *ix) {
-    if (precheck(ix->path)) return HONE_ECORRUPT;
+    if (hone__lmdb_precheck(ix->path)) return HONE_ECORRUPT;
     int rc = mdb_env_create(&ix->env);
-    if (rc) return lmdb_status(rc);
+    if (rc) return hone__lmdb_status(rc);
     /* 1 GiB of address space; the file grows only as entries are added. */
     mdb_env_set_mapsize(ix->env, (size_t)1 << 30);
     /* MDB_NOMETASYNC: one sync per commit instead of two. LMDB keeps the
@@ -338,7 +96,7 @@ static int try_open(hone__io_index *ix) {
     MDB_txn *txn;
     rc = mdb_txn_begin(ix->env, NULL, 0, &txn);
     if (rc) goto fail;
-    int vrc = validate(ix);
+    int vrc = hone__lmdb_validate(ix->env, ix->a);
     if (vrc) {
         mdb_txn_abort(txn);
         mdb_env_close(ix->env);
@@ -385,19 +143,7 @@ static int try_open(hone__io_index *ix) {
 fail:
     mdb_env_close(ix->env);
     ix->env = NULL;
-    return lmdb_status(rc);
-}
-
-static int mkdir_p(char *path) {
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        int r = mkdir(path, 0755);
-        *p = '/';
-        if (r && errno != EEXIST) return -1;
-    }
-    if (mkdir(path, 0755) && errno != EEXIST) return -1;
-    return 0;
+    return hone__lmdb_status(rc);
 }
 
 int hone__io_index_open(hone__io_index **out, const char *dir, const hone_allocator *a,
@@ -418,7 +164,7 @@ int hone__io_index_open(hone__io_index **out, const char *dir, const hone_alloca
         hone__io_index_close(ix);
         return hone_error_set(err, HONE_ENOMEM, "out of memory");
     }
-    int mk = mkdir_p(d);
+    int mk = hone__mkdir_p(d);
     int mkerr = errno;
     hone_free(a, d);
     if (mk) {
@@ -504,8 +250,8 @@ int hone__io_index_reader(hone__io_index *ix, hone__io_reader **out) {
     if (!r) return HONE_ENOMEM;
     r->ix = ix;
     hone_buf_init(&r->dir, ix->a);
-    int rc = lmdb_status(mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &r->txn));
-    if (!rc && (rc = lmdb_status(mdb_cursor_open(r->txn, ix->dbi, &r->cur)))) mdb_txn_abort(r->txn);
+    int rc = hone__lmdb_status(mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &r->txn));
+    if (!rc && (rc = hone__lmdb_status(mdb_cursor_open(r->txn, ix->dbi, &r->cur)))) mdb_txn_abort(r->txn);
     if (rc) {
         hone_free(ix->a, r);
         return rc;
@@ -573,7 +319,7 @@ static int load_dir(hone__io_reader *r, const char *prefix, size_t plen) {
         r->ents[r->n++] = (dent){rest, rl, v, name_hash(rest, rl)};
         rc = mdb_cursor_get(r->cur, &k, &v, MDB_NEXT);
     }
-    if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_status(rc);
+    if (rc != 0 && rc != MDB_NOTFOUND) return hone__lmdb_status(rc);
     size_t tc = 16;
     while (tc < 2 * r->n) tc *= 2;
     if (tc > r->tcap) {
@@ -640,12 +386,12 @@ int hone__io_index_get(hone__io_reader *r, const char *key, size_t klen, size_t 
 
 int hone__io_index_begin_write(hone__io_index *ix) {
     if (ix->txn) return HONE_ESTATE;
-    int rc = lmdb_status(mdb_txn_begin(ix->env, NULL, 0, &ix->txn));
+    int rc = hone__lmdb_status(mdb_txn_begin(ix->env, NULL, 0, &ix->txn));
     if (!rc && ix->fresh) {
         char want[64];
         int wl = magic_value(want, sizeof want);
         MDB_val k = {sizeof MAGIC_KEY - 1, (void *)MAGIC_KEY}, mv = {(size_t)wl, want};
-        rc = lmdb_status(mdb_put(ix->txn, ix->dbi, &k, &mv, 0));
+        rc = hone__lmdb_status(mdb_put(ix->txn, ix->dbi, &k, &mv, 0));
         if (rc) hone__io_index_abort(ix);
     }
     return rc;
@@ -669,7 +415,7 @@ int hone__io_index_put(hone__io_index *ix, const char *key, size_t klen, int alg
     uint64_t sum = entry_sum(buf, sizeof h + dlen);
     memcpy(buf + sizeof h + dlen, &sum, 8);
     MDB_val k = {klen, (void *)key}, v = {sizeof h + dlen + 8, buf};
-    return lmdb_status(mdb_put(ix->txn, ix->dbi, &k, &v, append ? MDB_APPEND : 0));
+    return hone__lmdb_status(mdb_put(ix->txn, ix->dbi, &k, &v, append ? MDB_APPEND : 0));
 }
 
 int hone__io_index_commit(hone__io_index *ix) {
@@ -677,7 +423,7 @@ int hone__io_index_commit(hone__io_index *ix) {
     int rc = mdb_txn_commit(ix->txn);
     ix->txn = NULL;
     if (rc == 0) ix->fresh = 0;
-    return lmdb_status(rc);
+    return hone__lmdb_status(rc);
 }
 
 void hone__io_index_abort(hone__io_index *ix) {
@@ -688,11 +434,11 @@ void hone__io_index_abort(hone__io_index *ix) {
 int hone__io_index_reset(hone__io_index *ix) {
     if (!ix->txn) return HONE_ESTATE;
     int rc = mdb_drop(ix->txn, ix->dbi, 0);
-    if (rc) return lmdb_status(rc);
+    if (rc) return hone__lmdb_status(rc);
     char want[64];
     int wl = magic_value(want, sizeof want);
     MDB_val k = {sizeof MAGIC_KEY - 1, (void *)MAGIC_KEY}, mv = {(size_t)wl, want};
-    return lmdb_status(mdb_put(ix->txn, ix->dbi, &k, &mv, 0));
+    return hone__lmdb_status(mdb_put(ix->txn, ix->dbi, &k, &mv, 0));
 }
 
 int hone__io_index_prune(hone__io_index *ix, const char *prefix, size_t plen,
@@ -701,7 +447,7 @@ int hone__io_index_prune(hone__io_index *ix, const char *prefix, size_t plen,
     if (!ix->txn) return HONE_ESTATE;
     MDB_cursor *c;
     int rc = mdb_cursor_open(ix->txn, ix->dbi, &c);
-    if (rc) return lmdb_status(rc);
+    if (rc) return hone__lmdb_status(rc);
     MDB_val k = {plen, (void *)prefix}, v;
     /* Keys sort bytewise, so the entries under prefix are one range. */
     rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
@@ -714,7 +460,7 @@ int hone__io_index_prune(hone__io_index *ix, const char *prefix, size_t plen,
         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(c);
-    return rc == MDB_NOTFOUND || rc == 0 ? HONE_OK : lmdb_status(rc);
+    return rc == MDB_NOTFOUND || rc == 0 ? HONE_OK : hone__lmdb_status(rc);
 }
 
 uint64_t hone__io_index_entries(hone__io_index *ix) {
