@@ -372,11 +372,21 @@ HONE_API int hone_parse_duration(const char *what, const char *s, uint64_t defau
  * out-of-range numbers and other units are HONE_EINVAL. */
 HONE_API int hone_parse_rate(const char *what, const char *s, double *per_sec, hone_error *err);
 
+/* A server address: "HOST:PORT" (HOST a name, an IPv4 address, or an IPv6
+ * address in brackets; PORT 1..65535) copied into host with *port set, or
+ * the absolute path of a Unix socket ("/run/redis.sock", *port 0) copied
+ * into host. Returns HONE_OK or HONE_EINVAL (err names the value and what
+ * was expected; also when host would not fit in hostcap bytes). */
+HONE_API int hone_parse_addr(const char *what, const char *s, char *host, size_t hostcap,
+                             unsigned *port, hone_error *err);
+
 /* Environment variables. Each returns HONE_OK and leaves *out at `def`
  * when the variable is unset or empty, and reports a bad value as the
  * parsers above do, naming the variable. */
 HONE_API int hone_env_u64(const char *name, uint64_t min, uint64_t max, uint64_t def,
                           uint64_t *out, hone_error *err);
+HONE_API int hone_env_size(const char *name, uint64_t min, uint64_t max, uint64_t def,
+                           uint64_t *out, hone_error *err);
 HONE_API int hone_env_bool(const char *name, int def, int *out, hone_error *err);
 HONE_API int hone_env_enum(const char *name, const char *const *choices, int def, int *out,
                            hone_error *err);

@@ -130,6 +130,49 @@ bad:
                           what, s ? s : "", (unsigned long long)min, (unsigned long long)max);
 }
 
+int hone_parse_addr(const char *what, const char *s, char *host, size_t hostcap, unsigned *port,
+                    hone_error *err) {
+    const char *v = s ? s : "";
+    if (v[0] == '/') {
+        if (strlen(v) >= hostcap) goto bad;
+        memcpy(host, v, strlen(v) + 1);
+        *port = 0;
+        return HONE_OK;
+    }
+    const char *colon, *hs = v, *he;
+    if (v[0] == '[') {
+        he = strchr(v, ']');
+        if (!he || he[1] != ':') goto bad;
+        hs = v + 1;
+        colon = he + 1;
+    } else {
+        colon = strrchr(v, ':');
+        if (!colon || memchr(v, ':', (size_t)(colon - v))) goto bad; /* bare IPv6 needs brackets */
+        he = colon;
+    }
+    size_t hl = (size_t)(he - hs);
+    if (hl == 0 || hl >= hostcap) goto bad;
+    for (const char *c = hs; c < he; c++)
+        if (!isalnum((unsigned char)*c) && !strchr(".-_:%", *c)) goto bad;
+    const char *ps = colon + 1;
+    unsigned long p = 0;
+    if (!*ps || strlen(ps) > 5) goto bad;
+    for (const char *c = ps; *c; c++) {
+        if (!isdigit((unsigned char)*c)) goto bad;
+        p = p * 10 + (unsigned long)(*c - '0');
+    }
+    if (p < 1 || p > 65535) goto bad;
+    memcpy(host, hs, hl);
+    host[hl] = '\0';
+    *port = (unsigned)p;
+    return HONE_OK;
+bad:
+    return hone_error_set(err, HONE_EINVAL,
+                          "%s=%s: expected HOST:PORT (port 1-65535, an IPv6 host in brackets) or "
+                          "the absolute path of a Unix socket",
+                          what, v);
+}
+
 int hone_parse_duration(const char *what, const char *s, uint64_t default_unit_ns, uint64_t *out,
                         hone_error *err) {
     static const struct {
@@ -193,6 +236,13 @@ int hone_env_u64(const char *name, uint64_t min, uint64_t max, uint64_t def, uin
     return is_blank(v) ? HONE_OK : hone_parse_u64(name, v, min, max, out, err);
 }
 
+int hone_env_size(const char *name, uint64_t min, uint64_t max, uint64_t def, uint64_t *out,
+                  hone_error *err) {
+    const char *v = getenv(name);
+    *out = def;
+    return is_blank(v) ? HONE_OK : hone_parse_size(name, v, min, max, out, err);
+}
+
 int hone_env_bool(const char *name, int def, int *out, hone_error *err) {
     const char *v = getenv(name);
     *out = def;
@@ -220,7 +270,7 @@ int hone_env_rate(const char *name, double def, double *out, hone_error *err) {
 }
 
 /* The table, expanded from env_vars.def. */
-enum env_kind { K_ENUM, K_BOOL, K_U64, K_DURATION, K_CPUMASK, K_PATH, K_RATE, K_DIR };
+enum env_kind { K_ENUM, K_BOOL, K_U64, K_DURATION, K_CPUMASK, K_PATH, K_RATE, K_DIR, K_SIZE, K_ADDR };
 
 static const struct env_row {
     const char *name;
@@ -251,6 +301,11 @@ static void describe(const struct env_row *r, char *buf, size_t n) {
     case K_PATH: snprintf(buf, n, "a file path"); break;
     case K_RATE: snprintf(buf, n, "a rate like 100/s or 6000/min, or off"); break;
     case K_DIR: snprintf(buf, n, "an absolute directory path"); break;
+    case K_SIZE:
+        snprintf(buf, n, "a size like 512M or 2G (powers of 1024), from %llu to %llu bytes",
+                 (unsigned long long)r->min, (unsigned long long)r->max);
+        break;
+    case K_ADDR: snprintf(buf, n, "HOST:PORT or the absolute path of a Unix socket"); break;
     }
 }
 
@@ -309,6 +364,15 @@ static int validate_row(const struct env_row *r, const char *v, hone_error *err)
     case K_RATE: {
         double rate;
         return hone_parse_rate(r->name, v, &rate, err);
+    }
+    case K_SIZE: {
+        uint64_t u;
+        return hone_parse_size(r->name, v, r->min, r->max, &u, err);
+    }
+    case K_ADDR: {
+        char host[256];
+        unsigned port;
+        return hone_parse_addr(r->name, v, host, sizeof host, &port, err);
     }
     }
     return HONE_OK;
