@@ -1,6 +1,7 @@
 /* cache.c - `hone cache sim`: replays a cache trace through hone's policy
- * and the reference policies and prints their hit ratios; also the `cache`
- * step of `hone demo`. */
+ * and the reference policies, or through a memory tier in front of a disk
+ * tier, and prints their hit ratios; also the `cache` step of `hone demo`.
+ * The actions on disk caches (stats, clear, export) are in cache_disk.c. */
 #include "cli.h"
 
 #include <jansson.h>
@@ -11,7 +12,8 @@
 #define MAX_SIZES 32
 
 /* Long options only: their letters mean other things in other subcommands. */
-enum { OPT_JSON = CLI_LONG, OPT_TRACE, OPT_FORMAT, OPT_SIZE, OPT_POLICY };
+enum { OPT_JSON = CLI_LONG, OPT_TRACE, OPT_FORMAT, OPT_SIZE, OPT_POLICY, OPT_TIER, OPT_MEMORY,
+       OPT_DISK };
 
 static const cli_opt sim_opts[] = {
     {OPT_TRACE, "trace", "FILE", "the trace to replay (plain, .xz or .zst)", "@file"},
@@ -21,6 +23,12 @@ static const cli_opt sim_opts[] = {
      "auto cache2k arc lines"},
     {OPT_SIZE, "size", "N,...", "cache sizes in objects (1 to 1000000000)", NULL},
     {OPT_POLICY, "policy", "P,...", "policies to compare; default hone,lru,arc,s3fifo", "hone lru arc s3fifo"},
+    {OPT_TIER, "tier", "T",
+     "hybrid: replay through a memory tier (--memory objects, the first --policy) in front "
+     "of a disk tier (--disk objects) instead; disk: the disk tier alone",
+     "hybrid disk"},
+    {OPT_MEMORY, "memory", "N", "with --tier hybrid: the memory tier's size in objects", NULL},
+    {OPT_DISK, "disk", "M", "with --tier: the disk tier's size in objects", NULL},
     {OPT_JSON, "json", NULL, "print one JSON object instead of a table", NULL},
     {'h', "help", NULL, "show this help", NULL},
     {0, NULL, NULL, NULL, NULL}};
@@ -29,13 +37,26 @@ const cli_spec cli_spec_cache_sim = {
     "cache sim",
     "usage: hone cache sim --trace FILE [--format auto|cache2k|arc|lines]\n"
     "                      --size N[,N...] [--policy P[,P...]] [--json]\n"
+    "       hone cache sim --trace FILE --tier hybrid --memory N --disk M [--policy P]\n"
     "\n"
     "Replays a cache trace (plain, .xz or .zst) through each policy at each size,\n"
     "from a cold start with unit-size objects, and prints the object hit ratio in\n"
-    "percent. Policies: hone (the cache's own adaptive policy), lru, arc, s3fifo.\n",
+    "percent. Policies: hone (the cache's own adaptive policy), lru, arc, s3fifo.\n"
+    "With --tier hybrid, replays it as a hybrid cache serves gets (memory, then\n"
+    "disk) and prints the hits of each tier, beside memory alone at N and at M.\n",
     NULL, sim_opts};
 
-void cli_cache_usage(FILE *out) { cli_help(&cli_spec_cache_sim, out); }
+void cli_cache_usage(FILE *out) {
+    fputs("usage: hone cache sim --trace FILE --size N[,N...] [options]\n"
+          "       hone cache sim --trace FILE --tier hybrid --memory N --disk M\n"
+          "       hone cache stats|clear|export [--dir DIR] [--name NAME] [--json]\n"
+          "\n"
+          "sim replays a cache trace through hone's policy and LRU, ARC and S3-FIFO,\n"
+          "or through a memory tier in front of a disk tier; stats, clear and export\n"
+          "act on a disk or hybrid cache's file. See 'hone cache ACTION --help' for the\n"
+          "options of each, and hone-cache(1).\n",
+          out);
+}
 
 static int parse_sizes(const char *s, uint64_t *sizes, int *n) {
     char buf[1024];
@@ -93,9 +114,79 @@ static int parse_policies(const char *s, int *pols, int *n) {
     return 0;
 }
 
+/* Prints one JSON value on stdout; returns CLI_OK or CLI_FAIL. */
+static int print_json(json_t *j) {
+    if (!j || json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) {
+        json_decref(j);
+        cli_cmd_error("cache", "could not write JSON");
+        return CLI_FAIL;
+    }
+    putchar('\n');
+    json_decref(j);
+    return CLI_OK;
+}
+
+/* `cache sim --tier`: the trace through memory (mem objects of policy pol;
+ * 0: none) in front of disk (disk objects), beside memory alone at both
+ * sizes. */
+static int sim_tiered(const char *trace, int format, int pol, uint64_t mem, uint64_t disk,
+                      int json) {
+    uint64_t *keys;
+    size_t n;
+    hone_error err;
+    int rc = hone_cache_trace_load(trace, format, NULL, &keys, &n, &err);
+    if (rc) {
+        cli_cmd_error("cache", "%s", err.msg);
+        return rc == HONE_ENOMEM ? CLI_FAIL : CLI_USAGE;
+    }
+    if (format == HONE_CACHE_TRACE_AUTO) format = hone_cache_trace_format_detect(trace);
+    hone_cache_tier_sim t;
+    double alone_mem = 0, alone_disk = 0;
+    rc = hone_cache_sim_tiered(pol, mem, disk, keys, n, NULL, &t);
+    if (!rc && mem) rc = hone_cache_sim_run(pol, mem, keys, n, NULL, &alone_mem);
+    if (!rc) rc = hone_cache_sim_run(pol, disk, keys, n, NULL, &alone_disk);
+    hone_free(NULL, keys);
+    if (rc) {
+        cli_cmd_error("cache", "simulation failed: %s", hone_strerror(rc));
+        return CLI_FAIL;
+    }
+    const char *pname = hone_cache_policy_name(pol);
+    if (json) {
+        json_t *j = json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:{s:f, s:f, s:f}, s:{s:f, s:f}}",
+                              "trace", trace, "format", hone_cache_trace_format_name(format),
+                              "accesses", (json_int_t)n, "memory_policy", pname, "memory",
+                              (json_int_t)mem, "disk", (json_int_t)disk, "hit_percent",
+                              "memory", t.memory_hit_percent, "disk", t.disk_hit_percent,
+                              "total", t.hit_percent, "memory_alone_hit_percent", "at_memory",
+                              alone_mem, "at_disk", alone_disk);
+        return print_json(j);
+    }
+    printf("trace %s: %zu accesses (%s); object hit ratio in percent\n", trace, n,
+           hone_cache_trace_format_name(format));
+    if (mem)
+        printf("hybrid: memory %llu objects (%s) in front of disk %llu objects (FIFO with "
+               "reinsertion)\n",
+               (unsigned long long)mem, pname, (unsigned long long)disk);
+    else
+        printf("disk tier alone: %llu objects (FIFO with reinsertion)\n",
+               (unsigned long long)disk);
+    if (mem) printf("  %-28s %8.2f\n", "served by memory", t.memory_hit_percent);
+    printf("  %-28s %8.2f\n", mem ? "served by disk" : "hits", t.disk_hit_percent);
+    if (mem) printf("  %-28s %8.2f\n", "hybrid total", t.hit_percent);
+    char what[64];
+    if (mem) {
+        snprintf(what, sizeof what, "%s alone at %llu", pname, (unsigned long long)mem);
+        printf("  %-28s %8.2f\n", what, alone_mem);
+    }
+    snprintf(what, sizeof what, "%s alone at %llu", pname, (unsigned long long)disk);
+    printf("  %-28s %8.2f\n", what, alone_disk);
+    return CLI_OK;
+}
+
 static int cache_sim(int argc, char **argv) {
     const char *trace = NULL;
-    int format = HONE_CACHE_TRACE_AUTO, json = 0, c, nsizes = 0, npols = 4;
+    int format = HONE_CACHE_TRACE_AUTO, json = 0, c, nsizes = 0, npols = 4, tier = 0;
+    uint64_t mem = 0, disk = 0;
     uint64_t sizes[MAX_SIZES];
     int pols[HONE_CACHE_POLICY_COUNT * 2] = {HONE_CACHE_POLICY_HONE, HONE_CACHE_POLICY_LRU,
                                              HONE_CACHE_POLICY_ARC, HONE_CACHE_POLICY_S3FIFO};
@@ -118,8 +209,24 @@ static int cache_sim(int argc, char **argv) {
         case OPT_POLICY:
             if (parse_policies(optarg, pols, &npols)) return CLI_USAGE;
             break;
+        case OPT_TIER:
+            if (hone_parse_enum("--tier", optarg, (const char *const[]){"hybrid", "disk", NULL},
+                                &tier, &err)) {
+                cli_cmd_error("cache", "%s", err.msg);
+                return CLI_USAGE;
+            }
+            tier++; /* 1 hybrid, 2 disk */
+            break;
+        case OPT_MEMORY:
+        case OPT_DISK:
+            if (hone_parse_u64(c == OPT_MEMORY ? "--memory" : "--disk", optarg, 1, 1000000000,
+                               c == OPT_MEMORY ? &mem : &disk, &err)) {
+                cli_cmd_error("cache", "%s", err.msg);
+                return CLI_USAGE;
+            }
+            break;
         case OPT_JSON: json = 1; break;
-        case 'h': cli_cache_usage(stdout); return CLI_OK;
+        case 'h': cli_help(&cli_spec_cache_sim, stdout); return CLI_OK;
         default: return CLI_USAGE;
         }
     }
@@ -129,6 +236,26 @@ static int cache_sim(int argc, char **argv) {
     }
     if (!trace) {
         cli_cmd_error("cache", "sim needs --trace FILE");
+        return CLI_USAGE;
+    }
+    if (tier) {
+        if (nsizes) {
+            cli_cmd_error("cache", "--size is for policies; with --tier give --memory and --disk");
+            return CLI_USAGE;
+        }
+        if (!disk || (tier == 1 && !mem)) {
+            cli_cmd_error("cache", "--tier %s needs %s", tier == 1 ? "hybrid" : "disk",
+                          tier == 1 ? "--memory N and --disk M" : "--disk M");
+            return CLI_USAGE;
+        }
+        if (tier == 2 && mem) {
+            cli_cmd_error("cache", "--tier disk has no memory tier: leave out --memory");
+            return CLI_USAGE;
+        }
+        return sim_tiered(trace, format, pols[0], tier == 1 ? mem : 0, disk, json);
+    }
+    if (mem || disk) {
+        cli_cmd_error("cache", "--memory and --disk need --tier hybrid or --tier disk");
         return CLI_USAGE;
     }
     if (!nsizes) {
@@ -163,14 +290,7 @@ static int cache_sim(int argc, char **argv) {
         }
         json_t *j = json_pack("{s:s, s:s, s:I, s:o}", "trace", trace, "format",
                               hone_cache_trace_format_name(format), "accesses", (json_int_t)n, "results", rows);
-        if (!j || json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) {
-            json_decref(j);
-            cli_cmd_error("cache", "could not write JSON");
-            return CLI_FAIL;
-        }
-        putchar('\n');
-        json_decref(j);
-        return CLI_OK;
+        return print_json(j);
     }
     printf("trace %s: %zu accesses (%s); object hit ratio in percent\n", trace, n,
            hone_cache_trace_format_name(format));
@@ -187,18 +307,19 @@ static int cache_sim(int argc, char **argv) {
 
 int cli_cache_main(int argc, char **argv) {
     if (argc < 2) {
-        cli_cmd_error("cache", "missing subcommand (expected 'sim'; see 'hone cache --help')");
+        cli_cmd_error("cache", "missing action (expected sim, stats, clear or export; see 'hone "
+                               "cache --help')");
         return CLI_USAGE;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         cli_cache_usage(stdout);
         return CLI_OK;
     }
-    if (strcmp(argv[1], "sim") != 0) {
-        cli_cmd_error("cache", "unknown subcommand '%s' (expected 'sim')", argv[1]);
-        return CLI_USAGE;
-    }
-    return cache_sim(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "sim")) return cache_sim(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "stats") || !strcmp(argv[1], "clear") || !strcmp(argv[1], "export"))
+        return cli_cache_disk(argc - 1, argv + 1);
+    cli_cmd_error("cache", "unknown action '%s' (expected sim, stats, clear or export)", argv[1]);
+    return CLI_USAGE;
 }
 
 /* Finds web07.trace.xz: in the source tree the CLI was built from, else

@@ -300,6 +300,12 @@ HONE_API uint64_t hone_cache_memory_size(hone_cache *c);
  *   when the cache is limited by bytes), hone_cache_max_entries,
  *   hone_cache_max_bytes (0: no limit), hone_cache_utilization_percent,
  *   hone_cache_memory_bytes, hone_cache_hit_ratio (lifetime, 0..1).
+ * A cache opened with tiers (tier.h) adds, per tier below memory (label
+ * tier="disk" or "redis"): hone_cache_tier_hits_total,
+ * hone_cache_tier_misses_total, hone_cache_tier_errors_total; and
+ * hone_cache_promotions_total, and for disk the gauges
+ * hone_cache_disk_entries, hone_cache_disk_bytes, hone_cache_disk_max_bytes,
+ * hone_cache_disk_file_bytes.
  * Call it before each exposition (a scrape): values are read then. name
  * must be non-empty; each cache exported to one registry needs its own
  * name. Returns HONE_OK; HONE_EINVAL (NULL argument or empty name);

@@ -394,6 +394,14 @@ HONE_API int hone_env_duration(const char *name, uint64_t default_unit_ns, uint6
                                uint64_t *out, hone_error *err);
 HONE_API int hone_env_rate(const char *name, double def, double *out, hone_error *err);
 
+/* The directory hone keeps its caches in (the manifest index, disk caches):
+ * HONE_CACHE_DIR, which must be absolute; else $XDG_CACHE_HOME/hone when
+ * that is absolute; else $HOME/.cache/hone. *out is allocated with alloc
+ * (free it with hone_free). Returns HONE_OK, HONE_EINVAL (a relative
+ * HONE_CACHE_DIR, named), HONE_ENOTFOUND (none of the three is set) or
+ * HONE_ENOMEM. Does not create the directory. */
+HONE_API int hone_cache_dir(char **out, const hone_allocator *alloc, hone_error *err);
+
 /* Describes one HONE_* environment variable; the table of all of them is
  * the single list that hone(1)'s ENVIRONMENT section documents. */
 typedef struct hone_env_var {

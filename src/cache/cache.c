@@ -14,6 +14,7 @@
 
 #include "cache/cache_test.h"
 #include "cache/policy.h"
+#include "cache/tiers.h"
 #include "hone/cache.h"
 
 /* ------------------------------------------------------------------ */
@@ -282,6 +283,7 @@ struct hone_cache {
     _Atomic uint64_t max_entries, max_bytes; /* the whole cache's, for stats */
     shard *shards;
     unsigned char secret[XXH3_SECRET_DEFAULT_SIZE]; /* key_hash's key */
+    hone__tiers *tiers; /* NULL: memory only (see tiers.h) */
 };
 
 /* The key's 64-bit hash: it picks the shard (top bits), the index slot (low
@@ -657,6 +659,7 @@ static void flight_unref(hone_cache *c, flight *f) {
 
 void hone_cache_free(hone_cache *c) {
     if (!c) return;
+    hone__tiers_close(c->tiers);
     for (unsigned i = 0; i < c->nshards; i++) {
         shard *s = &c->shards[i];
         /* No thread may use the cache any more, so nothing is reading:
@@ -769,11 +772,12 @@ static int publish(hone_cache *c, shard *s, uint64_t h, entry *e) {
     return HONE_OK;
 }
 
-int hone_cache_put_ex(hone_cache *c, const void *key, size_t klen, const void *val,
-                      size_t vlen, uint64_t ttl_ns, uint64_t weight) {
-    if ((!key && klen) || (!val && vlen) || klen > KLEN_MAX || vlen > VLEN_MAX)
-        return HONE_EINVAL;
-    uint64_t h = key_hash(c, key, klen);
+static int tier_put(hone_cache *c, uint64_t h, const void *key, size_t klen, const void *val,
+                    size_t vlen, uint64_t ttl_ns, uint64_t weight);
+
+/* The memory tier's put. */
+static int mem_put(hone_cache *c, uint64_t h, const void *key, size_t klen, const void *val,
+                   size_t vlen, uint64_t ttl_ns, uint64_t weight) {
     shard *s = shard_of(c, h);
     uint64_t w = weight_of(c, klen, vlen, weight);
     if (w > UINT32_MAX) return HONE_EINVAL;
@@ -785,6 +789,15 @@ int hone_cache_put_ex(hone_cache *c, const void *key, size_t klen, const void *v
     unlock_shard(c, s);
     if (rc) entry_unref(e);
     return rc;
+}
+
+int hone_cache_put_ex(hone_cache *c, const void *key, size_t klen, const void *val,
+                      size_t vlen, uint64_t ttl_ns, uint64_t weight) {
+    if ((!key && klen) || (!val && vlen) || klen > KLEN_MAX || vlen > VLEN_MAX)
+        return HONE_EINVAL;
+    uint64_t h = key_hash(c, key, klen);
+    if (c->tiers) return tier_put(c, h, key, klen, val, vlen, ttl_ns, weight);
+    return mem_put(c, h, key, klen, val, vlen, ttl_ns, weight);
 }
 
 int hone_cache_put(hone_cache *c, const void *key, size_t klen, const void *val, size_t vlen) {
@@ -892,13 +905,177 @@ static inline void copy_out(entry *e, void *ctx) {
     if (x->vlen) *x->vlen = e->vlen;
 }
 
+/* --- tiers below memory (tiers.h) --- */
+
+void (*hone__cache_test_tier_hook)(hone_cache *c, const void *key, size_t klen);
+
+void hone__cache_attach_tiers(hone_cache *c, hone__tiers *t) { c->tiers = t; }
+
+hone__tiers *hone__cache_tiers(const hone_cache *c) { return c->tiers; }
+
+static int mem_delete(hone_cache *c, uint64_t h, const void *key, size_t klen);
+
+/* The stripe of a key's tier lock: the hash's low bits (shards take its
+ * high bits, so a shard's keys spread over the stripes). */
+static size_t tier_stripe(uint64_t h) { return (size_t)h & (HONE__TIER_STRIPES - 1); }
+
+/* A ttl for the memory tier from a wall-clock deadline (0: none): the time
+ * left, UINT64_MAX (never) for none, 0 when it has passed. */
+static uint64_t ttl_left(const hone__tiers *t, uint64_t expire_wall) {
+    if (!expire_wall) return UINT64_MAX;
+    uint64_t w = hone__tiers_wall(t);
+    return expire_wall > w ? expire_wall - w : 0;
+}
+
+/* Reads key below memory: disk, then Redis. On a hit val holds the value
+ * and *ttl the memory ttl it has left (UINT64_MAX: none). Returns 1 on a
+ * hit, 0 on a miss. */
+static int tier_read(hone_cache *c, const void *key, size_t klen, hone_buf *val, uint64_t *ttl) {
+    hone__tiers *t = c->tiers;
+    uint64_t x = 0;
+    if (t->disk && hone__disk_get(t->disk, key, klen, val, &x) == HONE_OK &&
+        (*ttl = ttl_left(t, x)) != 0)
+        return val->len <= VLEN_MAX;
+    if (t->redis && hone__redis_get(t->redis, key, klen, val, &x) == HONE_OK) {
+        *ttl = x ? x : UINT64_MAX;
+        return val->len <= VLEN_MAX;
+    }
+    return 0;
+}
+
+/* A get that missed memory: reads below it, and on a hit returns an entry
+ * of the value (a reference the caller drops), promoted into memory unless
+ * a put or delete of the key came since the read began (its value would
+ * then be stale) or memory already holds the key. NULL: a miss (or no
+ * memory for the entry). */
+static entry *tier_fetch(hone_cache *c, uint64_t h, const void *key, size_t klen) {
+    hone__tiers *t = c->tiers;
+    size_t si = tier_stripe(h);
+    uint64_t g = atomic_load_explicit(&t->gen[si], memory_order_acquire);
+    hone_buf b;
+    hone_buf_init(&b, c->alloc);
+    uint64_t ttl = 0;
+    entry *e = NULL;
+    if (tier_read(c, key, klen, &b, &ttl)) {
+        uint64_t w = weight_of(c, klen, b.len, 0);
+        if (w <= UINT32_MAX) e = entry_make(c, h, key, klen, b.data, b.len, ttl, w, now(c));
+    }
+    hone_buf_free(&b);
+    if (!e || t->mem_off) return e;
+    if (hone__cache_test_tier_hook) hone__cache_test_tier_hook(c, key, klen);
+    shard *s = shard_of(c, h);
+    pthread_mutex_lock(&t->mu[si]);
+    if (atomic_load_explicit(&t->gen[si], memory_order_relaxed) == g) {
+        lock_shard(s);
+        entry *cur = tab_find(tab_of(s), h);
+        if (!(cur && key_eq(cur, key, klen)) && !(s->max_bytes && e->weight > s->max_bytes)) {
+            atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed); /* the shard's */
+            if (publish(c, s, h, e) == HONE_OK)
+                atomic_fetch_add_explicit(&t->promotions, 1, memory_order_relaxed);
+            else
+                entry_unref(e);
+        }
+        unlock_shard(c, s);
+    }
+    pthread_mutex_unlock(&t->mu[si]);
+    return e;
+}
+
+/* Writes through: disk (as its durability says), then memory, then queues
+ * the Redis fill, all under the key's stripe lock so that memory and disk
+ * always agree on the newest value of a key. */
+static int tier_put(hone_cache *c, uint64_t h, const void *key, size_t klen, const void *val,
+                    size_t vlen, uint64_t ttl_ns, uint64_t weight) {
+    hone__tiers *t = c->tiers;
+    size_t si = tier_stripe(h);
+    uint64_t ttl = ttl_ns ? ttl_ns : c->o.ttl_ns;
+    if (ttl == UINT64_MAX) ttl = 0;
+    uint64_t wall = ttl ? hone__tiers_wall(t) : 0;
+    uint64_t xw = ttl ? (wall + ttl < wall ? UINT64_MAX : wall + ttl) : 0;
+    int rc = HONE_OK;
+    pthread_mutex_lock(&t->mu[si]);
+    atomic_fetch_add_explicit(&t->gen[si], 1, memory_order_release);
+    if (t->disk) rc = hone__disk_put(t->disk, key, klen, val, vlen, xw);
+    if (rc == HONE_OK && !t->mem_off) {
+        int mrc = mem_put(c, h, key, klen, val, vlen, ttl_ns, weight);
+        if (mrc != HONE_OK && t->disk) {
+            /* On disk but not in memory (no room for it there, or no
+             * memory): memory must not keep the older value. */
+            mem_delete(c, h, key, klen);
+        } else {
+            rc = mrc;
+        }
+    }
+    if (rc == HONE_OK && t->redis) hone__redis_put(t->redis, key, klen, val, vlen, ttl);
+    pthread_mutex_unlock(&t->mu[si]);
+    return rc;
+}
+
+typedef struct tier_load {
+    hone_cache *c;
+    uint64_t h;
+    hone_cache_loader_fn fn;
+    void *ctx;
+} tier_load;
+
+/* get_or_load's loader with tiers: the value from below memory when it is
+ * there, else the caller's loader, whose value is written through to disk
+ * and Redis unless a put or delete of the key came meanwhile. */
+static int tier_loader(void *ctx, const void *key, size_t klen, void **val, size_t *vlen,
+                       uint64_t *ttl) {
+    tier_load *x = ctx;
+    hone_cache *c = x->c;
+    hone__tiers *t = c->tiers;
+    size_t si = tier_stripe(x->h);
+    uint64_t g = atomic_load_explicit(&t->gen[si], memory_order_acquire);
+    hone_buf b;
+    hone_buf_init(&b, c->alloc);
+    uint64_t left = 0;
+    if (tier_read(c, key, klen, &b, &left)) {
+        if (!b.data) {
+            /* An empty value: the loader contract wants a buffer or NULL
+             * with length 0. */
+            *val = NULL;
+        } else {
+            *val = b.data;
+        }
+        *vlen = b.len;
+        *ttl = left;
+        return HONE_OK;
+    }
+    hone_buf_free(&b);
+    int rc = x->fn(x->ctx, key, klen, val, vlen, ttl);
+    if (rc != HONE_OK || (!*val && *vlen)) return rc;
+    uint64_t tl = *ttl ? *ttl : c->o.ttl_ns;
+    if (tl == UINT64_MAX) tl = 0;
+    pthread_mutex_lock(&t->mu[si]);
+    if (atomic_load_explicit(&t->gen[si], memory_order_relaxed) == g) {
+        atomic_fetch_add_explicit(&t->gen[si], 1, memory_order_release);
+        uint64_t wall = tl ? hone__tiers_wall(t) : 0;
+        uint64_t xw = tl ? (wall + tl < wall ? UINT64_MAX : wall + tl) : 0;
+        /* A value that cannot be stored below memory is still served. */
+        if (t->disk) (void)hone__disk_put(t->disk, key, klen, *val, *vlen, xw);
+        if (t->redis) hone__redis_put(t->redis, key, klen, *val, *vlen, tl);
+    }
+    pthread_mutex_unlock(&t->mu[si]);
+    return HONE_OK;
+}
+
 int hone_cache_get(hone_cache *c, const void *key, size_t klen, void *buf, size_t cap,
                    size_t *vlen) {
     if (!key && klen) return HONE_EINVAL;
     uint64_t h = key_hash(c, key, klen);
     copy_ctx x = {buf, cap, vlen};
-    return read_key(c, shard_of(c, h), h, key, klen, 1, copy_out, &x) ? HONE_OK
-                                                                        : HONE_ENOTFOUND;
+    if (!c->tiers)
+        return read_key(c, shard_of(c, h), h, key, klen, 1, copy_out, &x) ? HONE_OK
+                                                                            : HONE_ENOTFOUND;
+    if (!c->tiers->mem_off && read_key(c, shard_of(c, h), h, key, klen, 1, copy_out, &x))
+        return HONE_OK;
+    entry *e = tier_fetch(c, h, key, klen);
+    if (!e) return HONE_ENOTFOUND;
+    copy_out(e, &x);
+    entry_unref(e);
+    return HONE_OK;
 }
 
 static void view_set(hone_cache_view *v, entry *e) {
@@ -916,8 +1093,17 @@ int hone_cache_get_view(hone_cache *c, const void *key, size_t klen, hone_cache_
     memset(view, 0, sizeof *view);
     if (!key && klen) return HONE_EINVAL;
     uint64_t h = key_hash(c, key, klen);
-    return read_key(c, shard_of(c, h), h, key, klen, 1, view_cb, view) ? HONE_OK
-                                                                         : HONE_ENOTFOUND;
+    if (!c->tiers)
+        return read_key(c, shard_of(c, h), h, key, klen, 1, view_cb, view) ? HONE_OK
+                                                                             : HONE_ENOTFOUND;
+    if (!c->tiers->mem_off && read_key(c, shard_of(c, h), h, key, klen, 1, view_cb, view))
+        return HONE_OK;
+    entry *e = tier_fetch(c, h, key, klen);
+    if (!e) return HONE_ENOTFOUND;
+    view->data = e->data + e->klen;
+    view->len = e->vlen;
+    view->ref_ = e; /* the view takes tier_fetch's reference */
+    return HONE_OK;
 }
 
 void hone_cache_view_release(hone_cache_view *view) {
@@ -955,6 +1141,11 @@ int hone_cache_get_or_load(hone_cache *c, const void *key, size_t klen,
     if ((!key && klen) || !loader || klen > KLEN_MAX) return HONE_EINVAL;
     uint64_t h = key_hash(c, key, klen);
     shard *s = shard_of(c, h);
+    tier_load tl = {c, h, loader, ctx};
+    if (c->tiers) {
+        loader = tier_loader;
+        ctx = &tl;
+    }
     /* A hit needs no lock; a miss is counted once, below, under it. */
     if (read_key(c, s, h, key, klen, 0, view_cb, view)) return HONE_OK;
     lock_shard(s);
@@ -1044,6 +1235,29 @@ int hone_cache_get_or_load(hone_cache *c, const void *key, size_t klen,
 int hone_cache_delete(hone_cache *c, const void *key, size_t klen) {
     if (!key && klen) return HONE_EINVAL;
     uint64_t h = key_hash(c, key, klen);
+    hone__tiers *t = c->tiers;
+    if (!t) return mem_delete(c, h, key, klen);
+    size_t si = tier_stripe(h);
+    pthread_mutex_lock(&t->mu[si]);
+    atomic_fetch_add_explicit(&t->gen[si], 1, memory_order_release);
+    int rc = mem_delete(c, h, key, klen);
+    if (t->disk) {
+        hone_buf b;
+        hone_buf_init(&b, c->alloc);
+        uint64_t x;
+        if (hone__disk_get(t->disk, key, klen, &b, &x) == HONE_OK &&
+            ttl_left(t, x) != 0)
+            rc = HONE_OK;
+        hone_buf_free(&b);
+        int drc = hone__disk_delete(t->disk, key, klen);
+        if (drc) rc = drc;
+    }
+    if (t->redis) (void)hone__redis_delete(t->redis, key, klen);
+    pthread_mutex_unlock(&t->mu[si]);
+    return rc;
+}
+
+static int mem_delete(hone_cache *c, uint64_t h, const void *key, size_t klen) {
     shard *s = shard_of(c, h);
     int rc = HONE_ENOTFOUND;
     lock_shard(s);
@@ -1072,10 +1286,28 @@ int hone_cache_contains(hone_cache *c, const void *key, size_t klen) {
     int found = e && key_eq(e, key, klen) && !expired_at(x, x ? now(c) : 0);
     if (slot) ebr_leave(slot);
     else pthread_mutex_unlock(&s->mu);
+    if (!found && c->tiers && c->tiers->disk) {
+        hone_buf b;
+        hone_buf_init(&b, c->alloc);
+        uint64_t xw;
+        found = hone__disk_get(c->tiers->disk, key, klen, &b, &xw) == HONE_OK &&
+                ttl_left(c->tiers, xw) != 0;
+        hone_buf_free(&b);
+    }
     return found;
 }
 
 void hone_cache_clear(hone_cache *c) {
+    hone__tiers *tiers = c->tiers;
+    if (tiers) {
+        /* Every stripe locked, so no put lands on disk between the two
+         * clears and survives in one tier only. */
+        for (int i = 0; i < HONE__TIER_STRIPES; i++) {
+            pthread_mutex_lock(&tiers->mu[i]);
+            atomic_fetch_add_explicit(&tiers->gen[i], 1, memory_order_release);
+        }
+        if (tiers->disk) (void)hone__disk_clear(tiers->disk);
+    }
     for (unsigned i = 0; i < c->nshards; i++) {
         shard *s = &c->shards[i];
         lock_shard(s);
@@ -1106,6 +1338,8 @@ void hone_cache_clear(hone_cache *c) {
         }
         unlock_shard(c, s);
     }
+    if (tiers)
+        for (int i = HONE__TIER_STRIPES - 1; i >= 0; i--) pthread_mutex_unlock(&tiers->mu[i]);
 }
 
 typedef struct iter_ctx {

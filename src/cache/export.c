@@ -4,6 +4,7 @@
 
 #include "hone/cache.h"
 #include "hone/metrics.h"
+#include "hone/tier.h"
 
 typedef int (*family_fn)(hone_metrics *m, const char *name, const char *help,
                          const char *const *labels, hone_metric **out, hone_error *err);
@@ -69,5 +70,47 @@ int hone_cache_metrics_update(hone_cache *c, hone_metrics *m, const char *name,
     PUT(G, "hone_cache_hit_ratio", "Hits over lookups since the cache was made (0..1).",
         st.hit_rate);
 #undef PUT
+    hone_cache_tier_stats ts;
+    hone_cache_tier_stats_get(c, &ts);
+    if (ts.strategy == HONE_CACHE_MEMORY && !ts.redis) return HONE_OK;
+    /* The tiers below memory: one series per tier, labelled tier="disk"
+     * or tier="redis". Memory's own figures are the series above. */
+    struct tier_row {
+        const char *tier;
+        int on;
+        uint64_t hits, misses, errors;
+    } rows[2] = {
+        {"disk", ts.strategy != HONE_CACHE_MEMORY, ts.disk_hits, ts.disk_misses, ts.disk_corrupt},
+        {"redis", ts.redis, ts.redis_hits, ts.redis_misses, ts.redis_errors + ts.redis_rejected},
+    };
+    for (int i = 0; i < 2; i++) {
+        if (!rows[i].on) continue;
+        const char *lt[] = {"cache", name, "tier", rows[i].tier, NULL};
+        if ((rc = put(m, C, "hone_cache_tier_hits_total",
+                      "Lookups that missed memory and found a live entry in this tier.", lt,
+                      (double)rows[i].hits, err)) ||
+            (rc = put(m, C, "hone_cache_tier_misses_total",
+                      "Lookups that missed memory and this tier.", lt, (double)rows[i].misses,
+                      err)) ||
+            (rc = put(m, C, "hone_cache_tier_errors_total",
+                      "Failures of this tier, each served as a miss: damaged records (disk); "
+                      "timeouts, connection failures and foreign values (redis).",
+                      lt, (double)rows[i].errors, err)))
+            return rc;
+    }
+    if ((rc = put(m, C, "hone_cache_promotions_total",
+                  "Hits below memory copied into memory.", l, (double)ts.promotions, err)))
+        return rc;
+    if (ts.strategy != HONE_CACHE_MEMORY &&
+        ((rc = put(m, G, "hone_cache_disk_entries", "Entries in the disk tier.", l,
+                   (double)ts.disk_entries, err)) ||
+         (rc = put(m, G, "hone_cache_disk_bytes",
+                   "Bytes of entries in the disk tier (keys, values, headers).", l,
+                   (double)ts.disk_bytes, err)) ||
+         (rc = put(m, G, "hone_cache_disk_max_bytes", "The disk tier's bound in bytes.", l,
+                   (double)ts.disk_max_bytes, err)) ||
+         (rc = put(m, G, "hone_cache_disk_file_bytes", "Size of the disk tier's file.", l,
+                   (double)ts.disk_file_bytes, err))))
+        return rc;
     return HONE_OK;
 }

@@ -243,6 +243,36 @@ int hone_env_size(const char *name, uint64_t min, uint64_t max, uint64_t def, ui
     return is_blank(v) ? HONE_OK : hone_parse_size(name, v, min, max, out, err);
 }
 
+int hone_cache_dir(char **out, const hone_allocator *alloc, hone_error *err) {
+    *out = NULL;
+    /* HONE_CACHE_DIR must be absolute (a DIR variable in env_vars.def): a
+     * relative one, or a quoted "~/x" no shell expanded, would put caches
+     * under whatever directory the program runs in. */
+    const char *v = getenv("HONE_CACHE_DIR");
+    hone_buf b;
+    hone_buf_init(&b, alloc);
+    int rc;
+    if (v && *v && *v != '/') {
+        return hone_error_set(err, HONE_EINVAL, "HONE_CACHE_DIR=%s: expected an absolute directory path%s",
+                              v, *v == '~' ? " ('~' is expanded by a shell, not in a quoted value)" : "");
+    } else if (v && *v) {
+        rc = hone_buf_puts(&b, v);
+    } else if ((v = getenv("XDG_CACHE_HOME")) && *v == '/') {
+        rc = hone_buf_printf(&b, "%s/hone", v);
+    } else if ((v = getenv("HOME")) && *v) {
+        rc = hone_buf_printf(&b, "%s/.cache/hone", v);
+    } else {
+        return hone_error_set(err, HONE_ENOTFOUND,
+                              "no cache directory: set HONE_CACHE_DIR, XDG_CACHE_HOME or HOME");
+    }
+    if (rc) {
+        hone_buf_free(&b);
+        return hone_error_set(err, HONE_ENOMEM, "out of memory");
+    }
+    *out = b.data;
+    return HONE_OK;
+}
+
 int hone_env_bool(const char *name, int def, int *out, hone_error *err) {
     const char *v = getenv(name);
     *out = def;
