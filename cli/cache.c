@@ -307,7 +307,7 @@ static int cache_sim(int argc, char **argv) {
 
 int cli_cache_main(int argc, char **argv) {
     if (argc < 2) {
-        cli_cmd_error("cache", "missing action (expected sim, stats, clear or export; see 'hone "
+        cli_cmd_error("cache", "missing subcommand (expected sim, stats, clear or export; see 'hone "
                                "cache --help')");
         return CLI_USAGE;
     }
@@ -318,7 +318,7 @@ int cli_cache_main(int argc, char **argv) {
     if (!strcmp(argv[1], "sim")) return cache_sim(argc - 1, argv + 1);
     if (!strcmp(argv[1], "stats") || !strcmp(argv[1], "clear") || !strcmp(argv[1], "export"))
         return cli_cache_disk(argc - 1, argv + 1);
-    cli_cmd_error("cache", "unknown action '%s' (expected sim, stats, clear or export)", argv[1]);
+    cli_cmd_error("cache", "unknown subcommand '%s' (expected sim, stats, clear or export)", argv[1]);
     return CLI_USAGE;
 }
 

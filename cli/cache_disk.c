@@ -320,7 +320,14 @@ int cli_demo_tiers(void) {
         }
     }
     t1 = hone_monotonic_ns();
+    hone_cache_tier_stats_get(c, &ts);
+    uint64_t first_disk = ts.disk_hits;
+    printf("  read all %u back in %.1f ms: %u correct; memory starts empty, so %llu served "
+           "from disk, %llu of them promoted into memory\n",
+           DEMO_KEYS, (double)(t1 - t0) / 1e6, ok, (unsigned long long)first_disk,
+           (unsigned long long)ts.promotions);
     /* The hot twentieth, read five times more: mostly from memory now. */
+    hone_cache_stats_reset(c);
     for (int round = 0; round < 5; round++)
         for (unsigned i = 0; i < DEMO_MEMORY / 2; i++) {
             snprintf(key, sizeof key, "item-%u", i);
@@ -330,10 +337,9 @@ int cli_demo_tiers(void) {
         }
     hone_cache_stats_get(c, &ms);
     hone_cache_tier_stats_get(c, &ts);
-    printf("  read all %u back in %.1f ms: %u correct; %llu served from disk (promoted), "
-           "%llu from memory\n",
-           DEMO_KEYS, (double)(t1 - t0) / 1e6, ok, (unsigned long long)ts.disk_hits,
-           (unsigned long long)ms.hits);
+    printf("  read the first %u five times more: %llu from memory, %llu from disk\n",
+           DEMO_MEMORY / 2, (unsigned long long)ms.hits,
+           (unsigned long long)(ts.disk_hits - first_disk));
     if (ok != DEMO_KEYS) {
         fprintf(stderr, "%u of %u entries did not survive the restart\n", DEMO_KEYS - ok,
                 DEMO_KEYS);
@@ -341,9 +347,9 @@ int cli_demo_tiers(void) {
     }
     /* Memory was empty after the restart: every first read is a disk hit,
      * and the hot keys read again must come from memory. */
-    if (ts.disk_hits < DEMO_KEYS || ms.hits == 0) {
-        fprintf(stderr, "expected at least %u disk hits and some memory hits, got %llu and %llu\n",
-                DEMO_KEYS, (unsigned long long)ts.disk_hits, (unsigned long long)ms.hits);
+    if (first_disk < DEMO_KEYS || ms.hits == 0) {
+        fprintf(stderr, "expected %u disk hits, then some memory hits; got %llu and %llu\n",
+                DEMO_KEYS, (unsigned long long)first_disk, (unsigned long long)ms.hits);
         goto out;
     }
     fail = 0;

@@ -13,6 +13,7 @@
 #include "hone/io.h"
 #include "hone/cache.h"
 #include "hone/tier.h"
+#include "hone/filecache.h"
 #include "hone/flow.h"
 #include "hone/http.h"
 

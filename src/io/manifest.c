@@ -32,14 +32,6 @@ struct hone_io_manifest {
 
 static int64_t ts_ns(const struct timespec *t) { return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec; }
 
-static void fstat_of(const struct stat *sb, hone__io_fstat *st) {
-    st->dev = (uint64_t)sb->st_dev;
-    st->ino = (uint64_t)sb->st_ino;
-    st->size = (uint64_t)sb->st_size;
-    st->mtime_ns = ts_ns(&sb->st_mtim);
-    st->ctime_ns = ts_ns(&sb->st_ctim);
-}
-
 static int new_manifest(hone_io_manifest **out, const hone_allocator *a, hone_hash_algo algo,
                         size_t cap) {
     hone_io_manifest *m = hone_calloc(a, 1, sizeof *m);
@@ -141,7 +133,7 @@ enum { F_CACHED = 1, F_HASHED, F_UNREADABLE };
 typedef struct fitem {
     const char *path;
     size_t plen;
-    hone__io_fstat st;
+    hone_file_id st;
     int state;
     int status, sys_errno; /* for F_UNREADABLE */
     uint8_t digest[HONE_HASH_MAX_DIGEST];
@@ -161,7 +153,7 @@ typedef struct bad_path {
 typedef struct tstate {
     struct tstate *next;
     hone_hash *h;
-    hone__io_reader *rd; /* NULL without a usable index */
+    hone__filecache_reader *rd; /* NULL without a usable index */
     hone_arena *paths;
     fitem *items;
     size_t n, cap;
@@ -193,8 +185,8 @@ typedef struct builder {
     size_t dlen;
     int rootfd;
     const char *root_real;
-    hone__io_index *ix;
-    int64_t g; /* racy granularity */
+    hone_filecache *ix; /* the index */
+    int64_t stamp;      /* the run's, for the racy rule */
     pthread_key_t tkey;
 
     pthread_mutex_t mu; /* guards threads and bad */
@@ -225,32 +217,6 @@ static int64_t default_clock(void *ctx) {
     struct timespec t;
     clock_gettime(CLOCK_REALTIME_COARSE, &t);
     return ts_ns(&t);
-}
-
-/* The coarsest timestamp granularity a file-system stamp t is consistent
- * with. Linux truncates every stamp to its file system's granularity
- * (s_time_gran: a power of ten from 1 ns to 1 s) or, on FAT, to 2 s, so a
- * stamp whose nanoseconds are all zero may come from a 1 s or 2 s file
- * system (ext4 with 128-byte inodes, ext3, HFS+, FAT, exFAT's access
- * times, NFS or SMB servers on those) and is taken as 2 s; otherwise the
- * largest power of ten dividing it. The estimate is never finer than the
- * file system's real granularity, and when a fine-grained stamp happens to
- * end in zeros it only makes an entry racy a little longer (at most 2 s
- * after the run that stored it), so no statfs() is needed, and files on
- * different mounts under one root each get their own. */
-static int64_t stamp_granularity(int64_t t) {
-    int64_t ns = t % 1000000000;
-    if (ns < 0) ns += 1000000000;
-    if (ns == 0) return 2000000000;
-    int64_t g = 1;
-    while (ns % (g * 10) == 0) g *= 10;
-    return g;
-}
-
-/* floor(t / g) for the racy rule, correct for times before 1970 too. */
-static int64_t granule(int64_t t, int64_t g) {
-    int64_t q = t / g;
-    return (t % g < 0) ? q - 1 : q;
 }
 
 static void maybe_progress(builder *b, int force) {
@@ -297,7 +263,7 @@ static void hash_fd(builder *b, tstate *t, int fd, fitem *f, int known) {
         close(fd);
         return;
     }
-    fstat_of(&sb, &f->st);
+    hone_file_id_from_stat(&f->st, &sb);
     if (!known && b->o->progress) atomic_fetch_add(&b->seen_bytes, f->st.size);
     uint64_t nb = 0;
     int rc = hone_hash_reset(t->h), e = 0;
@@ -361,7 +327,7 @@ static int open_file(const builder *b, tstate *t, int dirfd, const char *name, i
 }
 
 static void tstate_free(const hone_allocator *a, tstate *t) {
-    hone__io_index_reader_end(t->rd);
+    hone__filecache_reader_end(t->rd);
     hone_hash_free(t->h);
     hone_arena_free(t->paths);
     hone_free(a, t->items);
@@ -385,7 +351,7 @@ static tstate *thread_state(builder *b) {
     t->key0 = t->key.len;
     /* A reader that cannot start (other than for memory) only costs this
      * thread its cache hits. */
-    if (!rc && b->ix && hone__io_index_reader(b->ix, &t->rd) == HONE_ENOMEM) rc = HONE_ENOMEM;
+    if (!rc && b->ix && hone__filecache_reader_begin(b->ix, &t->rd) == HONE_ENOMEM) rc = HONE_ENOMEM;
     if (rc || pthread_setspecific(b->tkey, t) != 0) {
         tstate_free(b->a, t);
         return NULL;
@@ -407,14 +373,14 @@ static tstate *thread_state(builder *b) {
 static int from_index(builder *b, tstate *t, const hone_io_entry *e, fitem *f, int *have_stat,
                       int *gone) {
     if (!t->rd || atomic_load(&b->corrupt)) return 0;
-    hone__io_fstat ist;
-    int64_t stamp = 0;
+    hone__filecache_entry ent;
     size_t dirlen = t->key0 + (size_t)(e->name - e->path);
-    int r = hone__io_index_get(t->rd, t->key.data, t->key.len, dirlen, (int)b->algo, b->dlen,
-                               &ist, f->digest, &stamp);
+    int r = hone__filecache_find(t->rd, t->key.data, t->key.len, dirlen, &ent);
     if (r == HONE_ENOMEM) return r;
-    if (r == HONE__IO_BAD_ENTRY) atomic_store(&b->corrupt, 1);
-    if (r != 1) return 0;
+    if (r == HONE__FILECACHE_BAD_ENTRY) atomic_store(&b->corrupt, 1);
+    /* An entry made with another algorithm is a miss, replaced after. */
+    if (r != 1 || !hone__io_index_digest(ent.value, ent.vlen, (int)b->algo, b->dlen, f->digest))
+        return 0;
     if (!*have_stat) {
         struct stat sb;
         if (fstatat(e->dirfd, e->name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -428,20 +394,16 @@ static int from_index(builder *b, tstate *t, const hone_io_entry *e, fitem *f, i
             *gone = 1;
             return 0;
         }
-        fstat_of(&sb, &f->st);
+        hone_file_id_from_stat(&f->st, &sb);
         *have_stat = 1;
         if (b->o->progress) atomic_fetch_add(&b->seen_bytes, f->st.size);
     }
-    if (memcmp(&ist, &f->st, sizeof ist) != 0) return 0;
-    /* The racy-timestamp rule: the entry was stored by a run that started
-     * at `stamp` and read the file after that; a later write gets an mtime
-     * in stamp's granule or after. Only an mtime in an earlier granule
-     * rules such a write out. The granule is the coarser of the
-     * configured granularity and the one the file's own mtime shows. */
-    int64_t g = stamp_granularity(f->st.mtime_ns);
-    if (g < b->g) g = b->g;
-    if (granule(f->st.mtime_ns, g) < granule(stamp, g)) return 1;
-    t->racy++;
+    /* The file cache's verdict: the same identity, and not racy (the
+     * entry's stamp a granule after the file's mtime, at the granularity
+     * the file's own mtime shows or the configured one if coarser). */
+    int v = hone__filecache_verdict(b->ix, &ent, &f->st, b->stamp);
+    if (v == HONE_FILECACHE_HIT) return 1;
+    if (v == HONE_FILECACHE_RACY) t->racy++;
     return 0;
 }
 
@@ -503,7 +465,7 @@ static int on_file(void *ctx, const hone_io_entry *e) {
     }
     fitem *f = &t->items[t->n];
     f->state = 0;
-    f->st = (hone__io_fstat){e->dev, e->ino, e->size, e->mtime_ns, e->ctime_ns};
+    f->st = (hone_file_id){e->dev, e->ino, e->size, e->mtime_ns, e->ctime_ns};
     size_t pl = strlen(e->path);
     t->key.len = t->key0;
     if (hone_buf_append(&t->key, e->path, pl)) return HONE_ENOMEM;
@@ -679,10 +641,10 @@ static int item_exists(void *ctx, const char *rest, size_t len) {
 
 static void index_store(builder *b, int reset, int64_t stamp, hone_buf *key, uint64_t hashed,
                         hone_io_manifest_stats *st) {
-    hone__io_index *ix = b->ix;
+    hone_filecache *ix = b->ix;
     const hone_io_manifest_opts *o = b->o;
     uint64_t mine = 0;
-    size_t maxk = hone__io_index_max_key(ix), rl = strlen(b->root_real);
+    size_t maxk = hone__filecache_max_key(ix), rl = strlen(b->root_real);
     for (size_t i = 0; i < b->n; i++)
         if (b->order[i]->state != F_UNREADABLE && rl + 1 + b->order[i]->plen <= maxk) mine++;
     /* Entries of files no longer in the tree are dropped, but only after
@@ -691,15 +653,15 @@ static void index_store(builder *b, int reset, int64_t stamp, hone_buf *key, uin
      * the puts, so when the index holds no more entries than that, there is
      * nothing to drop and the scan is skipped. */
     int complete = !o->n_include && !o->n_exclude && !o->one_file_system && !b->nbad;
-    uint64_t before = hone__io_index_entries(ix);
+    uint64_t before = hone__filecache_entries(ix);
     /* The warm case: nothing hashed, nothing to drop. No write transaction
      * (and so no writer's lock and no sync) at all. */
     if (!reset && !hashed && (!complete || before == mine)) return;
-    int rc = hone__io_index_begin_write(ix);
-    if (!rc && reset) rc = hone__io_index_reset(ix);
+    int rc = hone__filecache_begin(ix);
+    if (!rc && reset) rc = hone__filecache_reset(ix);
     /* Into an empty index (a first or rebuilt one) the sorted puts are
      * appends: LMDB then fills pages in order without searching. */
-    int append = !rc && hone__io_index_entries(ix) == 0;
+    int append = !rc && hone__filecache_entries(ix) == 0;
     for (size_t i = 0; i < b->n && !rc; i++) {
         fitem *f = b->order[i];
         if (f->state != F_HASHED) continue;
@@ -707,16 +669,17 @@ static void index_store(builder *b, int reset, int64_t stamp, hone_buf *key, uin
         if ((rc = hone_buf_puts(key, b->root_real))) break;
         if (rl != 1 && (rc = hone_buf_puts(key, "/"))) break;
         if ((rc = hone_buf_append(key, f->path, f->plen))) break;
-        rc = hone__io_index_put(ix, key->data, key->len, (int)b->algo, &f->st, f->digest, b->dlen,
-                                stamp, append);
+        uint8_t val[HONE__IO_INDEX_VALUE_MAX];
+        size_t vl = hone__io_index_value(val, (int)b->algo, f->digest, b->dlen);
+        rc = hone__filecache_put(ix, key->data, key->len, &f->st, stamp, val, vl, append);
     }
-    if (!rc && !reset && complete && hone__io_index_entries(ix) > mine) {
+    if (!rc && !reset && complete && hone__filecache_entries(ix) > mine) {
         hone_buf_clear(key);
         if (!(rc = hone_buf_printf(key, "%s/", rl == 1 ? "" : b->root_real)))
-            rc = hone__io_index_prune(ix, key->data, key->len, item_exists, b, &st->pruned);
+            rc = hone__filecache_prune(ix, key->data, key->len, item_exists, b, &st->pruned);
     }
-    if (!rc) rc = hone__io_index_commit(ix);
-    else hone__io_index_abort(ix);
+    if (!rc) rc = hone__filecache_commit(ix);
+    else hone__filecache_abort(ix);
     if (rc) hone_log(HONE_LOG_WARN, "io", "could not update the index: %s", hone_strerror(rc));
 }
 
@@ -741,7 +704,7 @@ static int open_index(builder *b, hone_io_manifest_stats *st) {
     hone_error ierr;
     if (b->o->index_dir) rc = (dir = hone_strdup(b->a, b->o->index_dir)) ? HONE_OK : HONE_ENOMEM;
     else rc = hone_io_default_index_dir(&dir, b->a, &ierr);
-    if (!rc) rc = hone__io_index_open(&b->ix, dir, b->a, &st->index_rebuilt, &ierr);
+    if (!rc) rc = hone__io_index_open(&b->ix, dir, b->a, b->o, &st->index_rebuilt, &ierr);
     if (!rc) {
         static const char *const suffix[] = {"", "-lock", ".corrupt"};
         hone_buf p;
@@ -807,7 +770,7 @@ int hone_io_manifest_build(hone_io_manifest **out, const char *root,
     b.algo = algo;
     b.dlen = hone_hash_digest_len(algo);
     b.rootfd = -1;
-    b.g = (int64_t)(o->granularity_ns && o->granularity_ns < INT64_MAX ? o->granularity_ns : 1);
+    b.stamp = stamp;
     if (pthread_key_create(&b.tkey, NULL) != 0)
         return hone_error_set(err, HONE_EBUSY, "out of thread-specific keys");
     pthread_mutex_init(&b.mu, NULL);
@@ -927,7 +890,7 @@ int hone_io_manifest_build(hone_io_manifest **out, const char *root,
     st->make_ns = hone_monotonic_ns() - t4;
 done:
     builder_free(&b);
-    hone__io_index_close(b.ix);
+    hone_filecache_free(b.ix);
     hone_buf_free(&key);
     if (b.rootfd >= 0) close(b.rootfd);
     pthread_key_delete(b.tkey);
