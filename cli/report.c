@@ -1,6 +1,7 @@
 /* report.c - `hone report`: prints a profile snapshot (HONE_PROFILE_OUT)
  * or a cycle-metrics history file as text, Markdown, JSON, CSV or
- * Prometheus text; also the `profile` step of `hone demo`. */
+ * Prometheus text, and a profile also as its zone tree, folded stacks or a
+ * Chrome trace; also the `profile` step of `hone demo`. */
 #include "cli.h"
 
 #include <errno.h>
@@ -12,7 +13,10 @@
 enum { OPT_FORMAT = CLI_LONG, OPT_TOP, OPT_MIN_CALLS, OPT_SORT, OPT_RECENT, OPT_WIDE };
 
 static const cli_opt report_opts[] = {
-    {OPT_FORMAT, "format", "F", "text (default), md, json, csv or prom", "text md json csv prom"},
+    {OPT_FORMAT, "format", "F",
+     "text (default), md, json, csv, prom; for profiles also tree, folded (flame graphs) or chrome "
+     "(a trace, HONE_PROFILE=trace)",
+     "text md json csv prom tree folded chrome"},
     {OPT_TOP, "top", "N", "only the N first zones after sorting (profiles)", NULL},
     {OPT_MIN_CALLS, "min-calls", "N", "leave out zones with fewer than N calls (profiles)", NULL},
     {OPT_SORT, "sort", "KEY", "total (default), self, mean, count, max, p99 or name",
@@ -27,8 +31,8 @@ static const cli_opt report_opts[] = {
 
 const cli_spec cli_spec_report = {
     "report",
-    "usage: hone report FILE [--format text|md|json|csv|prom] [--top N]\n"
-    "                        [--min-calls N] [--sort KEY] [--recent N] [--wide]\n"
+    "usage: hone report FILE [--format text|md|json|csv|prom|tree|folded|chrome]\n"
+    "                        [--top N] [--min-calls N] [--sort KEY] [--recent N] [--wide]\n"
     "\n"
     "Prints a profile snapshot (the file HONE_PROFILE_OUT writes at exit) or a\n"
     "cycle-metrics history (written by hone_cycle_save) in the chosen format.\n",
@@ -109,7 +113,22 @@ static int report_profile(const char *path, const char *text, size_t len, int fm
     hone_prof_report_opts o = *ro;
     o.format = (hone_report_format)fmt;
     int rc = hone_prof_report(s, &o, &b);
+    uint64_t lost = hone_prof_snapshot_trace_dropped(s);
+    int traced = hone_prof_snapshot_traced(s);
     hone_prof_snapshot_free(s);
+    if (rc == HONE_ENOTFOUND) {
+        hone_buf_free(&b);
+        if (fmt == HONE_REPORT_CHROME)
+            cli_cmd_error("report", "%s has no trace: record one with HONE_PROFILE=trace", path);
+        else
+            cli_cmd_error("report", "%s has no zone tree (written by an older hone): use --format text", path);
+        return CLI_USAGE;
+    }
+    /* Events lost to full rings are said where a person sees it, not
+     * inside the output a tool reads. */
+    if (rc == HONE_OK && traced && lost && fmt == HONE_REPORT_CHROME)
+        fprintf(stderr, "hone report: %llu trace event(s) dropped (the oldest; a ring per thread holds a "
+                        "bounded number)\n", (unsigned long long)lost);
     return print_report(path, rc, &b);
 }
 
@@ -189,6 +208,10 @@ int cli_report_main(int argc, char **argv) {
         hone_prof_report_opts ro = {.sort = (hone_prof_sort)sort, .top_n = (size_t)top,
                                     .min_calls = min_calls, .wide = wide};
         rc = report_profile(path, text, len, fmt, &ro);
+    } else if (!strcmp(kind, "hone-cycles") && fmt > HONE_REPORT_PROM) {
+        cli_cmd_error("report", "--format %s: expected text, md, json, csv or prom for a metrics history "
+                                "(%s is a history)", hone_report_format_names()[fmt], path);
+        rc = CLI_USAGE;
     } else if (!strcmp(kind, "hone-cycles")) {
         rc = report_cycles(path, text, len, n_cycles, fmt, (size_t)recent);
     } else {

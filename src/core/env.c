@@ -300,7 +300,7 @@ int hone_env_rate(const char *name, double def, double *out, hone_error *err) {
 }
 
 /* The table, expanded from env_vars.def. */
-enum env_kind { K_ENUM, K_BOOL, K_U64, K_DURATION, K_CPUMASK, K_PATH, K_RATE, K_DIR, K_SIZE, K_ADDR };
+enum env_kind { K_ENUM, K_BOOL, K_U64, K_DURATION, K_CPUMASK, K_PATH, K_RATE, K_DIR, K_SIZE, K_ADDR, K_BOOLOR };
 
 static const struct env_row {
     const char *name;
@@ -336,6 +336,9 @@ static void describe(const struct env_row *r, char *buf, size_t n) {
                  (unsigned long long)r->min, (unsigned long long)r->max);
         break;
     case K_ADDR: snprintf(buf, n, "HOST:PORT or the absolute path of a Unix socket"); break;
+    case K_BOOLOR:
+        snprintf(buf, n, "1 or 0 (also true/false, yes/no, on/off), or one of %s", r->choices);
+        break;
     }
 }
 
@@ -398,6 +401,16 @@ static int validate_row(const struct env_row *r, const char *v, hone_error *err)
     case K_SIZE: {
         uint64_t u;
         return hone_parse_size(r->name, v, r->min, r->max, &u, err);
+    }
+    case K_BOOLOR: {
+        /* A boolean (any spelling hone_parse_bool takes) or a word. */
+        int b, idx;
+        const char *const words[2] = {r->choices, NULL};
+        if (hone_parse_bool(r->name, v, &b, err) == HONE_OK) return HONE_OK;
+        if (hone_parse_enum(r->name, v, words, &idx, err) == HONE_OK) return HONE_OK;
+        return hone_error_set(err, HONE_EINVAL, "%s=%s: expected 1 or 0 (also true/false, "
+                                                "yes/no, on/off), or %s",
+                              r->name, v, r->choices);
     }
     case K_ADDR: {
         char host[256];

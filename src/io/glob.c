@@ -167,7 +167,7 @@ static int match(const char *p, const char *s) {
         memset(snxt, 0, nw * sizeof *snxt);
         int any = 0;
         for (size_t i = 0; i < m; i++) {
-            size_t next, skip;
+            size_t next = 0, skip = 0;
             const char *q = p + i;
             if (HAS(scur, i)) {
                 /* Skipping whole segments: stay, and past the token on '/'. */

@@ -94,33 +94,8 @@ const char *hone_io_change_name(hone_io_change c) {
 }
 
 int hone_io_default_index_dir(char **out, const hone_allocator *alloc, hone_error *err) {
-    *out = NULL;
-    /* HONE_CACHE_DIR must be absolute (a DIR variable in env_vars.def):
-     * a relative one, or a quoted "~/x" no shell expanded, would put the
-     * index under whatever directory the program runs in. */
-    const char *v = getenv("HONE_CACHE_DIR");
-    hone_buf b;
-    hone_buf_init(&b, alloc);
-    int rc;
-    if (v && *v && *v != '/') {
-        return hone_error_set(err, HONE_EINVAL, "HONE_CACHE_DIR=%s: expected an absolute directory path%s",
-                              v, *v == '~' ? " ('~' is expanded by a shell, not in a quoted value)" : "");
-    } else if (v && *v) {
-        rc = hone_buf_puts(&b, v);
-    } else if ((v = getenv("XDG_CACHE_HOME")) && *v == '/') {
-        rc = hone_buf_printf(&b, "%s/hone", v);
-    } else if ((v = getenv("HOME")) && *v) {
-        rc = hone_buf_printf(&b, "%s/.cache/hone", v);
-    } else {
-        return hone_error_set(err, HONE_ENOTFOUND,
-                              "no index directory: set HONE_CACHE_DIR, XDG_CACHE_HOME or HOME");
-    }
-    if (rc) {
-        hone_buf_free(&b);
-        return hone_error_set(err, HONE_ENOMEM, "out of memory");
-    }
-    *out = b.data;
-    return HONE_OK;
+    /* The index lives with hone's other caches. */
+    return hone_cache_dir(out, alloc, err);
 }
 
 /* ------------------------------------------------------------------ */

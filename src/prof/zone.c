@@ -1,6 +1,14 @@
-/* zone.c - zone recording: site registration, per-thread slots written
- * without locks, and snapshots/resets that merge every thread while the
- * threads keep recording.
+/* zone.c - zone recording: site registration, the zone tree's paths,
+ * per-thread slots written without locks, trace rings, and snapshots/resets
+ * that merge every thread while the threads keep recording.
+ *
+ * Slots belong to paths, not sites. A path ("node") is a site under a parent
+ * node (node 0 is the root); nodes live in one global table, interned once
+ * under g_lock and found afterwards without a lock through an open-addressing
+ * hash whose entries are written once and never move. A zone finds its node
+ * when it begins (its children need it), so the end only records. Flat
+ * per-site figures are the sums of the site's nodes, made when a snapshot
+ * is taken: recording costs the same as when slots belonged to sites.
  *
  * Concurrency design (docs/design/prof.md has the long version). Each
  * thread owns its slots and is their only writer; it updates them with
@@ -24,6 +32,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "prof/layout.h"
 #include "prof/prof_internal.h"
@@ -31,10 +42,13 @@
 int hone_prof_state;
 
 #define PAGE_SLOTS 64
-/* Slots are indexed by site id (1-based; slot 0 of page 0 stays unused),
+/* Slots are indexed by node id (1-based; slot 0 of page 0 stays unused),
  * which saves the hot path a subtraction. */
-#define N_PAGES ((HONE_PROF_MAX_ZONES + PAGE_SLOTS) / PAGE_SLOTS)
+#define N_PAGES ((HONE_PROF_MAX_NODES + PAGE_SLOTS) / PAGE_SLOTS)
 #define MAX_BLOCKS 40
+/* The node hash: twice the nodes, so probes stay short when it is full. */
+#define NODE_HASH_BITS 15
+#define NODE_HASH (1u << NODE_HASH_BITS)
 
 /* One zone on one thread. The writer fields are written only by the owning
  * thread; the base_ fields only by the snapshot taker under g_lock. Each
@@ -58,6 +72,27 @@ typedef struct slot {
     double base_sumsq;
 } slot;
 
+/* One traced call; begin and end in clock units. */
+typedef struct ev {
+    uint64_t begin, end, node;
+} ev;
+
+/* A thread's trace ring. The owner claims event number w (stores claim =
+ * w + 1), writes it into e[w & mask], then commits it (head = w + 1); every
+ * store is atomic, and the release ones keep that order for a reader on any
+ * CPU. A reader copies events below head, then reads claim: an event below
+ * claim - cap may have been overwritten while it was copied, so it is
+ * dropped from the copy. No lock, no read-modify-write on the hot path. */
+typedef struct ring {
+    struct ring *next; /* the retired list */
+    uint64_t claim, head;
+    uint64_t tail; /* reader's: events below it belong to earlier intervals */
+    uint64_t tid;
+    char name[16];
+    uint64_t mask;
+    ev e[];
+} ring;
+
 typedef struct thr {
     struct thr *next;
     uint32_t gen; /* written by resets, read by the owner */
@@ -65,6 +100,9 @@ typedef struct thr {
     /* The parent of outermost zones, so that ending a zone adds its time
      * to its parent without testing for one; its child time is unused. */
     hone_prof_scope root;
+    ring *ring; /* NULL until the thread first traces */
+    pthread_t self;
+    uint64_t tid;
     slot *pages[N_PAGES];
 } thr;
 
@@ -77,6 +115,33 @@ static int g_frozen; /* a site registered: the layout cannot change */
 static uint64_t g_slow_interval_ns = 1000000000u;
 static hone_prof_site *g_sites[HONE_PROF_MAX_ZONES + 1];
 static uint32_t g_nsites;
+/* The nodes of the zone tree, under g_lock: site and parent, the site's
+ * next node, and the tree's child lists, all in creation order. */
+typedef struct node {
+    uint32_t site, parent;
+    uint32_t next_of_site;
+    uint32_t first_child, last_child, next_sibling;
+} node;
+static node g_nodes[HONE_PROF_MAX_NODES + 1];
+static uint32_t g_nnodes;
+static uint32_t g_site_first[HONE_PROF_MAX_ZONES + 1], g_site_last[HONE_PROF_MAX_ZONES + 1];
+/* (parent, site) -> node, read without the lock: an entry packs parent
+ * (24 bits), site (16) and node (24) into one word that is written once. */
+static uint64_t g_node_hash[NODE_HASH];
+/* Tracing. */
+static int g_trace;
+static uint64_t g_trace_cap = 65536;
+static uint64_t g_trace_lost; /* events not written: no ring */
+static ring *g_retired_rings; /* newest first; under g_lock */
+static uint32_t g_n_retired_rings;
+static uint64_t g_retired_lost; /* events of rings freed past the bound */
+static uint64_t g_trace_lost_base; /* g_trace_lost at the last reset */
+/* The test clock, and the cycle count trace timestamps count from. */
+static hone_prof_clock_fn g_clock;
+static void *g_clock_ctx;
+static uint64_t g_cyc0;
+static uint64_t g_ns_mult_tsc;
+static uint64_t g_cyc0_tsc; /* hone_cycles() when the profiler loaded */
 static thr *g_threads;
 static slot *g_retired[N_PAGES]; /* what exited threads recorded; under g_lock */
 static uint64_t g_dropped;
@@ -104,6 +169,13 @@ static void hot_init(void) {
 
 static __thread thr *tls_thr __attribute__((tls_model("initial-exec")));
 
+/* The time now in clock units: the cycle counter, or the test clock. */
+static inline uint64_t now_units(void) {
+    hone_prof_clock_fn c = __atomic_load_n(&g_clock, __ATOMIC_RELAXED);
+    if (__builtin_expect(c != NULL, 0)) return c(__atomic_load_n(&g_clock_ctx, __ATOMIC_RELAXED));
+    return hone_cycles();
+}
+
 #define LD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 #define ST(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 
@@ -117,20 +189,27 @@ static void st_d(double *p, double v) { __atomic_store(p, &v, __ATOMIC_RELAXED);
 static void thr_exit(void *p);
 
 __extension__ typedef unsigned __int128 u128;
-static inline uint64_t cyc_to_ns(uint64_t c) { return (uint64_t)(((u128)c * g_ns_mult) >> 32); }
+static inline uint64_t cyc_to_ns(uint64_t c) {
+    return (uint64_t)(((u128)c * __atomic_load_n(&g_ns_mult, __ATOMIC_RELAXED)) >> 32);
+}
 /* Values stay far below 2^63, and the signed conversion is one
  * instruction where the unsigned one is several. */
 static inline double to_d(uint64_t v) { return (double)(int64_t)v; }
 
 static void once_init(void) {
     pthread_key_create(&g_key, thr_exit);
-    g_ns_mult = (uint64_t)(1e9 / hone_cycles_per_sec() * 4294967296.0 + 0.5);
+    pthread_mutex_lock(&g_lock);
+    g_ns_mult_tsc = (uint64_t)(1e9 / hone_cycles_per_sec() * 4294967296.0 + 0.5);
+    if (!g_clock) __atomic_store_n(&g_ns_mult, g_ns_mult_tsc, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&g_lock);
 }
 
 __attribute__((cold, noinline)) static void count_drop(void) { __atomic_fetch_add(&g_dropped, 1, __ATOMIC_RELAXED); }
 uint64_t hone_prof_dropped(void) { return __atomic_load_n(&g_dropped, __ATOMIC_RELAXED); }
 
 void hone_prof_enable(int on) { __atomic_store_n(&hone_prof_state, on ? 1 : 0, __ATOMIC_RELAXED); }
+void hone_prof_trace(int on) { __atomic_store_n(&g_trace, on ? 1 : 0, __ATOMIC_RELAXED); }
+int hone_prof_tracing(void) { return __atomic_load_n(&g_trace, __ATOMIC_RELAXED); }
 
 int hone_prof_configure(const hone_prof_config *cfg) {
     hone_prof_config c = {0};
@@ -138,6 +217,11 @@ int hone_prof_configure(const hone_prof_config *cfg) {
     if (!c.significant_digits) c.significant_digits = 2;
     if (c.significant_digits < 1 || c.significant_digits > 3) return HONE_EINVAL;
     if (!c.slow_log_interval_ns) c.slow_log_interval_ns = 1000000000u;
+    if (!c.trace_events) c.trace_events = 65536;
+    if (c.trace_events < 2 || c.trace_events > (1u << 24)) return HONE_EINVAL;
+    uint64_t cap = 2;
+    while (cap < c.trace_events) cap <<= 1;
+    pthread_once(&g_once, once_init);
     pthread_mutex_lock(&g_lock);
     int rc = HONE_OK;
     if (g_frozen && c.significant_digits != g_layout.digits) {
@@ -150,6 +234,13 @@ int hone_prof_configure(const hone_prof_config *cfg) {
             hot_init();
         }
         __atomic_store_n(&g_slow_interval_ns, c.slow_log_interval_ns, __ATOMIC_RELAXED);
+        __atomic_store_n(&g_trace_cap, cap, __ATOMIC_RELAXED);
+        /* With a clock of nanoseconds, conversions are the identity and
+         * timestamps are its readings. */
+        __atomic_store_n(&g_clock_ctx, c.clock_ctx, __ATOMIC_RELAXED);
+        __atomic_store_n(&g_clock, c.clock, __ATOMIC_RELAXED);
+        __atomic_store_n(&g_ns_mult, c.clock ? (uint64_t)1 << 32 : g_ns_mult_tsc, __ATOMIC_RELAXED);
+        __atomic_store_n(&g_cyc0, c.clock ? 0 : g_cyc0_tsc, __ATOMIC_RELAXED);
     }
     pthread_mutex_unlock(&g_lock);
     return rc;
@@ -169,10 +260,62 @@ __attribute__((cold, noinline)) static uint32_t site_register(hone_prof_site *si
     return id;
 }
 
+static inline uint32_t node_hash(uint32_t parent, uint32_t site) {
+    return ((parent << 12 ^ site) * 0x9E3779B1u) >> (32 - NODE_HASH_BITS);
+}
+
+/* Interns (parent, site) under g_lock; 0 when the table is full. */
+__attribute__((cold, noinline)) static uint32_t node_insert(uint32_t parent, uint32_t site) {
+    uint64_t key = (uint64_t)parent << 16 | site;
+    pthread_mutex_lock(&g_lock);
+    uint32_t h = node_hash(parent, site), id = 0;
+    for (;; h = (h + 1) & (NODE_HASH - 1)) {
+        uint64_t e = g_node_hash[h];
+        if (!e) break;
+        if (e >> 24 == key) {
+            id = (uint32_t)(e & 0xffffff);
+            break;
+        }
+    }
+    if (!id && g_nnodes < HONE_PROF_MAX_NODES) {
+        id = ++g_nnodes;
+        node *n = &g_nodes[id];
+        n->site = site;
+        n->parent = parent;
+        if (g_site_last[site])
+            g_nodes[g_site_last[site]].next_of_site = id;
+        else
+            g_site_first[site] = id;
+        g_site_last[site] = id;
+        node *p = &g_nodes[parent];
+        if (p->last_child)
+            g_nodes[p->last_child].next_sibling = id;
+        else
+            p->first_child = id;
+        p->last_child = id;
+        __atomic_store_n(&g_node_hash[h], key << 24 | id, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&g_lock);
+    return id;
+}
+
+/* The node of site under parent, made on first use; 0 when the table is
+ * full. One hash and, nearly always, one load. */
+static inline uint32_t node_find(uint32_t parent, uint32_t site) {
+    uint64_t key = (uint64_t)parent << 16 | site;
+    for (uint32_t h = node_hash(parent, site);; h = (h + 1) & (NODE_HASH - 1)) {
+        uint64_t e = __atomic_load_n(&g_node_hash[h], __ATOMIC_ACQUIRE);
+        if (__builtin_expect(e >> 24 == key, 1)) return (uint32_t)(e & 0xffffff);
+        if (!e) return node_insert(parent, site);
+    }
+}
+
 static thr *thr_create(void) {
     pthread_once(&g_once, once_init);
     thr *t = hone_calloc(&g_alloc, 1, sizeof *t);
     if (!t) return NULL;
+    t->self = pthread_self();
+    t->tid = (uint64_t)syscall(SYS_gettid);
     pthread_mutex_lock(&g_lock);
     t->cur = &t->root;
     t->next = g_threads;
@@ -296,14 +439,10 @@ __attribute__((cold, noinline)) static void slow_log(hone_prof_site *site, uint6
              more);
 }
 
-/* Records one call of site on this thread (the shared tail of end and
+/* Records one call of node id on this thread (the shared tail of end and
  * record). */
-static inline __attribute__((always_inline)) void record(thr *t, hone_prof_site *site, uint64_t ns, uint64_t self_ns) {
-    uint32_t id = __atomic_load_n(&site->id, __ATOMIC_ACQUIRE);
-    if (__builtin_expect(!id, 0) && !(id = site_register(site))) {
-        count_drop();
-        return;
-    }
+static inline __attribute__((always_inline)) void record(thr *t, hone_prof_site *site, uint32_t id,
+                                                         uint64_t ns, uint64_t self_ns) {
     slot *s = thr_slot(t, id, 1);
     if (__builtin_expect(!s, 0)) {
         count_drop();
@@ -313,6 +452,50 @@ static inline __attribute__((always_inline)) void record(thr *t, hone_prof_site 
     if (__builtin_expect(site->slow_ns != 0, 0) && ns > site->slow_ns) slow_log(site, ns);
 }
 
+/* The node of site under the zone open on t; 0 (counted) when the site or
+ * node tables are full. */
+static inline __attribute__((always_inline)) uint32_t site_node(thr *t, hone_prof_site *site) {
+    uint32_t sid = __atomic_load_n(&site->id, __ATOMIC_ACQUIRE);
+    if (__builtin_expect(!sid, 0) && !(sid = site_register(site))) {
+        count_drop();
+        return 0;
+    }
+    uint32_t id = node_find(t->cur->node, sid);
+    if (__builtin_expect(!id, 0)) count_drop();
+    return id;
+}
+
+__attribute__((cold, noinline)) static ring *ring_new(thr *t) {
+    uint64_t cap = __atomic_load_n(&g_trace_cap, __ATOMIC_RELAXED);
+    ring *r = hone_calloc(&g_alloc, 1, sizeof *r + cap * sizeof(ev));
+    if (!r) {
+        __atomic_fetch_add(&g_trace_lost, 1, __ATOMIC_RELAXED);
+        return NULL;
+    }
+    r->mask = cap - 1;
+    r->tid = t->tid;
+    pthread_getname_np(pthread_self(), r->name, sizeof r->name);
+    /* Published under the lock, so that snapshots see whole rings. */
+    pthread_mutex_lock(&g_lock);
+    __atomic_store_n(&t->ring, r, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&g_lock);
+    return r;
+}
+
+/* Writes one event into t's ring (see struct ring for the protocol). */
+static inline __attribute__((always_inline)) void trace_put(thr *t, uint64_t begin, uint64_t end,
+                                                            uint32_t id) {
+    ring *r = t->ring;
+    if (__builtin_expect(!r, 0) && !(r = ring_new(t))) return;
+    uint64_t w = r->claim;
+    ST(&r->claim, w + 1);
+    ev *e = &r->e[w & r->mask];
+    __atomic_store_n(&e->begin, begin, __ATOMIC_RELEASE);
+    __atomic_store_n(&e->end, end, __ATOMIC_RELEASE);
+    __atomic_store_n(&e->node, (uint64_t)id, __ATOMIC_RELEASE);
+    __atomic_store_n(&r->head, w + 1, __ATOMIC_RELEASE);
+}
+
 void hone_prof_begin_slow(hone_prof_site *site, hone_prof_scope *z) {
     thr *t = tls_thr;
     if (__builtin_expect(!t, 0) && !(t = thr_create())) {
@@ -320,15 +503,22 @@ void hone_prof_begin_slow(hone_prof_site *site, hone_prof_scope *z) {
         z->site = NULL;
         return;
     }
+    uint32_t id = site_node(t, site);
+    if (__builtin_expect(!id, 0)) {
+        z->site = NULL;
+        return;
+    }
     z->site = site;
+    z->node = id;
     z->parent = t->cur;
     z->child = 0;
     t->cur = z;
-    z->start = hone_cycles();
+    z->start = now_units();
 }
 
 void hone_prof_end_slow(hone_prof_scope *z) {
-    uint64_t d = hone_cycles() - z->start;
+    uint64_t end = now_units();
+    uint64_t d = end - z->start;
     thr *t = tls_thr;
     hone_prof_site *site = z->site;
     z->site = NULL;
@@ -337,7 +527,8 @@ void hone_prof_end_slow(hone_prof_scope *z) {
     t->cur = parent;
     parent->child += d;
     uint64_t self = d > z->child ? d - z->child : 0;
-    record(t, site, cyc_to_ns(d), cyc_to_ns(self));
+    record(t, site, z->node, cyc_to_ns(d), cyc_to_ns(self));
+    if (__builtin_expect(LD(&g_trace), 0)) trace_put(t, z->start, end, z->node);
 }
 
 void hone_prof_record(hone_prof_site *site, uint64_t ns) {
@@ -347,7 +538,8 @@ void hone_prof_record(hone_prof_site *site, uint64_t ns) {
         count_drop();
         return;
     }
-    record(t, site, ns, ns);
+    uint32_t id = site_node(t, site);
+    if (id) record(t, site, id, ns, ns);
 }
 
 /* ---- reading side, all under g_lock -------------------------------- */
@@ -466,7 +658,7 @@ static void thr_exit(void *p) {
             *pp = t->next;
             break;
         }
-    for (uint32_t id = 1; id <= g_nsites; id++) {
+    for (uint32_t id = 1; id <= g_nnodes; id++) {
         slot *s = thr_slot(t, id, 0);
         if (!s || s->count == s->base_count) continue;
         slot *r = retired_slot(id);
@@ -492,6 +684,23 @@ static void thr_exit(void *p) {
                 lost = 1;
         }
         if (lost) __atomic_fetch_add(&g_dropped, s->count - s->base_count, __ATOMIC_RELAXED);
+    }
+    /* The ring stays for the next snapshot, among a bounded number of
+     * exited threads' rings: the oldest goes, its events counted. */
+    ring *r = t->ring;
+    if (r) {
+        pthread_getname_np(pthread_self(), r->name, sizeof r->name);
+        r->next = g_retired_rings;
+        g_retired_rings = r;
+        if (++g_n_retired_rings > HONE_PROF_TRACE_RETIRED) {
+            ring **pp = &g_retired_rings;
+            while ((*pp)->next) pp = &(*pp)->next;
+            g_retired_lost += (*pp)->head - (*pp)->tail;
+            hone_free(&g_alloc, *pp);
+            *pp = NULL;
+            g_n_retired_rings--;
+        }
+        t->ring = NULL;
     }
     pthread_mutex_unlock(&g_lock);
     for (uint32_t pg = 0; pg < N_PAGES; pg++) {
@@ -544,87 +753,258 @@ static void acc_finish(acc *a, hone_prof_zone *z) {
     }
 }
 
+/* Adds accumulator a into a site's accumulator m (the counts over the
+ * ranges a had). */
+static void acc_merge(acc *m, const acc *a) {
+    m->count += a->count;
+    m->total += a->total;
+    m->self += a->self;
+    m->sumsq += a->sumsq;
+    acc_add_minmax(m, a->min, a->max);
+    for (uint32_t i = a->lo; i < a->hi; i++) m->counts[i] += a->counts[i];
+    if (a->lo < m->lo) m->lo = a->lo;
+    if (a->hi > m->hi) m->hi = a->hi;
+}
+
+/* A ring to read, and the head it is read up to. */
+typedef struct ring_read {
+    ring *r;
+    uint64_t head;
+} ring_read;
+
+static uint64_t ring_take(const ring *r, uint64_t head) {
+    uint64_t n = head - r->tail;
+    return n > r->mask + 1 ? r->mask + 1 : n;
+}
+
+/* Copies the interval's events of r below rr->head into ev_out (room for
+ * ring_take of them) as snapshot events whose node is still the node id;
+ * returns how many, and sets *lost to the interval's events no longer in
+ * the ring. */
+static size_t ring_collect(ring_read *rr, hone_prof_event *out, uint64_t *lost, int reset) {
+    ring *r = rr->r;
+    uint64_t cap = r->mask + 1, h = rr->head;
+    uint64_t from = h - ring_take(r, h);
+    size_t n = 0;
+    for (uint64_t i = from; i < h; i++) {
+        ev *e = &r->e[i & r->mask];
+        out[n].begin_ns = __atomic_load_n(&e->begin, __ATOMIC_ACQUIRE);
+        out[n].end_ns = __atomic_load_n(&e->end, __ATOMIC_ACQUIRE);
+        out[n].node = (size_t)__atomic_load_n(&e->node, __ATOMIC_ACQUIRE);
+        n++;
+    }
+    /* Events the writer may have overwritten while they were copied. */
+    uint64_t c = __atomic_load_n(&r->claim, __ATOMIC_ACQUIRE);
+    uint64_t valid = c > cap ? c - cap : 0;
+    size_t skip = valid > from ? (size_t)(valid - from < n ? valid - from : n) : 0;
+    if (skip) memmove(out, out + skip, (n - skip) * sizeof *out);
+    n -= skip;
+    *lost = (from + skip) - r->tail;
+    if (reset) r->tail = h;
+    return n;
+}
+
+static uint64_t units_to_ts(uint64_t u, uint64_t base) { return u > base ? cyc_to_ns(u - base) : 0; }
+
+static int cmp_event(const void *pa, const void *pb) {
+    const hone_prof_event *a = pa, *b = pb;
+    if (a->begin_ns != b->begin_ns) return a->begin_ns < b->begin_ns ? -1 : 1;
+    if (a->end_ns != b->end_ns) return a->end_ns > b->end_ns ? -1 : 1;
+    return (a->node > b->node) - (a->node < b->node);
+}
+
 int hone__prof_collect(hone_prof_snapshot *out, const hone_allocator *alloc, int reset) {
     memset(out, 0, sizeof *out);
     out->alloc = alloc;
+    pthread_once(&g_once, once_init);
     pthread_mutex_lock(&g_lock);
     if (!g_layout.digits) {
         hone__layout_init(&g_layout, 2, 3600000000000ull);
         hot_init();
     }
-    uint32_t n = g_nsites;
+    uint32_t n = g_nsites, nn = g_nnodes;
+    /* The rings to read: live threads' and exited threads'. */
+    size_t nr = g_n_retired_rings;
+    for (thr *t = g_threads; t; t = t->next) nr += __atomic_load_n(&t->ring, __ATOMIC_ACQUIRE) != NULL;
+    int rc = HONE_ENOMEM;
     uint64_t *counts = hone_calloc(alloc, g_layout.counts_len, sizeof *counts);
+    uint64_t *ncounts = hone_calloc(alloc, g_layout.counts_len, sizeof *ncounts);
     hone_prof_zone *zones = hone_calloc(alloc, n ? n : 1, sizeof *zones);
-    if (!counts || !zones) goto oom;
-    size_t nz = 0;
+    hone_prof_zone *nstats = hone_calloc(alloc, nn + 1, sizeof *nstats);
+    uint32_t *map = hone_calloc(alloc, nn + 1, sizeof *map);
+    hone_prof_node *nodes = hone_calloc(alloc, nn ? nn : 1, sizeof *nodes);
+    char **owned = hone_calloc(alloc, 3 * (size_t)n + nr + 1, sizeof *owned);
+    ring_read *rings = hone_calloc(alloc, nr ? nr : 1, sizeof *rings);
+    hone_prof_thread *threads = hone_calloc(alloc, nr ? nr : 1, sizeof *threads);
+    hone_prof_event *events = NULL;
+    size_t n_owned = 0;
+    if (!counts || !ncounts || !zones || !nstats || !map || !nodes || !owned || !rings || !threads) goto fail;
     for (uint32_t id = 1; id <= n; id++) {
         const hone_prof_site *site = g_sites[id];
-        hone_prof_zone *z = &zones[nz];
-        z->name = hone_strdup(alloc, site->name ? site->name : "?");
-        z->file = hone_strdup(alloc, site->file ? site->file : "");
-        z->func = hone_strdup(alloc, site->func ? site->func : "");
-        nz++;
-        if (!z->name || !z->file || !z->func) goto oom_zones;
+        hone_prof_zone *z = &zones[id - 1];
+        if (!(owned[n_owned++] = (char *)(z->name = hone_strdup(alloc, site->name ? site->name : "?"))) ||
+            !(owned[n_owned++] = (char *)(z->file = hone_strdup(alloc, site->file ? site->file : ""))) ||
+            !(owned[n_owned++] = (char *)(z->func = hone_strdup(alloc, site->func ? site->func : ""))))
+            goto fail;
+        z->line = site->line;
     }
+    size_t k = 0, n_ev = 0;
+    for (ring *r = g_retired_rings; r; r = r->next) rings[k++].r = r;
+    for (thr *t = g_threads; t; t = t->next) {
+        ring *r = __atomic_load_n(&t->ring, __ATOMIC_ACQUIRE);
+        if (!r) continue;
+        /* The name may have changed since the ring was made. */
+        pthread_getname_np(t->self, r->name, sizeof r->name);
+        rings[k++].r = r;
+    }
+    for (k = 0; k < nr; k++) {
+        rings[k].head = __atomic_load_n(&rings[k].r->head, __ATOMIC_ACQUIRE);
+        n_ev += ring_take(rings[k].r, rings[k].head);
+        if (!(owned[n_owned++] = (char *)(threads[k].name = hone_strdup(alloc, rings[k].r->name)))) goto fail;
+    }
+    if (!(events = hone_calloc(alloc, n_ev ? n_ev : 1, sizeof *events))) goto fail;
     /* Everything is allocated: from here on nothing fails, so a reset
      * either happens completely or not at all. */
-    nz = 0;
-    for (uint32_t id = 1; id <= n; id++) {
-        acc a = {0, 0, 0, UINT64_MAX, 0, 0, counts, UINT32_MAX, 0};
-        uint32_t i = id;
-        if (g_retired[i / PAGE_SLOTS]) retired_collect(&g_retired[i / PAGE_SLOTS][i % PAGE_SLOTS], &a, reset);
-        for (thr *t = g_threads; t; t = t->next) {
-            slot *s = thr_slot(t, id, 0);
-            if (s) slot_collect(s, LD(&t->gen), &a, reset);
+    for (uint32_t sid = 1; sid <= n; sid++) {
+        acc m = {0, 0, 0, UINT64_MAX, 0, 0, counts, UINT32_MAX, 0};
+        for (uint32_t id = g_site_first[sid]; id; id = g_nodes[id].next_of_site) {
+            acc a = {0, 0, 0, UINT64_MAX, 0, 0, ncounts, UINT32_MAX, 0};
+            if (g_retired[id / PAGE_SLOTS]) retired_collect(&g_retired[id / PAGE_SLOTS][id % PAGE_SLOTS], &a, reset);
+            for (thr *t = g_threads; t; t = t->next) {
+                slot *s = thr_slot(t, id, 0);
+                if (s) slot_collect(s, LD(&t->gen), &a, reset);
+            }
+            acc_finish(&a, &nstats[id]);
+            acc_merge(&m, &a);
+            if (a.hi > a.lo) memset(ncounts + a.lo, 0, (a.hi - a.lo) * sizeof *ncounts);
         }
-        hone_prof_zone *z = &zones[id - 1];
-        z->line = g_sites[id]->line;
-        acc_finish(&a, z);
-        if (a.hi > a.lo) memset(counts + a.lo, 0, (a.hi - a.lo) * sizeof *counts);
+        acc_finish(&m, &zones[sid - 1]);
+        if (m.hi > m.lo) memset(counts + m.lo, 0, (m.hi - m.lo) * sizeof *counts);
     }
+    /* The trace. */
+    uint64_t base = __atomic_load_n(&g_cyc0, __ATOMIC_RELAXED), trace_lost = 0;
+    size_t ev_at = 0, nt = 0;
+    for (k = 0; k < nr; k++) {
+        uint64_t lost;
+        size_t got = ring_collect(&rings[k], events + ev_at, &lost, reset);
+        if (!got && !lost) continue;
+        hone_prof_thread *th = &threads[nt++];
+        th->name = threads[k].name;
+        th->tid = rings[k].r->tid;
+        th->events = events + ev_at;
+        th->n_events = got;
+        th->dropped = lost;
+        trace_lost += lost;
+        for (size_t i = ev_at; i < ev_at + got; i++) {
+            hone_prof_event *e = &events[i];
+            e->begin_ns = units_to_ts(e->begin_ns, base);
+            e->end_ns = units_to_ts(e->end_ns, base);
+            map[e->node] = 1; /* nodes exist before their events: e->node <= nn */
+        }
+        ev_at += got;
+    }
+    trace_lost += g_retired_lost + (__atomic_load_n(&g_trace_lost, __ATOMIC_RELAXED) - g_trace_lost_base);
+    /* The tree: nodes that ran or were traced, and their ancestors, in
+     * depth-first order. */
+    for (uint32_t id = 1; id <= nn; id++) {
+        if (!nstats[id].count && !map[id]) continue;
+        map[id] = 1;
+        /* A parent's id is below its children's, so a marked parent has
+         * had its own ancestors marked already. */
+        for (uint32_t a = g_nodes[id].parent; a && !map[a]; a = g_nodes[a].parent) map[a] = 1;
+    }
+    size_t nk = 0;
+    for (uint32_t cur = g_nodes[0].first_child; cur;) {
+        int kept = map[cur] != 0;
+        if (kept) {
+            const node *gn = &g_nodes[cur];
+            hone_prof_node *o = &nodes[nk];
+            const hone_prof_zone *sz = &zones[gn->site - 1];
+            o->z = nstats[cur];
+            o->z.name = sz->name;
+            o->z.file = sz->file;
+            o->z.func = sz->func;
+            o->z.line = sz->line;
+            o->parent = gn->parent ? (size_t)map[gn->parent] - 1 : HONE_PROF_NO_PARENT;
+            o->depth = gn->parent ? nodes[o->parent].depth + 1 : 0;
+            map[cur] = (uint32_t)++nk; /* index + 1 from here on */
+        }
+        if (kept && g_nodes[cur].first_child) {
+            cur = g_nodes[cur].first_child;
+            continue;
+        }
+        while (cur && !g_nodes[cur].next_sibling) cur = g_nodes[cur].parent;
+        if (cur) cur = g_nodes[cur].next_sibling;
+    }
+    for (size_t i = 0; i < ev_at; i++) events[i].node = map[events[i].node] - 1;
     /* Leave out zones that did not run in this interval. */
-    nz = 0;
-    for (uint32_t k = 0; k < n; k++) {
-        if (zones[k].count) {
-            zones[nz++] = zones[k];
-        } else {
-            hone_free(alloc, (void *)zones[k].name);
-            hone_free(alloc, (void *)zones[k].file);
-            hone_free(alloc, (void *)zones[k].func);
-        }
-    }
+    size_t nz = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (zones[i].count) zones[nz++] = zones[i];
     uint64_t now = hone_monotonic_ns();
     out->wall_ns = now - g_interval_start;
     if (reset) {
         /* New generation: writers restart min/max with their next record. */
         for (thr *t = g_threads; t; t = t->next) __atomic_store_n(&t->gen, t->gen + 1, __ATOMIC_RELAXED);
         g_interval_start = now;
+        /* Exited threads' events are consumed. */
+        while (g_retired_rings) {
+            ring *r = g_retired_rings;
+            g_retired_rings = r->next;
+            hone_free(&g_alloc, r);
+        }
+        g_n_retired_rings = 0;
+        g_retired_lost = 0;
+        g_trace_lost_base = __atomic_load_n(&g_trace_lost, __ATOMIC_RELAXED);
     }
     out->digits = g_layout.digits;
     out->dropped = hone_prof_dropped();
+    out->traced = hone_prof_tracing() || nt;
+    out->trace_dropped = trace_lost;
     pthread_mutex_unlock(&g_lock);
+    for (size_t i = 0; i < nt; i++)
+        qsort((void *)threads[i].events, threads[i].n_events, sizeof(hone_prof_event), cmp_event);
     hone_free(alloc, counts);
+    hone_free(alloc, ncounts);
+    hone_free(alloc, nstats);
+    hone_free(alloc, map);
+    hone_free(alloc, rings);
     out->zones = zones;
     out->n = nz;
+    out->nodes = nodes;
+    out->n_nodes = nk;
+    out->threads = threads;
+    out->n_threads = nt;
+    out->events = events;
+    out->n_events = ev_at;
+    out->owned = owned;
+    out->n_owned = n_owned;
+    out->pid = (uint64_t)getpid();
     return HONE_OK;
-oom_zones:
-    for (size_t k = 0; k < nz; k++) {
-        hone_free(alloc, (void *)zones[k].name);
-        hone_free(alloc, (void *)zones[k].file);
-        hone_free(alloc, (void *)zones[k].func);
-    }
-oom:
+fail:
     pthread_mutex_unlock(&g_lock);
+    for (size_t i = 0; owned && i < n_owned; i++) hone_free(alloc, owned[i]);
+    hone_free(alloc, owned);
     hone_free(alloc, counts);
+    hone_free(alloc, ncounts);
     hone_free(alloc, zones);
-    return HONE_ENOMEM;
+    hone_free(alloc, nstats);
+    hone_free(alloc, map);
+    hone_free(alloc, nodes);
+    hone_free(alloc, rings);
+    hone_free(alloc, threads);
+    hone_free(alloc, events);
+    return rc;
 }
 
 size_t hone_prof_memory_size(void) {
     size_t bytes = 0;
     pthread_mutex_lock(&g_lock);
+    for (ring *r = g_retired_rings; r; r = r->next) bytes += sizeof *r + (r->mask + 1) * sizeof(ev);
     for (thr *t = g_threads; t; t = t->next) {
         bytes += sizeof *t;
+        ring *r = __atomic_load_n(&t->ring, __ATOMIC_ACQUIRE);
+        if (r) bytes += sizeof *r + (r->mask + 1) * sizeof(ev);
         for (uint32_t pg = 0; pg < N_PAGES; pg++) {
             slot *page = __atomic_load_n(&t->pages[pg], __ATOMIC_ACQUIRE);
             if (!page) continue;
@@ -651,6 +1031,7 @@ static void write_at_exit(void) {
 
 __attribute__((constructor)) static void prof_load(void) {
     g_alloc = *hone_allocator_default();
+    g_cyc0_tsc = g_cyc0 = hone_cycles();
     hone__layout_init(&g_layout, 2, 3600000000000ull);
     hot_init();
     g_interval_start = hone_monotonic_ns();
@@ -660,10 +1041,15 @@ __attribute__((constructor)) static void prof_load(void) {
     int want_out = out && *out;
     /* A bad HONE_PROFILE is reported by hone_env_validate(); here it
      * leaves profiling as HONE_PROFILE_OUT implies. */
-    if (hone_env_bool("HONE_PROFILE", want_out, &on, &err)) on = want_out;
     const char *raw = getenv("HONE_PROFILE");
+    int trace = raw && !strcasecmp(raw, "trace");
+    if (trace)
+        on = 1;
+    else if (hone_env_bool("HONE_PROFILE", want_out, &on, &err))
+        on = want_out;
     if (want_out && !(raw && *raw)) on = 1;
     hone_prof_enable(on);
+    hone_prof_trace(trace);
     if (want_out) {
         g_out_path = strdup(out);
         if (g_out_path) atexit(write_at_exit);

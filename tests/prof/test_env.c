@@ -1,5 +1,5 @@
-/* test_env.c - HONE_PROFILE and HONE_PROFILE_OUT in a program that only
- * has zones: the test runs itself as a child with each setting. */
+/* test_env.c - HONE_PROFILE (0, 1, trace) and HONE_PROFILE_OUT in a program
+ * that only has zones: the test runs itself as a child with each setting. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +17,7 @@ static void work(void) {
 static int child(void) {
     for (int i = 0; i < 5; i++) work();
     printf("enabled=%d\n", hone_prof_enabled());
+    if (hone_prof_tracing()) printf("tracing=1\n");
     return 0;
 }
 
@@ -83,6 +84,22 @@ static void test_profile_out(void **state) {
     assert_non_null(strstr(out, "enabled=1\n"));
     assert_non_null(strstr(out, "HONE_PROFILE_OUT"));
     assert_non_null(strstr(out, "no/such/dir/p.json"));
+    /* HONE_PROFILE=trace: zones on, traced, and the file carries the
+     * trace: one event a call, on the child's one thread. */
+    snprintf(env, sizeof env, "HONE_PROFILE=trace HONE_PROFILE_OUT=%s", path);
+    run(env, out, sizeof out);
+    assert_string_equal(out, "enabled=1\ntracing=1\n");
+    s = load(path);
+    assert_int_equal(hone_prof_snapshot_traced(s), 1);
+    assert_int_equal(hone_prof_snapshot_thread_count(s), 1);
+    assert_int_equal(hone_prof_snapshot_thread(s, 0)->n_events, 5);
+    assert_int_equal(hone_prof_snapshot_trace_dropped(s), 0);
+    assert_int_equal(hone_prof_snapshot_node_count(s), 1);
+    hone_prof_snapshot_free(s);
+    unlink(path);
+    /* The old boolean spellings still mean what they meant. */
+    run("HONE_PROFILE=yes", out, sizeof out);
+    assert_string_equal(out, "enabled=1\n");
 }
 
 int main(int argc, char **argv) {
