@@ -964,6 +964,7 @@ static entry *tier_fetch(hone_cache *c, uint64_t h, const void *key, size_t klen
     if (!e || t->mem_off) return e;
     if (hone__cache_test_tier_hook) hone__cache_test_tier_hook(c, key, klen);
     shard *s = shard_of(c, h);
+    pthread_rwlock_rdlock(&t->clear_lock);
     pthread_mutex_lock(&t->mu[si]);
     if (atomic_load_explicit(&t->gen[si], memory_order_relaxed) == g) {
         lock_shard(s);
@@ -978,6 +979,7 @@ static entry *tier_fetch(hone_cache *c, uint64_t h, const void *key, size_t klen
         unlock_shard(c, s);
     }
     pthread_mutex_unlock(&t->mu[si]);
+    pthread_rwlock_unlock(&t->clear_lock);
     return e;
 }
 
@@ -993,6 +995,7 @@ static int tier_put(hone_cache *c, uint64_t h, const void *key, size_t klen, con
     uint64_t wall = ttl ? hone__tiers_wall(t) : 0;
     uint64_t xw = ttl ? (wall + ttl < wall ? UINT64_MAX : wall + ttl) : 0;
     int rc = HONE_OK;
+    pthread_rwlock_rdlock(&t->clear_lock);
     pthread_mutex_lock(&t->mu[si]);
     atomic_fetch_add_explicit(&t->gen[si], 1, memory_order_release);
     if (t->disk) rc = hone__disk_put(t->disk, key, klen, val, vlen, xw);
@@ -1008,6 +1011,7 @@ static int tier_put(hone_cache *c, uint64_t h, const void *key, size_t klen, con
     }
     if (rc == HONE_OK && t->redis) hone__redis_put(t->redis, key, klen, val, vlen, ttl);
     pthread_mutex_unlock(&t->mu[si]);
+    pthread_rwlock_unlock(&t->clear_lock);
     return rc;
 }
 
@@ -1048,6 +1052,7 @@ static int tier_loader(void *ctx, const void *key, size_t klen, void **val, size
     if (rc != HONE_OK || (!*val && *vlen)) return rc;
     uint64_t tl = *ttl ? *ttl : c->o.ttl_ns;
     if (tl == UINT64_MAX) tl = 0;
+    pthread_rwlock_rdlock(&t->clear_lock);
     pthread_mutex_lock(&t->mu[si]);
     if (atomic_load_explicit(&t->gen[si], memory_order_relaxed) == g) {
         atomic_fetch_add_explicit(&t->gen[si], 1, memory_order_release);
@@ -1058,6 +1063,7 @@ static int tier_loader(void *ctx, const void *key, size_t klen, void **val, size
         if (t->redis) hone__redis_put(t->redis, key, klen, *val, *vlen, tl);
     }
     pthread_mutex_unlock(&t->mu[si]);
+    pthread_rwlock_unlock(&t->clear_lock);
     return HONE_OK;
 }
 
@@ -1238,6 +1244,7 @@ int hone_cache_delete(hone_cache *c, const void *key, size_t klen) {
     hone__tiers *t = c->tiers;
     if (!t) return mem_delete(c, h, key, klen);
     size_t si = tier_stripe(h);
+    pthread_rwlock_rdlock(&t->clear_lock);
     pthread_mutex_lock(&t->mu[si]);
     atomic_fetch_add_explicit(&t->gen[si], 1, memory_order_release);
     int rc = mem_delete(c, h, key, klen);
@@ -1254,6 +1261,7 @@ int hone_cache_delete(hone_cache *c, const void *key, size_t klen) {
     }
     if (t->redis) (void)hone__redis_delete(t->redis, key, klen);
     pthread_mutex_unlock(&t->mu[si]);
+    pthread_rwlock_unlock(&t->clear_lock);
     return rc;
 }
 
@@ -1300,12 +1308,11 @@ int hone_cache_contains(hone_cache *c, const void *key, size_t klen) {
 void hone_cache_clear(hone_cache *c) {
     hone__tiers *tiers = c->tiers;
     if (tiers) {
-        /* Every stripe locked, so no put lands on disk between the two
-         * clears and survives in one tier only. */
-        for (int i = 0; i < HONE__TIER_STRIPES; i++) {
-            pthread_mutex_lock(&tiers->mu[i]);
+        /* No put, delete or promotion runs meanwhile, so none lands
+         * between the two clears and survives in one tier only. */
+        pthread_rwlock_wrlock(&tiers->clear_lock);
+        for (int i = 0; i < HONE__TIER_STRIPES; i++)
             atomic_fetch_add_explicit(&tiers->gen[i], 1, memory_order_release);
-        }
         if (tiers->disk) (void)hone__disk_clear(tiers->disk);
     }
     for (unsigned i = 0; i < c->nshards; i++) {
@@ -1338,8 +1345,7 @@ void hone_cache_clear(hone_cache *c) {
         }
         unlock_shard(c, s);
     }
-    if (tiers)
-        for (int i = HONE__TIER_STRIPES - 1; i >= 0; i--) pthread_mutex_unlock(&tiers->mu[i]);
+    if (tiers) pthread_rwlock_unlock(&tiers->clear_lock);
 }
 
 typedef struct iter_ctx {

@@ -62,6 +62,7 @@ void hone__tiers_close(hone__tiers *t) {
     hone__disk_close(t->disk);
     hone__redis_close(t->redis);
     for (int i = 0; i < HONE__TIER_STRIPES; i++) pthread_mutex_destroy(&t->mu[i]);
+    pthread_rwlock_destroy(&t->clear_lock);
     hone_free(t->alloc, t);
 }
 
@@ -148,6 +149,7 @@ int hone_cache_open(hone_cache **out, const hone_cache_options *memory,
     t->wall = to.wall_clock;
     t->wall_ctx = to.wall_clock_ctx;
     for (int i = 0; i < HONE__TIER_STRIPES; i++) pthread_mutex_init(&t->mu[i], NULL);
+    pthread_rwlock_init(&t->clear_lock, NULL);
     if (to.strategy != HONE_CACHE_MEMORY) {
         char *path = NULL;
         rc = disk_path(&to, a, &path, err);

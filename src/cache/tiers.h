@@ -24,6 +24,10 @@ typedef struct hone__tiers {
     hone_cache_clock_fn wall;
     void *wall_ctx;
     _Atomic uint64_t promotions;
+    /* Held shared by puts, deletes and promotions (outside their stripe
+     * lock), exclusively by clear, so that no write lands between clearing
+     * disk and clearing memory and survives in one tier only. */
+    pthread_rwlock_t clear_lock;
     pthread_mutex_t mu[HONE__TIER_STRIPES];
     _Atomic uint64_t gen[HONE__TIER_STRIPES];
 } hone__tiers;
