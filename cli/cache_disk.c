@@ -37,8 +37,8 @@ const cli_spec cli_spec_cache_stats = {
     "cache stats",
     "usage: hone cache stats [--dir DIR] [--name NAME] [--json]\n"
     "\n"
-    "Prints what a disk or hybrid cache's file holds: its entries, their bytes\n"
-    "against the bound, and the file's size.\n",
+    "Prints what a disk or hybrid cache's file holds: its entries, their bytes,\n"
+    "and the file's size.\n",
     NULL, stats_opts};
 
 const cli_spec cli_spec_cache_clear = {
@@ -163,13 +163,10 @@ int cli_cache_disk(int argc, char **argv) {
         free(defdir);
         return CLI_FAIL;
     }
-    uint64_t disk_bytes;
-    if (hone_env_size("HONE_CACHE_DISK_SIZE", (uint64_t)1 << 20, (uint64_t)1 << 40, 0,
-                      &disk_bytes, &err)) {
-        cli_cmd_error("cache", "%s", err.msg);
-        free(defdir);
-        return CLI_USAGE;
-    }
+    /* The bound is the program's that uses the cache, which this command
+     * cannot know; the largest one keeps opening the file from evicting
+     * anything (a smaller bound applies at once). */
+    uint64_t disk_bytes = (uint64_t)1 << 40;
     /* Never recreated: a refused file is reported and left as it is. */
     hone_tier_options to = {.strategy = HONE_CACHE_DISK, .dir = dir, .name = name,
                             .disk_bytes = disk_bytes, .ignore_env = 1};
@@ -185,24 +182,20 @@ int cli_cache_disk(int argc, char **argv) {
     int out = CLI_OK;
     if (!strcmp(action, "stats")) {
         if (json) {
-            json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I}", "path", path, "entries",
+            json_t *j = json_pack("{s:s, s:I, s:I, s:I}", "path", path, "entries",
                                   (json_int_t)st.disk_entries, "bytes", (json_int_t)st.disk_bytes,
-                                  "max_bytes", (json_int_t)st.disk_max_bytes, "file_bytes",
-                                  (json_int_t)st.disk_file_bytes);
+                                  "file_bytes", (json_int_t)st.disk_file_bytes);
             if (!j || json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) ||
                 putchar('\n') == EOF)
                 out = CLI_FAIL;
             json_decref(j);
         } else {
-            char b[32], m[32], f[32];
+            char b[32], f[32];
             human(st.disk_bytes, b, sizeof b);
-            human(st.disk_max_bytes, m, sizeof m);
             human(st.disk_file_bytes, f, sizeof f);
             printf("cache %s\n", path);
             printf("  %-8s %llu\n", "entries", (unsigned long long)st.disk_entries);
-            printf("  %-8s %s of %s (%.1f %%)\n", "bytes", b, m,
-                   st.disk_max_bytes ? 100.0 * (double)st.disk_bytes / (double)st.disk_max_bytes
-                                     : 0.0);
+            printf("  %-8s %s (keys, values and a 40-byte header each)\n", "bytes", b);
             printf("  %-8s %s\n", "file", f);
         }
     } else if (!strcmp(action, "clear")) {

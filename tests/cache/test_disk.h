@@ -14,21 +14,14 @@
 
 #include "cache/disk.h"
 #include "test.h"
+#include "tmpdir.h"
 
 static char g_dir[256];
 
-static inline void dir_make(void) {
-    snprintf(g_dir, sizeof g_dir, "/tmp/hone-disk-test-XXXXXX");
-    assert_non_null(mkdtemp(g_dir));
-}
-
-static inline int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb, (void)flag, (void)ftw;
-    return remove(p);
-}
+static inline void dir_make(void) { assert_int_equal(hone_test_tmpdir(g_dir, sizeof g_dir, "disk-test"), 0); }
 
 static inline void dir_remove(void) {
-    if (g_dir[0]) nftw(g_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    hone_test_rmtree(g_dir);
     g_dir[0] = '\0';
 }
 

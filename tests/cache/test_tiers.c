@@ -4,7 +4,6 @@
  * strategy, refused files stay refused, and the hybrid simulator counts
  * what the hybrid cache does. Real LMDB files in a temporary directory. */
 #include <errno.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,24 +12,18 @@
 
 #include "cache/cache_test.h"
 #include "test.h"
+#include "tmpdir.h"
 
 static char dir[256];
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f) {
-    (void)sb, (void)flag, (void)f;
-    return remove(p);
-}
-
 static int setup(void **state) {
     (void)state;
-    const char *td = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/hone-test-tiers-XXXXXX", td && *td == '/' ? td : "/tmp");
-    return mkdtemp(dir) ? 0 : -1;
+    return hone_test_tmpdir(dir, sizeof dir, "test-tiers");
 }
 
 static int teardown(void **state) {
     (void)state;
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    hone_test_rmtree(dir);
     return 0;
 }
 
@@ -422,6 +415,27 @@ static int export_one(void *ctx, const void *key, size_t klen, const void *val, 
     return 0;
 }
 
+/* Runs `hone cache ACTION --dir dir --name NAME` and returns its stdout
+ * (static buffer) and exit status. */
+static const char *run_cli(const char *action, const char *name, int *status) {
+    static char out[65536];
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s/hone cache %s --dir '%s' --name %s", HONE_BINARY_DIR, action, dir,
+             name);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    *status = pclose(p);
+    return out;
+}
+
+static int count_lines(const char *s) {
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
 static void test_export(void **state) {
     (void)state;
     hone_cache *c = open_cache(HONE_CACHE_HYBRID, "export.mdb", 10, 1);
@@ -435,6 +449,60 @@ static void test_export(void **state) {
     assert_int_equal(hone_cache_export(c, export_one, &x), 0);
     assert_int_equal(x.n, 51);
     assert_int_equal(x.found_b, 1);
+    assert_int_equal(hone_cache_put(c, "bin\0\377", 5, "\0\1", 2), HONE_OK);
+    hone_cache_free(c);
+    /* The command line sees the same entries. */
+    int st;
+    const char *out = run_cli("export", "export.mdb", &st);
+    assert_int_equal(st, 0);
+    assert_int_equal(count_lines(out), 52);
+    assert_non_null(strstr(out, "{\"key\":\"b\",\"value\":\"bee\",\"expires\":null}\n"));
+    assert_non_null(strstr(out, "{\"key_base64\":\"YmluAP8=\",\"value_base64\":\"AAE=\","));
+    out = run_cli("stats --json", "export.mdb", &st);
+    assert_int_equal(st, 0);
+    assert_non_null(strstr(out, "\"entries\": 52"));
+    out = run_cli("clear", "export.mdb", &st);
+    assert_int_equal(st, 0);
+    assert_non_null(strstr(out, "52 entries removed"));
+    out = run_cli("stats --json", "export.mdb", &st);
+    assert_non_null(strstr(out, "\"entries\": 0"));
+}
+
+/* The tiers' figures reach Prometheus beside memory's. */
+static void test_metrics(void **state) {
+    (void)state;
+    hone_cache *c = open_cache(HONE_CACHE_HYBRID, "metrics.mdb", 10, 1);
+    char k[16];
+    for (int i = 0; i < 30; i++) {
+        snprintf(k, sizeof k, "m%d", i);
+        assert_int_equal(hone_cache_put(c, k, strlen(k), k, strlen(k)), HONE_OK);
+    }
+    for (int i = 0; i < 30; i++) {
+        snprintf(k, sizeof k, "m%d", i);
+        char buf[16];
+        size_t n;
+        assert_int_equal(hone_cache_get(c, k, strlen(k), buf, sizeof buf, &n), HONE_OK);
+    }
+    hone_cache_sync(c);
+    hone_cache_tier_stats ts;
+    hone_cache_tier_stats_get(c, &ts);
+    assert_true(ts.disk_hits >= 20);
+    hone_metrics *m;
+    assert_int_equal(hone_metrics_new(&m, NULL), HONE_OK);
+    hone_error err;
+    assert_int_equal(hone_cache_metrics_update(c, m, "h", &err), HONE_OK);
+    hone_buf b;
+    hone_buf_init(&b, NULL);
+    assert_int_equal(hone_metrics_expose(m, &b), HONE_OK);
+    char want[128];
+    snprintf(want, sizeof want, "hone_cache_tier_hits_total{cache=\"h\",tier=\"disk\"} %llu\n",
+             (unsigned long long)ts.disk_hits);
+    if (!strstr(b.data, want)) fprintf(stderr, "want %s in:\n%s", want, b.data);
+    assert_non_null(strstr(b.data, want));
+    assert_non_null(strstr(b.data, "hone_cache_disk_entries{cache=\"h\"} 30\n"));
+    assert_null(strstr(b.data, "tier=\"redis\""));
+    hone_buf_free(&b);
+    hone_metrics_free(m);
     hone_cache_free(c);
 }
 
@@ -510,6 +578,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_foreign_file_refused),
     cmocka_unit_test(test_memory_strategy),
     cmocka_unit_test(test_export),
+    cmocka_unit_test(test_metrics),
     cmocka_unit_test(test_sim_tiered),
     cmocka_unit_test(test_oom),
 };

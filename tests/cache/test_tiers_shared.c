@@ -2,7 +2,6 @@
  * the test on a free loopback port) through the one cache API: what one
  * puts, the other gets; a value hone did not write is never returned; a
  * server that dies makes misses, never failures. */
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,20 +9,14 @@
 
 #include "redis_server.h"
 #include "test.h"
+#include "tmpdir.h"
 
 static redis_server srv;
 static char dir[256];
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f) {
-    (void)sb, (void)flag, (void)f;
-    return remove(p);
-}
-
 static int setup(void **state) {
     (void)state;
-    const char *td = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/hone-test-shared-XXXXXX", td && *td == '/' ? td : "/tmp");
-    if (!mkdtemp(dir)) return -1;
+    if (hone_test_tmpdir(dir, sizeof dir, "test-shared")) return -1;
     if (!redis_server_available()) return 0;
     return redis_server_start(&srv) ? -1 : 0;
 }
@@ -31,7 +24,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
     (void)state;
     if (srv.pid) redis_server_stop(&srv);
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    hone_test_rmtree(dir);
     return 0;
 }
 
@@ -122,7 +115,7 @@ static void test_server_down(void **state) {
     assert_int_equal(hone_cache_put(a, "before", 6, "v", 1), HONE_OK);
     hone_cache_sync(a);
     redis_server_kill(&srv);
-    char k[16], buf[16];
+    char k[32], buf[16];
     size_t n;
     for (int i = 0; i < 50; i++) {
         snprintf(k, sizeof k, "down%d", i);
