@@ -114,6 +114,19 @@ typedef struct hone_tier_options {
 HONE_API int hone_cache_open(hone_cache **out, const hone_cache_options *memory,
                              const hone_tier_options *tiers, hone_error *err);
 
+/* Gets n keys at once, for callers that need many values per request:
+ * each key from memory; those memory misses from disk; those still missing
+ * from Redis in one pipelined round trip (one connection, n GETs) instead
+ * of n. vals[i] must be initialised hone_bufs: on a hit the value is copied
+ * into vals[i] (cleared first) and found[i] is 1, else found[i] is 0. Hits
+ * below memory are promoted as hone_cache_get promotes them. Works on
+ * every cache (from hone_cache_new too). Returns HONE_OK (also when some or
+ * all missed), HONE_EINVAL (a NULL array with n > 0, a NULL key with a
+ * nonzero length) or HONE_ENOMEM (found[] then says which values were
+ * copied). Thread-safe. */
+HONE_API int hone_cache_get_many(hone_cache *c, size_t n, const void *const *keys,
+                                 const size_t *klens, hone_buf *vals, int *found);
+
 /* Fills the zero fields of o from HONE_CACHE_STRATEGY, HONE_CACHE_DISK_SIZE
  * and HONE_CACHE_REDIS (hone_cache_open does this unless ignore_env).
  * Returns HONE_OK or HONE_EINVAL naming the variable and its value. */

@@ -943,26 +943,20 @@ static int tier_read(hone_cache *c, const void *key, size_t klen, hone_buf *val,
     return 0;
 }
 
-/* A get that missed memory: reads below it, and on a hit returns an entry
- * of the value (a reference the caller drops), promoted into memory unless
- * a put or delete of the key came since the read began (its value would
- * then be stale) or memory already holds the key. NULL: a miss (or no
- * memory for the entry). */
-static entry *tier_fetch(hone_cache *c, uint64_t h, const void *key, size_t klen) {
+/* Makes an entry of a value read below memory (a reference the caller
+ * drops) and promotes it into memory unless the stripe's generation moved
+ * from g (a put or delete of the key came since the read began: the value
+ * may be stale) or memory already holds the key. NULL: no memory for it. */
+static entry *tier_promote(hone_cache *c, uint64_t h, const void *key, size_t klen,
+                           const void *val, size_t vlen, uint64_t ttl, uint64_t g) {
     hone__tiers *t = c->tiers;
-    size_t si = tier_stripe(h);
-    uint64_t g = atomic_load_explicit(&t->gen[si], memory_order_acquire);
-    hone_buf b;
-    hone_buf_init(&b, c->alloc);
-    uint64_t ttl = 0;
-    entry *e = NULL;
-    if (tier_read(c, key, klen, &b, &ttl)) {
-        uint64_t w = weight_of(c, klen, b.len, 0);
-        if (w <= UINT32_MAX) e = entry_make(c, h, key, klen, b.data, b.len, ttl, w, now(c));
-    }
-    hone_buf_free(&b);
+    uint64_t w = weight_of(c, klen, vlen, 0);
+    entry *e = w <= UINT32_MAX && vlen <= VLEN_MAX
+                   ? entry_make(c, h, key, klen, val, vlen, ttl, w, now(c))
+                   : NULL;
     if (!e || t->mem_off) return e;
     if (hone__cache_test_tier_hook) hone__cache_test_tier_hook(c, key, klen);
+    size_t si = tier_stripe(h);
     shard *s = shard_of(c, h);
     pthread_rwlock_rdlock(&t->clear_lock);
     pthread_mutex_lock(&t->mu[si]);
@@ -981,6 +975,119 @@ static entry *tier_fetch(hone_cache *c, uint64_t h, const void *key, size_t klen
     pthread_mutex_unlock(&t->mu[si]);
     pthread_rwlock_unlock(&t->clear_lock);
     return e;
+}
+
+/* A get that missed memory: reads below it, and on a hit returns an entry
+ * of the value (a reference the caller drops), promoted as tier_promote
+ * says. NULL: a miss (or no memory for the entry). */
+static entry *tier_fetch(hone_cache *c, uint64_t h, const void *key, size_t klen) {
+    hone__tiers *t = c->tiers;
+    uint64_t g = atomic_load_explicit(&t->gen[tier_stripe(h)], memory_order_acquire);
+    hone_buf b;
+    hone_buf_init(&b, c->alloc);
+    uint64_t ttl = 0;
+    entry *e = NULL;
+    if (tier_read(c, key, klen, &b, &ttl)) e = tier_promote(c, h, key, klen, b.data, b.len, ttl, g);
+    hone_buf_free(&b);
+    return e;
+}
+
+static int buf_set(hone_buf *b, const void *p, size_t n) {
+    hone_buf_clear(b);
+    return hone_buf_append(b, p, n);
+}
+
+static void view_cb(entry *e, void *ctx);
+
+int hone_cache_get_many(hone_cache *c, size_t n, const void *const *keys, const size_t *klens,
+                        hone_buf *vals, int *found) {
+    if (n && (!keys || !klens || !vals || !found)) return HONE_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        if (!keys[i] && klens[i]) return HONE_EINVAL;
+        found[i] = 0;
+    }
+    hone__tiers *t = c->tiers;
+    int rc = HONE_OK;
+    if (!t || !t->redis) {
+        /* Nothing to pipeline: key by key. */
+        for (size_t i = 0; i < n; i++) {
+            hone_cache_view v;
+            if (hone_cache_get_view(c, keys[i], klens[i], &v) != HONE_OK) continue;
+            if (buf_set(&vals[i], v.data, v.len)) rc = HONE_ENOMEM;
+            else found[i] = 1;
+            hone_cache_view_release(&v);
+        }
+        return rc;
+    }
+    /* Memory and disk key by key; what they miss goes to Redis in one
+     * pipelined round trip. */
+    size_t *miss = hone_malloc(c->alloc, (n ? n : 1) * sizeof *miss);
+    uint64_t *gens = hone_malloc(c->alloc, (n ? n : 1) * sizeof *gens);
+    if (!miss || !gens) {
+        hone_free(c->alloc, miss);
+        hone_free(c->alloc, gens);
+        return HONE_ENOMEM;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t h = key_hash(c, keys[i], klens[i]);
+        hone_cache_view v;
+        if (!t->mem_off && read_key(c, shard_of(c, h), h, keys[i], klens[i], 1, view_cb, &v)) {
+            if (buf_set(&vals[i], v.data, v.len)) rc = HONE_ENOMEM;
+            else found[i] = 1;
+            hone_cache_view_release(&v);
+            continue;
+        }
+        uint64_t g = atomic_load_explicit(&t->gen[tier_stripe(h)], memory_order_acquire), x = 0;
+        if (t->disk && hone__disk_get(t->disk, keys[i], klens[i], &vals[i], &x) == HONE_OK) {
+            uint64_t ttl = ttl_left(t, x);
+            if (ttl) {
+                entry *e = tier_promote(c, h, keys[i], klens[i], vals[i].data, vals[i].len, ttl, g);
+                if (e) entry_unref(e);
+                found[i] = 1;
+                continue;
+            }
+        }
+        miss[m] = i;
+        gens[m++] = g;
+    }
+    const void **kk = m ? hone_malloc(c->alloc, m * sizeof *kk) : NULL;
+    size_t *kl = m ? hone_malloc(c->alloc, m * sizeof *kl) : NULL;
+    hone_buf *rv = m ? hone_malloc(c->alloc, m * sizeof *rv) : NULL;
+    int *rf = m ? hone_malloc(c->alloc, m * sizeof *rf) : NULL;
+    uint64_t *rt = m ? hone_malloc(c->alloc, m * sizeof *rt) : NULL;
+    if (m && (!kk || !kl || !rv || !rf || !rt)) {
+        rc = HONE_ENOMEM;
+        m = 0;
+    }
+    for (size_t j = 0; j < m; j++) {
+        kk[j] = keys[miss[j]];
+        kl[j] = klens[miss[j]];
+        hone_buf_init(&rv[j], c->alloc);
+    }
+    if (m && hone__redis_get_many_ttl(t->redis, m, (const void *const *)kk, kl, rv, rf, rt) ==
+                 HONE_ENOMEM)
+        rc = HONE_ENOMEM;
+    for (size_t j = 0; j < m; j++) {
+        size_t i = miss[j];
+        if (rc == HONE_OK && rf[j]) {
+            uint64_t h = key_hash(c, keys[i], klens[i]);
+            entry *e = tier_promote(c, h, keys[i], klens[i], rv[j].data, rv[j].len,
+                                    rt[j] ? rt[j] : UINT64_MAX, gens[j]);
+            if (e) entry_unref(e);
+            if (buf_set(&vals[i], rv[j].data, rv[j].len)) rc = HONE_ENOMEM;
+            else found[i] = 1;
+        }
+        hone_buf_free(&rv[j]);
+    }
+    hone_free(c->alloc, kk);
+    hone_free(c->alloc, kl);
+    hone_free(c->alloc, rv);
+    hone_free(c->alloc, rf);
+    hone_free(c->alloc, rt);
+    hone_free(c->alloc, miss);
+    hone_free(c->alloc, gens);
+    return rc;
 }
 
 /* Writes through: disk (as its durability says), then memory, then queues

@@ -105,6 +105,32 @@ static void test_hybrid_survives_restart(void **state) {
     hone_cache_free(c);
 }
 
+/* get_many without a shared tier: memory, then disk, key by key. */
+static void test_get_many_local(void **state) {
+    (void)state;
+    hone_cache *c = open_cache(HONE_CACHE_HYBRID, "many.mdb", 5, 1);
+    char kb[40][16];
+    const void *keys[40];
+    size_t kl[40];
+    hone_buf vals[40];
+    int found[40];
+    for (int i = 0; i < 40; i++) {
+        snprintf(kb[i], sizeof kb[i], "g%d", i);
+        keys[i] = kb[i];
+        kl[i] = strlen(kb[i]);
+        hone_buf_init(&vals[i], NULL);
+        if (i % 2 == 0) assert_int_equal(hone_cache_put(c, kb[i], kl[i], kb[i], kl[i]), HONE_OK);
+    }
+    assert_int_equal(hone_cache_get_many(c, 40, keys, kl, vals, found), HONE_OK);
+    for (int i = 0; i < 40; i++) {
+        assert_int_equal(found[i], i % 2 == 0);
+        if (found[i]) assert_memory_equal(vals[i].data, kb[i], kl[i]);
+        hone_buf_free(&vals[i]);
+    }
+    assert_int_equal(hone_cache_get_many(c, 1, NULL, kl, vals, found), HONE_EINVAL);
+    hone_cache_free(c);
+}
+
 /* Disk: nothing in memory; put, overwrite, delete, all survive a restart;
  * get_view and contains read the file. */
 static void test_disk_api(void **state) {
@@ -554,6 +580,17 @@ static int oom_calls(const hone_allocator *a, void *ctx) {
         int d = hone_cache_delete(c, "o5", 2);
         if (d != HONE_OK && d != HONE_ENOTFOUND) rc = d;
     }
+    if (!rc) {
+        const void *keys[3] = {"o1", "o2", "nope"};
+        const size_t klens[3] = {2, 2, 4};
+        hone_buf vals[3];
+        int found[3];
+        for (int i = 0; i < 3; i++) hone_buf_init(&vals[i], a);
+        rc = hone_cache_get_many(c, 3, keys, klens, vals, found);
+        if (!rc && (found[2] || (found[0] && (vals[0].len != 2 || memcmp(vals[0].data, "o1", 2)))))
+            rc = HONE_EFAIL;
+        for (int i = 0; i < 3; i++) hone_buf_free(&vals[i]);
+    }
     if (!rc) rc = hone_cache_sync(c);
     hone_cache_tier_stats ts;
     hone_cache_tier_stats_get(c, &ts);
@@ -569,6 +606,7 @@ static void test_oom(void **state) {
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_hybrid_survives_restart),
     cmocka_unit_test(test_disk_api),
+    cmocka_unit_test(test_get_many_local),
     cmocka_unit_test(test_ttl_across_restart),
     cmocka_unit_test(test_get_or_load_through_disk),
     cmocka_unit_test(test_too_big_for_memory),

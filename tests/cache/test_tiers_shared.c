@@ -85,6 +85,46 @@ static void test_shared_between_caches(void **state) {
     hone_cache_free(a);
 }
 
+/* Many keys at once: what memory misses comes from Redis in one round. */
+static void test_get_many(void **state) {
+    (void)state;
+    NEED_REDIS();
+    hone_cache *a = open_shared(HONE_CACHE_HYBRID, "many.mdb", "t5:");
+    char kbuf[25][16];
+    const void *keys[25];
+    size_t klens[25];
+    for (int i = 0; i < 25; i++) {
+        snprintf(kbuf[i], sizeof kbuf[i], "many%d", i);
+        keys[i] = kbuf[i];
+        klens[i] = strlen(kbuf[i]);
+        if (i < 20) assert_int_equal(hone_cache_put(a, keys[i], klens[i], kbuf[i], klens[i]), HONE_OK);
+    }
+    assert_int_equal(hone_cache_sync(a), HONE_OK);
+    hone_cache *b = open_shared(HONE_CACHE_MEMORY, NULL, "t5:");
+    hone_buf vals[25];
+    int found[25];
+    for (int i = 0; i < 25; i++) hone_buf_init(&vals[i], NULL);
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(hone_cache_get_many(b, 25, keys, klens, vals, found), HONE_OK);
+        for (int i = 0; i < 25; i++) {
+            assert_int_equal(found[i], i < 20);
+            if (i < 20) {
+                assert_int_equal(vals[i].len, klens[i]);
+                assert_memory_equal(vals[i].data, kbuf[i], klens[i]);
+            }
+        }
+    }
+    hone_cache_tier_stats ts;
+    hone_cache_tier_stats_get(b, &ts);
+    /* The first round asked Redis for 25 keys, the second only for the 5
+     * it lacks: the 20 were promoted into memory. */
+    assert_int_equal(ts.redis_hits, 20);
+    assert_int_equal(ts.redis_misses, 10);
+    for (int i = 0; i < 25; i++) hone_buf_free(&vals[i]);
+    hone_cache_free(b);
+    hone_cache_free(a);
+}
+
 /* A value under hone's key that hone did not write is a miss, counted. */
 static void test_foreign_value_is_a_miss(void **state) {
     (void)state;
@@ -146,6 +186,7 @@ static void test_server_down(void **state) {
 
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_shared_between_caches),
+    cmocka_unit_test(test_get_many),
     cmocka_unit_test(test_foreign_value_is_a_miss),
     cmocka_unit_test(test_server_down),
 };
