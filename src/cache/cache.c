@@ -1127,6 +1127,9 @@ typedef struct tier_load {
     uint64_t h;
     hone_cache_loader_fn fn;
     void *ctx;
+    /* The stripe's generation the loaded value belongs to: get_or_load
+     * caches the value in memory only if it has not moved since. */
+    uint64_t gen;
 } tier_load;
 
 /* get_or_load's loader with tiers: the value from below memory when it is
@@ -1139,6 +1142,7 @@ static int tier_loader(void *ctx, const void *key, size_t klen, void **val, size
     hone__tiers *t = c->tiers;
     size_t si = tier_stripe(x->h);
     uint64_t g = atomic_load_explicit(&t->gen[si], memory_order_acquire);
+    x->gen = g;
     hone_buf b;
     hone_buf_init(&b, c->alloc);
     uint64_t left = 0;
@@ -1161,8 +1165,10 @@ static int tier_loader(void *ctx, const void *key, size_t klen, void **val, size
     if (tl == UINT64_MAX) tl = 0;
     pthread_rwlock_rdlock(&t->clear_lock);
     pthread_mutex_lock(&t->mu[si]);
+    x->gen = UINT64_MAX; /* a put or delete came meanwhile: stale */
     if (atomic_load_explicit(&t->gen[si], memory_order_relaxed) == g) {
         atomic_fetch_add_explicit(&t->gen[si], 1, memory_order_release);
+        x->gen = g + 1;
         uint64_t wall = tl ? hone__tiers_wall(t) : 0;
         uint64_t xw = tl ? (wall + tl < wall ? UINT64_MAX : wall + tl) : 0;
         /* A value that cannot be stored below memory is still served. */
@@ -1254,7 +1260,7 @@ int hone_cache_get_or_load(hone_cache *c, const void *key, size_t klen,
     if ((!key && klen) || !loader || klen > KLEN_MAX) return HONE_EINVAL;
     uint64_t h = key_hash(c, key, klen);
     shard *s = shard_of(c, h);
-    tier_load tl = {c, h, loader, ctx};
+    tier_load tl = {c, h, loader, ctx, 0};
     if (c->tiers) {
         loader = tier_loader;
         ctx = &tl;
@@ -1314,17 +1320,33 @@ int hone_cache_get_or_load(hone_cache *c, const void *key, size_t klen,
     }
     hone_free(c->alloc, val);
 
+    /* With tiers, the value is cached in memory only if no put or delete
+     * of the key came since it was read or loaded (tl.gen): memory must
+     * never hide a newer value on disk. The stripe lock orders this with
+     * puts, as in tier_promote. DISK keeps nothing in memory. */
+    hone__tiers *tt = c->tiers;
+    size_t tsi = tier_stripe(h);
+    if (tt) {
+        pthread_rwlock_rdlock(&tt->clear_lock);
+        pthread_mutex_lock(&tt->mu[tsi]);
+    }
     lock_shard(s);
+    int keep = !tt || (!tt->mem_off &&
+                       atomic_load_explicit(&tt->gen[tsi], memory_order_relaxed) == tl.gen);
     if (ne && s->max_bytes && ne->weight > s->max_bytes) {
-        entry_unref(ne);
-        ne = NULL;
-        rc = HONE_EINVAL;
+        if (tt) {
+            keep = 0; /* stored below memory: served, not kept in memory */
+        } else {
+            entry_unref(ne);
+            ne = NULL;
+            rc = HONE_EINVAL;
+        }
     }
     s->loads++;
     s->load_time_ns += t1 - t0;
     if (rc == HONE_OK) {
         atomic_fetch_add_explicit(&ne->refs, 1, memory_order_relaxed); /* the flight's */
-        if (publish(c, s, h, ne) != HONE_OK) entry_unref(ne); /* served, not cached */
+        if (!keep || publish(c, s, h, ne) != HONE_OK) entry_unref(ne); /* served, not cached */
         f->e = ne;
         view_set(view, ne);
     } else {
@@ -1342,6 +1364,10 @@ int hone_cache_get_or_load(hone_cache *c, const void *key, size_t klen,
     pthread_cond_broadcast(&s->cv);
     flight_unref(c, f);
     unlock_shard(c, s);
+    if (tt) {
+        pthread_mutex_unlock(&tt->mu[tsi]);
+        pthread_rwlock_unlock(&tt->clear_lock);
+    }
     return rc;
 }
 

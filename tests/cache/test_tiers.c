@@ -220,6 +220,41 @@ static void test_get_or_load_through_disk(void **state) {
     hone_cache_free(c);
 }
 
+/* A loader whose key is put while it runs: get_or_load serves what it
+ * loaded, but neither memory nor disk may keep it over the newer put. */
+static int racing_loader(void *ctx, const void *key, size_t klen, void **val, size_t *vlen,
+                         uint64_t *ttl) {
+    (void)ttl;
+    hone_cache *c = ctx;
+    assert_int_equal(hone_cache_put(c, key, klen, "newer", 5), HONE_OK);
+    *val = hone_malloc(NULL, 5);
+    if (!*val) return HONE_ENOMEM;
+    memcpy(*val, "older", 5);
+    *vlen = 5;
+    return HONE_OK;
+}
+
+static void test_get_or_load_never_stale(void **state) {
+    (void)state;
+    for (int strategy = HONE_CACHE_DISK; strategy <= HONE_CACHE_HYBRID; strategy++) {
+        hone_cache *c = open_cache(strategy, strategy == HONE_CACHE_DISK ? "race-d.mdb" : "race-h.mdb",
+                                   100, 0);
+        hone_cache_view v;
+        assert_int_equal(hone_cache_get_or_load(c, "r", 1, racing_loader, c, &v), HONE_OK);
+        assert_int_equal(v.len, 5);
+        assert_memory_equal(v.data, "older", 5);
+        hone_cache_view_release(&v);
+        check_value(c, "r", "newer");
+        assert_int_equal(hone_cache_get_or_load(c, "r", 1, racing_loader, c, &v), HONE_OK);
+        assert_memory_equal(v.data, "newer", 5);
+        hone_cache_view_release(&v);
+        hone_cache_free(c);
+        c = open_cache(strategy, strategy == HONE_CACHE_DISK ? "race-d.mdb" : "race-h.mdb", 100, 0);
+        check_value(c, "r", "newer");
+        hone_cache_free(c);
+    }
+}
+
 /* An entry too big for memory's share is still stored (on disk), and
  * memory does not keep the older value of its key. */
 static void test_too_big_for_memory(void **state) {
@@ -609,6 +644,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_get_many_local),
     cmocka_unit_test(test_ttl_across_restart),
     cmocka_unit_test(test_get_or_load_through_disk),
+    cmocka_unit_test(test_get_or_load_never_stale),
     cmocka_unit_test(test_too_big_for_memory),
     cmocka_unit_test(test_promotion_never_stale),
     cmocka_unit_test(test_promotion_after_put),
