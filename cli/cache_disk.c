@@ -164,9 +164,13 @@ int cli_cache_disk(int argc, char **argv) {
         return CLI_FAIL;
     }
     /* The bound is the program's that uses the cache, which this command
-     * cannot know; the largest one keeps opening the file from evicting
-     * anything (a smaller bound applies at once). */
-    uint64_t disk_bytes = (uint64_t)1 << 40;
+     * cannot know. Twice the file's size is above what the file holds (its
+     * entries' bytes are less than its size), so opening it never evicts
+     * anything (a smaller bound would apply at once), and the map it needs
+     * stays near the file's size. */
+    uint64_t disk_bytes = (uint64_t)sb.st_size * 2;
+    if (disk_bytes < ((uint64_t)1 << 20)) disk_bytes = (uint64_t)1 << 20;
+    if (disk_bytes > ((uint64_t)1 << 40)) disk_bytes = (uint64_t)1 << 40;
     /* Never recreated: a refused file is reported and left as it is. */
     hone_tier_options to = {.strategy = HONE_CACHE_DISK, .dir = dir, .name = name,
                             .disk_bytes = disk_bytes, .ignore_env = 1};
