@@ -1022,10 +1022,12 @@ static int check_magic(const MDB_val *v, char *why, size_t wn) {
  * what is wrong with a refused file. */
 static int try_open(hone__disk *d, char *why, size_t wn) {
     why[0] = '\0';
-    if (hone__lmdb_precheck(d->path)) {
+    int prc = hone__lmdb_precheck(d->path);
+    if (prc == HONE_ECORRUPT) {
         snprintf(why, wn, "not an LMDB database, or a damaged one");
         return HONE_ECORRUPT;
     }
+    if (prc) return prc;
     int rc = mdb_env_create(&d->env);
     if (rc) return hone__lmdb_status(rc);
     /* Twice the bound plus slack: B-tree pages are not full and a commit

@@ -263,7 +263,8 @@ static int storable(const hone_filecache *fc, const char *key, size_t klen) {
 /* Opens the environment and checks the magic record. Returns
  * HONE_ECORRUPT for anything not hone's, of another name or version. */
 static int try_open(hone_filecache *fc) {
-    if (hone__lmdb_precheck(fc->path)) return HONE_ECORRUPT;
+    int prc = hone__lmdb_precheck(fc->path);
+    if (prc) return prc;
     int rc = mdb_env_create(&fc->env);
     if (rc) {
         fc->env = NULL;

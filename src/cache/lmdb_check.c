@@ -117,13 +117,16 @@ int hone__lmdb_precheck(const char *path) {
     char lock[4096];
     snprintf(lock, sizeof lock, "%s-lock", path);
     if (lstat(lock, &sb) == 0 && !S_ISREG(sb.st_mode)) return HONE_ECORRUPT;
-    if (lstat(path, &sb) != 0) return errno == ENOENT ? HONE_OK : HONE_ECORRUPT;
+    /* A file that cannot be looked at (a directory on the way without
+     * search permission, a file where a directory should be) is not a
+     * damaged database: it must not be moved aside. */
+    if (lstat(path, &sb) != 0) return errno == ENOENT ? HONE_OK : hone_status_from_errno(errno);
     if (!S_ISREG(sb.st_mode)) return HONE_ECORRUPT;
     if (sb.st_size == 0) return HONE_OK;
     uint64_t ps = os_page_size();
     if ((uint64_t)sb.st_size < 2 * ps) return HONE_ECORRUPT;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    if (fd < 0) return HONE_ECORRUPT;
+    if (fd < 0) return errno == EACCES || errno == EPERM ? HONE_EACCES : HONE_ECORRUPT;
     unsigned char pg[LM_HDR + sizeof(lm_meta)];
     lm_meta m;
     int ok = 1;
@@ -257,6 +260,7 @@ int hone__lmdb_validate(MDB_env *env, const hone_allocator *a) {
 }
 
 int hone__mkdir_p(char *path) {
+    struct stat sb;
     for (char *p = path + 1; *p; p++) {
         if (*p != '/') continue;
         *p = '\0';
@@ -265,6 +269,12 @@ int hone__mkdir_p(char *path) {
         if (r && errno != EEXIST) return -1;
     }
     if (mkdir(path, 0755) && errno != EEXIST) return -1;
+    /* EEXIST is not enough: a file of that name is no directory. */
+    if (stat(path, &sb) != 0) return -1;
+    if (!S_ISDIR(sb.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
     return 0;
 }
 

@@ -15,7 +15,10 @@ int hone__lmdb_status(int rc);
 /* Before LMDB opens path (a database made with MDB_NOSUBDIR): it must be a
  * regular file, empty (LMDB then makes a new database) or with two good
  * meta pages whose last page lies inside it; its lock file, if any, a
- * regular file. Returns HONE_OK or HONE_ECORRUPT. */
+ * regular file. Returns HONE_OK; HONE_ECORRUPT; or, when the file cannot
+ * be looked at or read (no permission, a file where a directory should
+ * be), the status of that failure (HONE_EACCES, HONE_EIO): such a file is
+ * not damaged and must not be moved aside. */
 int hone__lmdb_precheck(const char *path);
 
 /* Checks both meta pages of the open environment and every page of both
@@ -29,7 +32,8 @@ int hone__lmdb_precheck(const char *path);
 int hone__lmdb_validate(MDB_env *env, const hone_allocator *a);
 
 /* mkdir -p: creates path and its missing parents (mode 0755). path is
- * modified during the call and restored. Returns 0, or -1 with errno. */
+ * modified during the call and restored. Returns 0, or -1 with errno
+ * (ENOTDIR when path exists and is not a directory). */
 int hone__mkdir_p(char *path);
 
 #endif

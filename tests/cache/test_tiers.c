@@ -443,6 +443,33 @@ static void test_foreign_file_refused(void **state) {
     hone_cache_free(c);
 }
 
+/* A file where the directory should be is reported as such, and left
+ * alone, even when the caller allows recreating a damaged database. */
+static void test_dir_is_a_file(void **state) {
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof path, "%s/plainfile", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("keep me\n", f);
+    fclose(f);
+    hone_tier_options to = {.strategy = HONE_CACHE_DISK, .dir = path, .recreate = 1,
+                            .disk_bytes = (uint64_t)16 << 20, .ignore_env = 1};
+    hone_cache *c = NULL;
+    hone_error err;
+    int rc = hone_cache_open(&c, NULL, &to, &err);
+    assert_int_not_equal(rc, HONE_OK);
+    assert_int_not_equal(rc, HONE_ECORRUPT);
+    assert_null(c);
+    assert_non_null(strstr(err.msg, "Not a directory"));
+    f = fopen(path, "r");
+    assert_non_null(f);
+    char line[16] = {0};
+    assert_non_null(fgets(line, sizeof line, f));
+    fclose(f);
+    assert_string_equal(line, "keep me\n");
+}
+
 /* The memory-only strategy is the plain memory cache: nothing on disk. */
 static void test_memory_strategy(void **state) {
     (void)state;
@@ -650,6 +677,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_promotion_after_put),
     cmocka_unit_test(test_environment),
     cmocka_unit_test(test_foreign_file_refused),
+    cmocka_unit_test(test_dir_is_a_file),
     cmocka_unit_test(test_memory_strategy),
     cmocka_unit_test(test_export),
     cmocka_unit_test(test_metrics),
