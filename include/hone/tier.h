@@ -37,9 +37,13 @@ HONE_API int hone_cache_strategy_parse(const char *name, int *out, hone_error *e
  *     commit (group commit), so their throughput grows with the number of
  *     writers; one writer pays one fsync per put (about 0.3 ms here).
  *   NOSYNC: the put is queued; other calls of this process see it at once,
- *     the file has it within group_wait_ns (then it survives a crash of the
- *     process) and the disk within sync_interval_ns (then it survives a
- *     power failure). hone_cache_sync makes everything durable at once. */
+ *     and the file has it within group_wait_ns (then it survives a crash of
+ *     the process). The file is fsynced every sync_interval_ns and by
+ *     hone_cache_sync, but between syncs LMDB writes without ordering, so a
+ *     power failure can damage the file: it is then refused at the next
+ *     open (or moved aside with recreate) and the tier starts empty. It
+ *     never serves a damaged entry. For caches whose entries can be
+ *     recomputed. */
 typedef enum hone_cache_durability {
     HONE_CACHE_SYNC = 0,
     HONE_CACHE_NOSYNC = 1
