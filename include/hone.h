@@ -16,5 +16,6 @@
 #include "hone/filecache.h"
 #include "hone/flow.h"
 #include "hone/http.h"
+#include "hone/server.h"
 
 #endif /* HONE_H */
