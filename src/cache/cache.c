@@ -927,6 +927,31 @@ static uint64_t ttl_left(const hone__tiers *t, uint64_t expire_wall) {
     return expire_wall > w ? expire_wall - w : 0;
 }
 
+/* The ttl a put or load asks for (0: the cache's default; UINT64_MAX:
+ * none), resolved: 0 means none. */
+static uint64_t tier_ttl(const hone_cache *c, uint64_t ttl_ns) {
+    uint64_t ttl = ttl_ns ? ttl_ns : c->o.ttl_ns;
+    return ttl == UINT64_MAX ? 0 : ttl;
+}
+
+/* The wall-clock deadline of a resolved ttl (0: none), saturating. */
+static uint64_t tier_deadline(const hone__tiers *t, uint64_t ttl) {
+    if (!ttl) return 0;
+    uint64_t wall = hone__tiers_wall(t);
+    return wall + ttl < wall ? UINT64_MAX : wall + ttl;
+}
+
+/* 1 when the disk tier holds a live entry for key. */
+static int disk_has(hone_cache *c, const void *key, size_t klen) {
+    hone_buf b;
+    hone_buf_init(&b, c->alloc);
+    uint64_t x;
+    int found = hone__disk_get(c->tiers->disk, key, klen, &b, &x) == HONE_OK &&
+                ttl_left(c->tiers, x) != 0;
+    hone_buf_free(&b);
+    return found;
+}
+
 /* Reads key below memory: disk, then Redis. On a hit val holds the value
  * and *ttl the memory ttl it has left (UINT64_MAX: none). Returns 1 on a
  * hit, 0 on a miss. */
@@ -1097,10 +1122,7 @@ static int tier_put(hone_cache *c, uint64_t h, const void *key, size_t klen, con
                     size_t vlen, uint64_t ttl_ns, uint64_t weight) {
     hone__tiers *t = c->tiers;
     size_t si = tier_stripe(h);
-    uint64_t ttl = ttl_ns ? ttl_ns : c->o.ttl_ns;
-    if (ttl == UINT64_MAX) ttl = 0;
-    uint64_t wall = ttl ? hone__tiers_wall(t) : 0;
-    uint64_t xw = ttl ? (wall + ttl < wall ? UINT64_MAX : wall + ttl) : 0;
+    uint64_t ttl = tier_ttl(c, ttl_ns), xw = tier_deadline(t, ttl);
     int rc = HONE_OK;
     pthread_rwlock_rdlock(&t->clear_lock);
     pthread_mutex_lock(&t->mu[si]);
@@ -1147,13 +1169,7 @@ static int tier_loader(void *ctx, const void *key, size_t klen, void **val, size
     hone_buf_init(&b, c->alloc);
     uint64_t left = 0;
     if (tier_read(c, key, klen, &b, &left)) {
-        if (!b.data) {
-            /* An empty value: the loader contract wants a buffer or NULL
-             * with length 0. */
-            *val = NULL;
-        } else {
-            *val = b.data;
-        }
+        *val = b.data; /* NULL for an empty value, as the loader contract allows */
         *vlen = b.len;
         *ttl = left;
         return HONE_OK;
@@ -1161,16 +1177,14 @@ static int tier_loader(void *ctx, const void *key, size_t klen, void **val, size
     hone_buf_free(&b);
     int rc = x->fn(x->ctx, key, klen, val, vlen, ttl);
     if (rc != HONE_OK || (!*val && *vlen)) return rc;
-    uint64_t tl = *ttl ? *ttl : c->o.ttl_ns;
-    if (tl == UINT64_MAX) tl = 0;
+    uint64_t tl = tier_ttl(c, *ttl);
     pthread_rwlock_rdlock(&t->clear_lock);
     pthread_mutex_lock(&t->mu[si]);
     x->gen = UINT64_MAX; /* a put or delete came meanwhile: stale */
     if (atomic_load_explicit(&t->gen[si], memory_order_relaxed) == g) {
         atomic_fetch_add_explicit(&t->gen[si], 1, memory_order_release);
         x->gen = g + 1;
-        uint64_t wall = tl ? hone__tiers_wall(t) : 0;
-        uint64_t xw = tl ? (wall + tl < wall ? UINT64_MAX : wall + tl) : 0;
+        uint64_t xw = tier_deadline(t, tl);
         /* A value that cannot be stored below memory is still served. */
         if (t->disk) (void)hone__disk_put(t->disk, key, klen, *val, *vlen, xw);
         if (t->redis) hone__redis_put(t->redis, key, klen, *val, *vlen, tl);
@@ -1382,13 +1396,7 @@ int hone_cache_delete(hone_cache *c, const void *key, size_t klen) {
     atomic_fetch_add_explicit(&t->gen[si], 1, memory_order_release);
     int rc = mem_delete(c, h, key, klen);
     if (t->disk) {
-        hone_buf b;
-        hone_buf_init(&b, c->alloc);
-        uint64_t x;
-        if (hone__disk_get(t->disk, key, klen, &b, &x) == HONE_OK &&
-            ttl_left(t, x) != 0)
-            rc = HONE_OK;
-        hone_buf_free(&b);
+        if (disk_has(c, key, klen)) rc = HONE_OK;
         int drc = hone__disk_delete(t->disk, key, klen);
         if (drc) rc = drc;
     }
@@ -1427,14 +1435,7 @@ int hone_cache_contains(hone_cache *c, const void *key, size_t klen) {
     int found = e && key_eq(e, key, klen) && !expired_at(x, x ? now(c) : 0);
     if (slot) ebr_leave(slot);
     else pthread_mutex_unlock(&s->mu);
-    if (!found && c->tiers && c->tiers->disk) {
-        hone_buf b;
-        hone_buf_init(&b, c->alloc);
-        uint64_t xw;
-        found = hone__disk_get(c->tiers->disk, key, klen, &b, &xw) == HONE_OK &&
-                ttl_left(c->tiers, xw) != 0;
-        hone_buf_free(&b);
-    }
+    if (!found && c->tiers && c->tiers->disk) found = disk_has(c, key, klen);
     return found;
 }
 
