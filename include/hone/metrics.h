@@ -84,6 +84,38 @@ HONE_API uint64_t hone_metric_count(const hone_metric *s);
  * Thread-safe against concurrent updates and registrations. */
 HONE_API int hone_metrics_expose(hone_metrics *m, hone_buf *out);
 
+/* Checks an exposition (text[0..len)) for what promtool lets through:
+ * malformed metric or label names, label values and HELP text with bad
+ * escapes, malformed values or timestamps, a label repeated in a sample, a
+ * type that is not one of the format's; a duplicate series (same name and
+ * label set, labels compared as a set); a family whose samples are not
+ * contiguous, or whose HELP or TYPE is repeated or comes after its
+ * samples; a histogram series without a +Inf bucket, with an le that does
+ * not increase, with a cumulative count below the previous bucket's, or
+ * whose _count differs from its +Inf bucket. With openmetrics nonzero, the
+ * OpenMetrics 1.0 rules as well: the text ends with "# EOF" (nothing
+ * after it), no empty lines or other comments than HELP, TYPE and UNIT,
+ * "unknown" instead of "untyped", counters' TYPE and HELP name the family
+ * without _total and their samples are name_total (or name_created).
+ * Returns HONE_OK; HONE_ECORRUPT at the first defect, err naming the line
+ * number, the series and what is wrong ("line 12: hone_x_bucket{le=\"0.5\"}:
+ * cumulative count 3 below the previous bucket's 5"; a duplicate names the
+ * line of its second appearance); HONE_EINVAL (text NULL with len > 0);
+ * HONE_ENOMEM. Thread-safe; the default allocator is used for scratch. */
+HONE_API int hone_metrics_lint(const char *text, size_t len, int openmetrics, hone_error *err);
+
+/* Appends to out the OpenMetrics 1.0.0 text of a Prometheus text 0.0.4
+ * exposition: the TYPE and HELP lines of a counter named x_total name its
+ * family x (the samples keep their names); a counter whose name lacks
+ * _total becomes type "unknown", keeping its sample names; untyped becomes
+ * unknown; gauges, summaries and histograms are unchanged; a double quote
+ * in HELP text is escaped; sample timestamps (milliseconds) become
+ * seconds; other comments and empty lines are dropped; "# EOF\n" ends it.
+ * The input is not checked (hone_metrics_lint does that); a valid one
+ * gives a valid OpenMetrics text. Returns HONE_OK, HONE_EINVAL (out NULL,
+ * or text NULL with len > 0) or HONE_ENOMEM (out unchanged). */
+HONE_API int hone_metrics_openmetrics(const char *text, size_t len, hone_buf *out);
+
 /* ------------------------------------------------------------------ */
 /* Process metrics                                                     */
 /* ------------------------------------------------------------------ */

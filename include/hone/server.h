@@ -64,6 +64,7 @@
 #include "hone/core.h"
 #include "hone/metrics.h"
 #include "hone/cache.h"
+#include "hone/prof.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -104,6 +105,16 @@ typedef struct hone_server_opts {
      * (libmicrohttpd also needs room in it for its own buffers); 0: 16 KiB,
      * several times a browser's headers (about 1 KiB). */
     size_t memory_limit;
+    /* The endpoints that change state (POST /api/reset, POST
+     * /api/caches/clear?name=NAME) exist only when this is set, and then
+     * answer only a request carrying "Authorization: Bearer <admin_token>"
+     * (compared in constant time; anything else is a 401, counted "token").
+     * At least 16 characters, printable ASCII without spaces; copied.
+     * NULL: the server is read-only and a POST is a 405. */
+    const char *admin_token;
+    /* Nonzero: the live profiler is not a source (not at /api/profile,
+     * not at /metrics), for a server showing saved files only. */
+    int no_live_profile;
 } hone_server_opts;
 
 /* Starts a server with opts (NULL: all defaults) and its thread, listening
@@ -131,6 +142,24 @@ HONE_API unsigned hone_server_port(const hone_server *srv);
  * is taken); HONE_ENOMEM. Thread-safe against scrapes. */
 HONE_API int hone_server_add_cache(hone_server *srv, const char *name, hone_cache *c);
 
+/* Serves the saved profile snap as the profile source `name` (copied) of
+ * /api/sources and /api/profile?source=NAME, replacing (and freeing) a
+ * saved profile of that name; the server owns snap from this call on, even
+ * when it fails. Saved sources are for the pages, not for /metrics.
+ * Returns HONE_OK; HONE_EINVAL (NULL argument, empty name, or "live");
+ * HONE_ENOMEM. Thread-safe against requests. */
+HONE_API int hone_server_put_profile(hone_server *srv, const char *name, hone_prof_snapshot *snap);
+
+/* The same for a cycle history: c (owned by the server from this call on,
+ * freed with hone_cycle_collector_free) becomes the cycles source `name`
+ * of /api/cycles?source=NAME, replacing a saved one of that name. */
+HONE_API int hone_server_put_cycles(hone_server *srv, const char *name, hone_cycle_collector *c);
+
+/* The server HONE_SERVE started (see below), or NULL when the variable is
+ * unset or its server could not start. Add caches to it with
+ * hone_server_add_cache. It is stopped at exit. */
+HONE_API hone_server *hone_server_default(void);
+
 /* Why the server refused a connection or request; index of the counts. */
 typedef enum hone_server_refusal {
     HONE_SERVER_REFUSED_HOST = 0,        /* Host foreign or missing: 421 */
@@ -142,11 +171,14 @@ typedef enum hone_server_refusal {
     HONE_SERVER_REFUSED_HEADER_DEADLINE, /* headers not done in time: cut */
     HONE_SERVER_REFUSED_NO_REQUEST,      /* closed with no request seen (see above) */
     HONE_SERVER_REFUSED_ERROR,           /* out of memory building a reply: 500 */
+    HONE_SERVER_REFUSED_TOKEN,           /* state change without the admin token: 401 */
+    HONE_SERVER_REFUSED_QUERY,           /* a bad query value (recent=, source=, name=): 400 */
     HONE_SERVER_REFUSAL_COUNT
 } hone_server_refusal;
 
 /* The reason's label value ("host", "not_found", "method", "body",
- * "connections", "per_ip", "header_deadline", "no_request", "error");
+ * "connections", "per_ip", "header_deadline", "no_request", "error",
+ * "token", "query");
  * "unknown" out of range. Static string. */
 HONE_API const char *hone_server_refusal_name(hone_server_refusal r);
 

@@ -4,33 +4,89 @@
 #include "metrics/metrics_internal.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+/* /proc/self/stat and /proc/self/fd stay open between reads (a scrape
+ * reads them every time, and opening them cost more than reading): the
+ * stat file is read again from offset 0, the directory rewound and listed
+ * again, so every figure is the one at the time of the read. After a fork
+ * they name the parent, so a changed pid reopens them; both are
+ * close-on-exec. The descriptors kept here are not counted in open_fds. */
+static pthread_mutex_t g_proc_mu = PTHREAD_MUTEX_INITIALIZER;
+static pid_t g_proc_pid;
+static int g_stat_fd = -1;
+static DIR *g_fd_dir;
+
+static int proc_open_locked(void) {
+    pid_t pid = getpid();
+    if (g_proc_pid == pid && g_stat_fd >= 0 && g_fd_dir) return HONE_OK;
+    if (g_stat_fd >= 0) close(g_stat_fd);
+    if (g_fd_dir) closedir(g_fd_dir);
+    g_stat_fd = -1;
+    g_fd_dir = NULL;
+    g_proc_pid = pid;
+    g_stat_fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    int dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0 && !(g_fd_dir = fdopendir(dfd))) close(dfd);
+    if (g_stat_fd < 0 || !g_fd_dir) {
+        if (g_stat_fd >= 0) close(g_stat_fd);
+        if (g_fd_dir) closedir(g_fd_dir);
+        g_stat_fd = -1;
+        g_fd_dir = NULL;
+        return HONE_EIO;
+    }
+    return HONE_OK;
+}
+
+/* The next space-separated number after *p; advances *p. */
+static unsigned long long next_num(const char **p) {
+    const char *s = *p;
+    while (*s == ' ') s++;
+    unsigned long long v = 0;
+    for (; *s >= '0' && *s <= '9'; s++) v = v * 10 + (unsigned long long)(*s - '0');
+    while (*s && *s != ' ') s++; /* a negative or odd field: skipped */
+    *p = s;
+    return v;
+}
+
 /* The fields of /proc/self/stat after the command name, which may itself
  * hold spaces and parentheses: parse from the last ')'. */
-static int read_stat(hone_process_stats *st) {
+static int read_stat_locked(hone_process_stats *st) {
     char buf[1024];
-    FILE *f = fopen("/proc/self/stat", "r");
-    if (!f) return HONE_EIO;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
+    ssize_t n = pread(g_stat_fd, buf, sizeof buf - 1, 0);
+    if (n <= 0) return HONE_EIO;
     buf[n] = 0;
-    char *p = strrchr(buf, ')');
-    if (!p) return HONE_EIO;
-    unsigned long long v[24] = {0};
-    /* Fields 3.. : state, then 21 numbers up to rss (field 24). */
-    char state;
-    if (sscanf(p + 1, " %c %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
-               &state, &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10], &v[11], &v[12], &v[13], &v[14], &v[15],
-               &v[16], &v[17], &v[18], &v[19], &v[20], &v[21], &v[22], &v[23], &v[0]) != 22)
-        return HONE_EIO;
-    /* v[k] is field k; field 24 (rss, pages) landed in v[0]. */
+    const char *p = strrchr(buf, ')');
+    if (!p || p[1] != ' ' || !p[2]) return HONE_EIO;
+    p += 3; /* field 3, the state */
+    while (*p && *p != ' ') p++;
+    unsigned long long v[25] = {0};
+    /* Fields 4 .. 24 (rss, in pages). */
+    for (int k = 4; k <= 24; k++) {
+        if (!*p) return HONE_EIO;
+        v[k] = next_num(&p);
+    }
     st->threads = (uint32_t)v[20];
     st->virtual_bytes = v[23];
-    st->rss_bytes = v[0] * (uint64_t)sysconf(_SC_PAGESIZE);
+    st->rss_bytes = v[24] * (uint64_t)sysconf(_SC_PAGESIZE);
+    return HONE_OK;
+}
+
+/* Open descriptors now, apart from the two kept here. */
+static int count_fds_locked(uint32_t *out) {
+    rewinddir(g_fd_dir);
+    uint32_t fds = 0;
+    errno = 0;
+    for (struct dirent *e; (e = readdir(g_fd_dir));)
+        if (e->d_name[0] != '.') fds++;
+    if (errno) return HONE_EIO;
+    *out = fds >= 2 ? fds - 2 : 0;
     return HONE_OK;
 }
 
@@ -38,7 +94,11 @@ int hone_process_stats_read(hone_process_stats *st) {
     if (!st) return HONE_EINVAL;
     memset(st, 0, sizeof *st);
     st->wall_ns = hone_monotonic_ns();
-    int rc = read_stat(st);
+    pthread_mutex_lock(&g_proc_mu);
+    int rc = proc_open_locked();
+    if (!rc) rc = read_stat_locked(st);
+    if (!rc) rc = count_fds_locked(&st->open_fds);
+    pthread_mutex_unlock(&g_proc_mu);
     if (rc) return rc;
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru)) return HONE_EIO;
@@ -51,13 +111,6 @@ int hone_process_stats_read(hone_process_stats *st) {
     long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
     if (pages > 0 && psize > 0) st->mem_total_bytes = (uint64_t)pages * (uint64_t)psize;
     st->mem_percent = st->mem_total_bytes ? 100.0 * (double)st->rss_bytes / (double)st->mem_total_bytes : 0;
-    DIR *d = opendir("/proc/self/fd");
-    if (!d) return HONE_EIO;
-    uint32_t fds = 0;
-    for (struct dirent *e; (e = readdir(d));)
-        if (e->d_name[0] != '.') fds++;
-    closedir(d);
-    st->open_fds = fds ? fds - 1 : 0; /* not counting the directory being read */
     return HONE_OK;
 }
 

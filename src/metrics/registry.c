@@ -14,6 +14,10 @@
 struct hone_metric {
     struct family *fam;
     char **label_values; /* fam->n_labels */
+    /* The label pairs as exposed, escaped once at registration:
+     * a="x",b="y" (empty without labels). */
+    char *lbl;
+    size_t lbl_len;
     uint64_t bits;       /* counter/gauge value, histogram sum */
     uint64_t *buckets;   /* histogram: n_buckets + 1 non-cumulative counts (+Inf last) */
 };
@@ -27,6 +31,11 @@ typedef struct family {
     size_t n_bounds;
     hone_metric **series;
     size_t n_series, cap_series;
+    /* Made once at registration: the # HELP and # TYPE lines, and each
+     * bucket's le value (n_bounds + 1, "+Inf" last). */
+    char *head;
+    size_t head_len, name_len;
+    char **le;
 } family;
 
 struct hone_metrics {
@@ -36,6 +45,8 @@ struct hone_metrics {
     size_t n_fams, cap_fams;
     hone_process_stats last; /* for hone_process_cpu_percent between updates */
     int have_last;
+    size_t hint;     /* the family found last: lookups come in the same order each scrape */
+    size_t last_len; /* bytes of the last exposition, reserved up front next time */
 };
 
 static double bits_to_d(uint64_t b) {
@@ -66,6 +77,7 @@ static void series_free(const hone_allocator *a, hone_metric *s, size_t n_labels
     if (s->label_values)
         for (size_t i = 0; i < n_labels; i++) hone_free(a, s->label_values[i]);
     hone_free(a, s->label_values);
+    hone_free(a, s->lbl);
     hone_free(a, s->buckets);
     hone_free(a, s);
 }
@@ -78,6 +90,10 @@ static void family_free(const hone_allocator *a, family *f) {
     hone_free(a, f->label_names);
     hone_free(a, f->series);
     hone_free(a, f->bounds);
+    if (f->le)
+        for (size_t i = 0; i <= f->n_bounds; i++) hone_free(a, f->le[i]);
+    hone_free(a, f->le);
+    hone_free(a, f->head);
     hone_free(a, f->name);
     hone_free(a, f->help);
     hone_free(a, f);
@@ -138,6 +154,140 @@ static int check_labels(const char *const *labels, size_t *n, hone_metric_type t
     return HONE_OK;
 }
 
+/* ---- number and text formatting ------------------------------------ */
+
+/* Decimal digits of v into p (no NUL); returns the count (1..20). */
+static size_t fmt_u64(char *p, uint64_t v) {
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++) p[i] = tmp[n - 1 - i];
+    return n;
+}
+
+static const double pow10_tab[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8,
+                                   1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+
+/* A sample value as Prometheus reads it, into p (at least 32 bytes, no
+ * NUL); returns the length. The text always reads back as exactly v:
+ * - NaN, +Inf, -Inf;
+ * - an integral value below 1e15 in magnitude as an integer (as %.15g);
+ * - else, when some k <= 15 makes m = v * 10^k an integer below 2^53 with
+ *   m / 10^k == v, the decimal m * 10^-k with the smallest such k. Both m
+ *   and 10^k are exact doubles, so the division, correctly rounded, is the
+ *   double nearest that decimal: what strtod makes of the text;
+ * - otherwise the shortest of %.15g and %.17g that reads back exactly. */
+static size_t fmt_double(char *p, double v) {
+    if (isnan(v)) return memcpy(p, "NaN", 3), 3;
+    if (isinf(v)) return memcpy(p, v > 0 ? "+Inf" : "-Inf", 4), 4;
+    double a = fabs(v);
+    size_t n = 0;
+    if (a < 1e15 && a == floor(a)) {
+        if (signbit(v)) p[n++] = '-';
+        return n + fmt_u64(p + n, (uint64_t)a);
+    }
+    if (a >= 1e-5 && a < 1e15) {
+        for (int k = 1; k <= 15; k++) {
+            double sc = a * pow10_tab[k];
+            if (sc >= 9007199254740992.0) break;
+            double m = nearbyint(sc);
+            if (m / pow10_tab[k] != a) continue;
+            uint64_t im = (uint64_t)m, ip = im, fr = 0, div = 1;
+            for (int j = 0; j < k; j++) div *= 10;
+            ip = im / div;
+            fr = im % div;
+            if (v < 0) p[n++] = '-';
+            n += fmt_u64(p + n, ip);
+            p[n++] = '.';
+            char d[20];
+            size_t dn = fmt_u64(d, fr);
+            for (size_t z = dn; z < (size_t)k; z++) p[n++] = '0';
+            memcpy(p + n, d, dn);
+            return n + dn;
+        }
+    }
+    char tmp[40];
+    snprintf(tmp, sizeof tmp, "%.15g", v);
+    if (strtod(tmp, NULL) != v) snprintf(tmp, sizeof tmp, "%.17g", v);
+    n = strlen(tmp);
+    memcpy(p, tmp, n);
+    return n;
+}
+
+/* Escapes s as a label value (quote nonzero) or HELP text: backslash and
+ * newline, and the double quote in label values. */
+static int put_escaped(hone_buf *b, const char *s, int quote) {
+    int rc = 0;
+    while (*s && !rc) {
+        size_t run = 0;
+        while (s[run] && s[run] != '\\' && s[run] != '\n' && !(quote && s[run] == '"')) run++;
+        if (run) rc = hone_buf_append(b, s, run);
+        s += run;
+        if (!*s || rc) break;
+        rc = hone_buf_append(b, *s == '\\' ? "\\\\" : *s == '\n' ? "\\n" : "\\\"", 2);
+        s++;
+    }
+    return rc;
+}
+
+/* Moves a finished buffer's text into *out (NULL and HONE_ENOMEM when
+ * building it failed). */
+static int take(hone_buf *b, int rc, char **out, size_t *len) {
+    if (rc) {
+        hone_buf_free(b);
+        return HONE_ENOMEM;
+    }
+    /* Empty text is an allocated "", so that NULL means out of memory. */
+    if (!b->data && !(b->data = hone_calloc(b->alloc, 1, 1))) return HONE_ENOMEM;
+    *out = b->data;
+    *len = b->len;
+    return HONE_OK;
+}
+
+static const char *const type_name[] = {"counter", "gauge", "histogram"};
+
+/* The family's HELP and TYPE lines and its buckets' le values. */
+static int family_text(const hone_allocator *a, family *f) {
+    hone_buf b;
+    hone_buf_init(&b, a);
+    int rc = hone_buf_printf(&b, "# HELP %s ", f->name);
+    rc |= put_escaped(&b, f->help, 0);
+    rc |= hone_buf_printf(&b, "\n# TYPE %s %s\n", f->name, type_name[f->type]);
+    if (take(&b, rc, &f->head, &f->head_len)) return HONE_ENOMEM;
+    f->name_len = strlen(f->name);
+    if (f->type != HONE_METRIC_HISTOGRAM) return HONE_OK;
+    if (!(f->le = hone_calloc(a, f->n_bounds + 1, sizeof *f->le))) return HONE_ENOMEM;
+    for (size_t j = 0; j <= f->n_bounds; j++) {
+        char le[40];
+        if (j == f->n_bounds) {
+            snprintf(le, sizeof le, "+Inf");
+        } else {
+            snprintf(le, sizeof le, "%.15g", f->bounds[j]);
+            if (strtod(le, NULL) != f->bounds[j]) snprintf(le, sizeof le, "%.17g", f->bounds[j]);
+        }
+        if (!(f->le[j] = hone_strdup(a, le))) return HONE_ENOMEM;
+    }
+    return HONE_OK;
+}
+
+/* The series' label pairs as exposed. */
+static int series_text(const hone_allocator *a, const family *f, hone_metric *s) {
+    hone_buf b;
+    hone_buf_init(&b, a);
+    int rc = 0;
+    for (size_t i = 0; i < f->n_labels; i++) {
+        if (i) rc |= hone_buf_append(&b, ",", 1);
+        rc |= hone_buf_puts(&b, f->label_names[i]);
+        rc |= hone_buf_append(&b, "=\"", 2);
+        rc |= put_escaped(&b, s->label_values[i], 1);
+        rc |= hone_buf_append(&b, "\"", 1);
+    }
+    return take(&b, rc, &s->lbl, &s->lbl_len);
+}
+
 /* Makes a family; NULL when out of memory. */
 static family *family_new(const hone_allocator *a, const char *name, const char *help, hone_metric_type type,
                           const char *const *labels, size_t n_labels, const double *b, size_t nb) {
@@ -156,6 +306,7 @@ static family *family_new(const hone_allocator *a, const char *name, const char 
         if (!(f->bounds = hone_calloc(a, nb, sizeof *f->bounds))) goto oom;
         memcpy(f->bounds, b, nb * sizeof *b);
     }
+    if (family_text(a, f)) goto oom;
     return f;
 oom:
     family_free(a, f);
@@ -185,12 +336,18 @@ static int get_series(hone_metrics *m, hone_metric_type type, const char *name, 
     }
     pthread_mutex_lock(&m->lock);
     family *f = NULL;
-    for (size_t i = 0; i < m->n_fams && !f; i++)
-        if (!strcmp(m->fams[i]->name, name)) f = m->fams[i];
+    /* Callers that refresh series before each scrape do so in the same
+     * order every time: start at the family after the last one found. */
+    for (size_t j = 0, n = m->n_fams; j < n && !f; j++) {
+        size_t i = (m->hint + j) % n;
+        if (!strcmp(m->fams[i]->name, name)) {
+            f = m->fams[i];
+            m->hint = i;
+        }
+    }
     if (f) {
-        static const char *const tn[] = {"counter", "gauge", "histogram"};
         if (f->type != type) {
-            rc = hone_error_set(err, HONE_EEXIST, "metric '%s' already exists as a %s", name, tn[f->type]);
+            rc = hone_error_set(err, HONE_EEXIST, "metric '%s' already exists as a %s", name, type_name[f->type]);
             goto out;
         }
         int same = f->n_labels == n_labels;
@@ -243,6 +400,7 @@ static int get_series(hone_metrics *m, hone_metric_type type, const char *name, 
     if (!s->label_values) goto oom_series;
     for (size_t i = 0; i < n_labels; i++)
         if (!(s->label_values[i] = hone_strdup(m->alloc, labels[2 * i + 1]))) goto oom_series;
+    if (series_text(m->alloc, f, s)) goto oom_series;
     if (type == HONE_METRIC_HISTOGRAM && !(s->buckets = hone_calloc(m->alloc, f->n_bounds + 1, sizeof(uint64_t))))
         goto oom_series;
     s->bits = d_to_bits(0.0);
@@ -344,89 +502,68 @@ uint64_t hone_metric_count(const hone_metric *s) {
 
 /* ---- exposition ---------------------------------------------------- */
 
-static int put_value(hone_buf *b, double v) {
-    if (isnan(v)) return hone_buf_puts(b, "NaN");
-    if (isinf(v)) return hone_buf_puts(b, v > 0 ? "+Inf" : "-Inf");
-    char tmp[40];
-    /* The shortest of %.15g / %.17g that reads back exactly. */
-    snprintf(tmp, sizeof tmp, "%.15g", v);
-    if (strtod(tmp, NULL) != v) snprintf(tmp, sizeof tmp, "%.17g", v);
-    return hone_buf_puts(b, tmp);
-}
-
-static int put_escaped(hone_buf *b, const char *s, int quote) {
-    int rc = 0;
-    for (; *s && !rc; s++) {
-        if (*s == '\\')
-            rc = hone_buf_puts(b, "\\\\");
-        else if (*s == '\n')
-            rc = hone_buf_puts(b, "\\n");
-        else if (quote && *s == '"')
-            rc = hone_buf_puts(b, "\\\"");
-        else
-            rc = hone_buf_append(b, s, 1);
+/* Appends name suffix{labels[,le="x"]} value\n with one reservation. */
+static int put_line(hone_buf *b, const family *f, const hone_metric *s, const char *suffix, size_t suffix_len,
+                    const char *le, const char *num, size_t num_len) {
+    size_t le_len = le ? strlen(le) : 0;
+    size_t need = f->name_len + suffix_len + s->lbl_len + le_len + num_len + 16;
+    if (hone_buf_reserve(b, need)) return HONE_ENOMEM;
+    char *p = b->data + b->len;
+    memcpy(p, f->name, f->name_len);
+    p += f->name_len;
+    memcpy(p, suffix, suffix_len);
+    p += suffix_len;
+    if (s->lbl_len || le) {
+        *p++ = '{';
+        memcpy(p, s->lbl, s->lbl_len);
+        p += s->lbl_len;
+        if (le) {
+            if (s->lbl_len) *p++ = ',';
+            memcpy(p, "le=\"", 4);
+            memcpy(p + 4, le, le_len);
+            p += 4 + le_len;
+            *p++ = '"';
+        }
+        *p++ = '}';
     }
-    return rc;
-}
-
-/* name{labels[,le="x"]} */
-static int put_series(hone_buf *b, const family *f, const hone_metric *s, const char *suffix, const char *le) {
-    int rc = hone_buf_puts(b, f->name);
-    rc |= hone_buf_puts(b, suffix);
-    if (!f->n_labels && !le) return rc;
-    rc |= hone_buf_puts(b, "{");
-    for (size_t i = 0; i < f->n_labels; i++) {
-        rc |= hone_buf_printf(b, "%s%s=\"", i ? "," : "", f->label_names[i]);
-        rc |= put_escaped(b, s->label_values[i], 1);
-        rc |= hone_buf_puts(b, "\"");
-    }
-    if (le) rc |= hone_buf_printf(b, "%sle=\"%s\"", f->n_labels ? "," : "", le);
-    return rc | hone_buf_puts(b, "}");
+    *p++ = ' ';
+    memcpy(p, num, num_len);
+    p += num_len;
+    *p++ = '\n';
+    *p = '\0';
+    b->len = (size_t)(p - b->data);
+    return HONE_OK;
 }
 
 int hone_metrics_expose(hone_metrics *m, hone_buf *out) {
     if (!m || !out) return HONE_EINVAL;
-    static const char *const tn[] = {"counter", "gauge", "histogram"};
     size_t len0 = out->len;
     int rc = 0;
+    char num[40];
     pthread_mutex_lock(&m->lock);
+    /* One growth up front, from the size of the last exposition. */
+    if (m->last_len) rc = hone_buf_reserve(out, m->last_len + m->last_len / 8);
     for (size_t i = 0; i < m->n_fams && !rc; i++) {
         const family *f = m->fams[i];
-        rc |= hone_buf_printf(out, "# HELP %s ", f->name);
-        rc |= put_escaped(out, f->help, 0);
-        rc |= hone_buf_printf(out, "\n# TYPE %s %s\n", f->name, tn[f->type]);
+        rc = hone_buf_append(out, f->head, f->head_len);
         for (size_t k = 0; k < f->n_series && !rc; k++) {
             const hone_metric *s = f->series[k];
             if (f->type != HONE_METRIC_HISTOGRAM) {
-                rc |= put_series(out, f, s, "", NULL);
-                rc |= hone_buf_puts(out, " ");
-                rc |= put_value(out, hone_metric_value(s));
-                rc |= hone_buf_puts(out, "\n");
+                rc = put_line(out, f, s, "", 0, NULL, num, fmt_double(num, hone_metric_value(s)));
                 continue;
             }
             /* Cumulative counts from one pass over the buckets, so that
              * the +Inf bucket and _count agree even under updates. */
             uint64_t cum = 0;
-            for (size_t j = 0; j <= f->n_bounds; j++) {
+            for (size_t j = 0; j <= f->n_bounds && !rc; j++) {
                 cum += __atomic_load_n(&s->buckets[j], __ATOMIC_RELAXED);
-                char le[40];
-                if (j == f->n_bounds) {
-                    snprintf(le, sizeof le, "+Inf");
-                } else {
-                    snprintf(le, sizeof le, "%.15g", f->bounds[j]);
-                    if (strtod(le, NULL) != f->bounds[j]) snprintf(le, sizeof le, "%.17g", f->bounds[j]);
-                }
-                rc |= put_series(out, f, s, "_bucket", le);
-                rc |= hone_buf_printf(out, " %llu\n", (unsigned long long)cum);
+                rc = put_line(out, f, s, "_bucket", 7, f->le[j], num, fmt_u64(num, cum));
             }
-            rc |= put_series(out, f, s, "_sum", NULL);
-            rc |= hone_buf_puts(out, " ");
-            rc |= put_value(out, hone_metric_value(s));
-            rc |= hone_buf_puts(out, "\n");
-            rc |= put_series(out, f, s, "_count", NULL);
-            rc |= hone_buf_printf(out, " %llu\n", (unsigned long long)cum);
+            if (!rc) rc = put_line(out, f, s, "_sum", 4, NULL, num, fmt_double(num, hone_metric_value(s)));
+            if (!rc) rc = put_line(out, f, s, "_count", 6, NULL, num, fmt_u64(num, cum));
         }
     }
+    if (!rc) m->last_len = out->len - len0;
     pthread_mutex_unlock(&m->lock);
     if (rc) {
         out->len = len0;

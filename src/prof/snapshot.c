@@ -587,52 +587,116 @@ static int csv_report(const hone_prof_snapshot *s, const hone_prof_zone *const *
 /* A Prometheus label value: backslash, double quote and newline escaped. */
 static int prom_label(hone_buf *b, const char *s) {
     int rc = 0;
-    for (; *s && !rc; s++) {
-        if (*s == '\\' || *s == '"')
-            rc = hone_buf_printf(b, "\\%c", *s);
-        else if (*s == '\n')
-            rc = hone_buf_puts(b, "\\n");
-        else
-            rc = hone_buf_append(b, s, 1);
+    while (*s && !rc) {
+        size_t run = strcspn(s, "\\\"\n");
+        if (run) rc = hone_buf_append(b, s, run);
+        s += run;
+        if (!*s || rc) break;
+        rc = hone_buf_append(b, *s == '\n' ? "\\n" : *s == '"' ? "\\\"" : "\\\\", 2);
+        s++;
     }
     return rc;
 }
 
+/* Decimal digits of v into p (no NUL); returns the count. */
+static size_t prom_u64(char *p, uint64_t v) {
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++) p[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* " <ns in seconds>\n" exactly as printf's %.9g of ns / 1e9 writes it:
+ * below one second ns has at most 9 significant digits, which %.9g
+ * writes exactly (0.0000dd.. from 1e-4 up, d.dde-0X below), so they are
+ * written by hand; longer values go through printf, which rounds them. */
+static int prom_seconds(hone_buf *b, uint64_t ns) {
+    if (ns >= 1000000000u) return hone_buf_printf(b, " %.9g\n", (double)ns / 1e9);
+    char t[32], d[20];
+    size_t n = 0;
+    t[n++] = ' ';
+    if (!ns) {
+        t[n++] = '0';
+    } else {
+        size_t full = prom_u64(d, ns), dn = full;
+        while (dn > 1 && d[dn - 1] == '0') dn--; /* trailing zeros */
+        if (ns >= 100000) {
+            memcpy(t + n, "0.", 2);
+            n += 2;
+            for (size_t z = full; z < 9; z++) t[n++] = '0';
+            memcpy(t + n, d, dn);
+            n += dn;
+        } else {
+            t[n++] = d[0];
+            if (dn > 1) {
+                t[n++] = '.';
+                memcpy(t + n, d + 1, dn - 1);
+                n += dn - 1;
+            }
+            memcpy(t + n, "e-0", 3);
+            n += 3;
+            t[n++] = (char)('0' + (10 - full)); /* exponent 5..9 */
+        }
+    }
+    t[n++] = '\n';
+    return hone_buf_append(b, t, n);
+}
+
 static int prom_labels(hone_buf *b, const hone_prof_zone *z, const char *quantile) {
-    int rc = hone_buf_puts(b, "{zone=\"");
+    char num[24];
+    int rc = hone_buf_append(b, "{zone=\"", 7);
     rc |= prom_label(b, z->name);
-    rc |= hone_buf_puts(b, "\",file=\"");
+    rc |= hone_buf_append(b, "\",file=\"", 8);
     rc |= prom_label(b, z->file);
-    rc |= hone_buf_printf(b, "\",line=\"%d\"", z->line);
-    if (quantile) rc |= hone_buf_printf(b, ",quantile=\"%s\"", quantile);
-    return rc | hone_buf_puts(b, "}");
+    rc |= hone_buf_append(b, "\",line=\"", 8);
+    if (z->line < 0) {
+        rc |= hone_buf_printf(b, "%d", z->line);
+    } else {
+        rc |= hone_buf_append(b, num, prom_u64(num, (uint64_t)z->line));
+    }
+    rc |= hone_buf_append(b, "\"", 1);
+    if (quantile) {
+        rc |= hone_buf_append(b, ",quantile=\"", 11);
+        rc |= hone_buf_puts(b, quantile);
+        rc |= hone_buf_append(b, "\"", 1);
+    }
+    return rc | hone_buf_append(b, "}", 1);
 }
 
 static int prom_report(const hone_prof_zone *const *order, size_t n, hone_buf *out) {
-    int rc = hone_buf_puts(out, "# HELP hone_zone_duration_seconds Inclusive time of the calls of a profiling zone.\n"
-                                "# TYPE hone_zone_duration_seconds summary\n");
+    int rc = hone_buf_reserve(out, 64 + n * 1024);
+    rc |= hone_buf_puts(out, "# HELP hone_zone_duration_seconds Inclusive time of the calls of a profiling zone.\n"
+                             "# TYPE hone_zone_duration_seconds summary\n");
     static const char *const qs[] = {"0.5", "0.9", "0.99", "0.999"};
+    char num[24];
     for (size_t i = 0; i < n && !rc; i++) {
         const hone_prof_zone *z = order[i];
         uint64_t qv[4] = {z->p50_ns, z->p90_ns, z->p99_ns, z->p999_ns};
         for (int k = 0; k < 4; k++) {
-            rc |= hone_buf_puts(out, "hone_zone_duration_seconds");
+            rc |= hone_buf_append(out, "hone_zone_duration_seconds", 26);
             rc |= prom_labels(out, z, qs[k]);
-            rc |= hone_buf_printf(out, " %.9g\n", (double)qv[k] / 1e9);
+            rc |= prom_seconds(out, qv[k]);
         }
-        rc |= hone_buf_puts(out, "hone_zone_duration_seconds_sum");
+        rc |= hone_buf_append(out, "hone_zone_duration_seconds_sum", 30);
         rc |= prom_labels(out, z, NULL);
-        rc |= hone_buf_printf(out, " %.9g\n", (double)z->total_ns / 1e9);
-        rc |= hone_buf_puts(out, "hone_zone_duration_seconds_count");
+        rc |= prom_seconds(out, z->total_ns);
+        rc |= hone_buf_append(out, "hone_zone_duration_seconds_count", 32);
         rc |= prom_labels(out, z, NULL);
-        rc |= hone_buf_printf(out, " %llu\n", (unsigned long long)z->count);
+        num[0] = ' ';
+        size_t nn = 1 + prom_u64(num + 1, z->count);
+        num[nn++] = '\n';
+        rc |= hone_buf_append(out, num, nn);
     }
     rc |= hone_buf_puts(out, "# HELP hone_zone_self_seconds_total Time spent in a zone outside the zones nested in it.\n"
                              "# TYPE hone_zone_self_seconds_total counter\n");
     for (size_t i = 0; i < n && !rc; i++) {
-        rc |= hone_buf_puts(out, "hone_zone_self_seconds_total");
+        rc |= hone_buf_append(out, "hone_zone_self_seconds_total", 28);
         rc |= prom_labels(out, order[i], NULL);
-        rc |= hone_buf_printf(out, " %.9g\n", (double)order[i]->self_ns / 1e9);
+        rc |= prom_seconds(out, order[i]->self_ns);
     }
     return rc ? HONE_ENOMEM : HONE_OK;
 }

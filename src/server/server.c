@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -18,6 +19,7 @@
 
 #include "hone/exec.h"
 #include "hone/prof.h"
+#include "server/assets.h"
 
 #define DEF_MAX_CONN 32u
 #define DEF_MAX_PER_IP 8u
@@ -25,17 +27,34 @@
 #define DEF_IDLE_S 10u
 #define DEF_MEMORY (16u * 1024u)
 
-enum endpoint { EP_NONE = 0, EP_METRICS, EP_CACHES, EP_PROCESS, EP_PROFILE };
+enum endpoint {
+    EP_NONE = 0,
+    EP_METRICS,
+    EP_CACHES,
+    EP_PROCESS,
+    EP_PROFILE,
+    EP_CYCLES,
+    EP_SOURCES,
+    EP_RESET, /* POST, admin */
+    EP_CLEAR, /* POST, admin */
+    EP_ASSET  /* a file of the dashboard, from the embedded table */
+};
 
 static const struct {
     const char *path;
     enum endpoint ep;
 } routes[] = {
-        {"/metrics", EP_METRICS},
-        {"/api/caches", EP_CACHES},
-        {"/api/process", EP_PROCESS},
-        {"/api/profile", EP_PROFILE},
+        {"/metrics", EP_METRICS},         {"/api/caches", EP_CACHES},
+        {"/api/process", EP_PROCESS},     {"/api/profile", EP_PROFILE},
+        {"/api/cycles", EP_CYCLES},       {"/api/sources", EP_SOURCES},
+        {"/api/reset", EP_RESET},         {"/api/caches/clear", EP_CLEAR},
 };
+
+static int is_admin(enum endpoint ep) { return ep == EP_RESET || ep == EP_CLEAR; }
+
+#define MAX_RECENT 100000u
+#define DEF_RECENT 100u
+#define MIN_TOKEN 16u
 
 /* One open connection. Slots are allocated at start (max_connections + 1
  * of them), so accepting a connection allocates nothing of hone's. */
@@ -49,6 +68,7 @@ typedef struct slot {
     uint64_t served;   /* requests dispatched on this connection */
     uint64_t start_ns; /* accept, or end of the previous response */
     enum endpoint ep;  /* of the current request, from its raw URI */
+    const hone__asset *asset; /* when ep is EP_ASSET */
     struct sockaddr_storage addr;
 } slot;
 
@@ -56,6 +76,18 @@ typedef struct cache_ref {
     char *name;
     hone_cache *cache;
 } cache_ref;
+
+/* A saved profile or cycle history, owned by the server. */
+typedef struct saved {
+    char *name;
+    void *obj;
+} saved;
+
+typedef struct saved_list {
+    saved *v;
+    size_t n, cap;
+    void (*free_obj)(void *);
+} saved_list;
 
 struct hone_server {
     const hone_allocator *alloc;
@@ -88,11 +120,15 @@ struct hone_server {
     hone_metric *m_requests, *m_refused[HONE_SERVER_REFUSAL_COUNT], *m_conns;
     cache_ref *caches;
     size_t ncaches, capcaches;
+    saved_list profiles, histories; /* under scrape_mu */
+    int live_profile;
+    char *token; /* admin token, or NULL: read-only */
+    size_t token_len;
 };
 
 static const char *const refusal_names[HONE_SERVER_REFUSAL_COUNT] = {
         "host", "not_found", "method", "body", "connections", "per_ip", "header_deadline",
-        "no_request", "error"};
+        "no_request", "error", "token", "query"};
 
 const char *hone_server_refusal_name(hone_server_refusal r) {
     if ((unsigned)r >= HONE_SERVER_REFUSAL_COUNT) return "unknown";
@@ -117,8 +153,9 @@ static int hexval(char c) {
 /* Decodes the raw URI's path (before any '?') and matches it byte-exactly:
  * a bad escape, a decoded NUL or anything not exactly a route is EP_NONE.
  * libmicrohttpd's own decoded url stops at a %00, so it cannot be used. */
-static enum endpoint classify(const char *uri) {
-    char path[32];
+static enum endpoint classify(const char *uri, const hone__asset **asset) {
+    char path[64];
+    *asset = NULL;
     size_t n = 0;
     for (const char *p = uri; *p && *p != '?'; p++) {
         char c = *p;
@@ -135,6 +172,7 @@ static enum endpoint classify(const char *uri) {
     path[n] = '\0';
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
         if (!strcmp(path, routes[i].path)) return routes[i].ep;
+    if ((*asset = hone__asset_find(path))) return EP_ASSET;
     return EP_NONE;
 }
 
@@ -253,9 +291,11 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
     slot *sl = ci ? ci->socket_context : NULL;
     if (sl) {
         hone_server *s = cls;
-        enum endpoint ep = classify(uri ? uri : "");
+        const hone__asset *asset;
+        enum endpoint ep = classify(uri ? uri : "", &asset);
         pthread_mutex_lock(&s->conn_mu);
         sl->ep = ep;
+        sl->asset = asset;
         sl->begun = 1;
         pthread_mutex_unlock(&s->conn_mu);
     }
@@ -313,6 +353,9 @@ static int watchdog_task(void *arg, hone_task *task) {
 /* Endpoints                                                           */
 /* ------------------------------------------------------------------ */
 
+/* The live profiler is a source: the server shows it and it is on. */
+static int live_profile(const hone_server *s) { return s->live_profile && hone_prof_enabled(); }
+
 static int build_metrics(hone_server *s, hone_buf *b) {
     int rc = HONE_OK;
     pthread_mutex_lock(&s->scrape_mu);
@@ -338,7 +381,7 @@ static int build_metrics(hone_server *s, hone_buf *b) {
         hone_cycle_report_opts ro = {.format = HONE_REPORT_PROM};
         rc = hone_cycle_report(s->cycles, &ro, b);
     }
-    if (!rc && hone_prof_enabled()) {
+    if (!rc && live_profile(s)) {
         hone_prof_snapshot *snap;
         hone_prof_snapshot_opts so = {.alloc = s->alloc};
         rc = hone_prof_snapshot_take(&snap, &so);
@@ -397,14 +440,223 @@ static int build_process(hone_buf *b) {
             (unsigned long long)st.ctx_involuntary);
 }
 
-static int build_profile(hone_server *s, hone_buf *b) {
-    hone_prof_snapshot *snap;
-    hone_prof_snapshot_opts so = {.alloc = s->alloc};
-    int rc = hone_prof_snapshot_take(&snap, &so);
-    if (rc) return rc;
-    rc = hone_prof_snapshot_json(snap, b);
-    hone_prof_snapshot_free(snap);
+/* ------------------------------------------------------------------ */
+/* Sources: the live process, and saved profiles and histories        */
+/* ------------------------------------------------------------------ */
+
+static void free_snapshot(void *p) { hone_prof_snapshot_free(p); }
+static void free_cycles(void *p) { hone_cycle_collector_free(p); }
+
+static void saved_list_free(const hone_allocator *a, saved_list *l) {
+    for (size_t i = 0; i < l->n; i++) {
+        hone_free(a, l->v[i].name);
+        l->free_obj(l->v[i].obj);
+    }
+    hone_free(a, l->v);
+    memset(l, 0, sizeof *l);
+}
+
+static void *saved_find(const saved_list *l, const char *name) {
+    for (size_t i = 0; i < l->n; i++)
+        if (!strcmp(l->v[i].name, name)) return l->v[i].obj;
+    return NULL;
+}
+
+/* Inserts or replaces `name`; obj is the list's from this call on. */
+static int saved_put(hone_server *s, saved_list *l, const char *name, void *obj) {
+    if (!name || !*name || !strcmp(name, "live")) {
+        l->free_obj(obj);
+        return HONE_EINVAL;
+    }
+    int rc = HONE_OK;
+    pthread_mutex_lock(&s->scrape_mu);
+    size_t i = 0;
+    while (i < l->n && strcmp(l->v[i].name, name)) i++;
+    if (i < l->n) {
+        l->free_obj(l->v[i].obj);
+        l->v[i].obj = obj;
+    } else {
+        char *nm = hone_strdup(s->alloc, name);
+        if (nm && l->n == l->cap) {
+            size_t cap = l->cap ? l->cap * 2 : 4;
+            saved *v = hone_realloc(s->alloc, l->v, cap * sizeof *v);
+            if (v) {
+                l->v = v;
+                l->cap = cap;
+            }
+        }
+        if (!nm || l->n == l->cap) {
+            hone_free(s->alloc, nm);
+            l->free_obj(obj);
+            rc = HONE_ENOMEM;
+        } else {
+            l->v[l->n++] = (saved){nm, obj};
+        }
+    }
+    pthread_mutex_unlock(&s->scrape_mu);
     return rc;
+}
+
+int hone_server_put_profile(hone_server *srv, const char *name, hone_prof_snapshot *snap) {
+    if (!srv || !snap) {
+        hone_prof_snapshot_free(snap);
+        return HONE_EINVAL;
+    }
+    return saved_put(srv, &srv->profiles, name, snap);
+}
+
+int hone_server_put_cycles(hone_server *srv, const char *name, hone_cycle_collector *c) {
+    if (!srv || !c) {
+        hone_cycle_collector_free(c);
+        return HONE_EINVAL;
+    }
+    return saved_put(srv, &srv->histories, name, c);
+}
+
+/* The outcome of building a reply: HONE_OK, or a refusal the builder
+ * chose (a source that does not exist, a bad query value) with its
+ * message, or an allocation failure. */
+typedef struct outcome {
+    int refusal; /* -1: none */
+    unsigned code;
+    char msg[160];
+} outcome;
+
+static int refuse_with(outcome *o, hone_server_refusal why, unsigned code, const char *fmt,
+                       const char *arg) {
+    o->refusal = (int)why;
+    o->code = code;
+    snprintf(o->msg, sizeof o->msg, fmt, arg);
+    return HONE_OK;
+}
+
+static int build_sources(hone_server *s, hone_buf *b) {
+    pthread_mutex_lock(&s->scrape_mu);
+    int rc = hone_buf_printf(b, "{\"live\":%s,\"profiles\":[", s->live_profile ? "true" : "false");
+    int first = 1;
+    if (!rc && live_profile(s)) {
+        rc = hone_buf_puts(b, "\"live\"");
+        first = 0;
+    }
+    for (size_t i = 0; i < s->profiles.n && !rc; i++, first = 0) {
+        if (!first) rc = hone_buf_puts(b, ",");
+        if (!rc) rc = json_string(b, s->profiles.v[i].name);
+    }
+    if (!rc) rc = hone_buf_puts(b, "],\"cycles\":[");
+    first = 1;
+    if (!rc && s->cycles) {
+        rc = hone_buf_puts(b, "\"live\"");
+        first = 0;
+    }
+    for (size_t i = 0; i < s->histories.n && !rc; i++, first = 0) {
+        if (!first) rc = hone_buf_puts(b, ",");
+        if (!rc) rc = json_string(b, s->histories.v[i].name);
+    }
+    if (!rc) rc = hone_buf_puts(b, "],\"caches\":[");
+    for (size_t i = 0; i < s->ncaches && !rc; i++) {
+        if (i) rc = hone_buf_puts(b, ",");
+        if (!rc) rc = json_string(b, s->caches[i].name);
+    }
+    if (!rc) rc = hone_buf_puts(b, "]}\n");
+    pthread_mutex_unlock(&s->scrape_mu);
+    return rc;
+}
+
+static const char *query(struct MHD_Connection *conn, const char *key) {
+    return MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+static int build_profile(hone_server *s, struct MHD_Connection *conn, hone_buf *b, outcome *o) {
+    const char *src = query(conn, "source");
+    int rc;
+    if ((!src && live_profile(s)) || (src && !strcmp(src, "live") && live_profile(s))) {
+        hone_prof_snapshot *snap;
+        hone_prof_snapshot_opts so = {.alloc = s->alloc};
+        rc = hone_prof_snapshot_take(&snap, &so);
+        if (rc) return rc;
+        rc = hone_prof_snapshot_json(snap, b);
+        hone_prof_snapshot_free(snap);
+        return rc;
+    }
+    pthread_mutex_lock(&s->scrape_mu);
+    hone_prof_snapshot *snap = src ? saved_find(&s->profiles, src)
+                               : s->profiles.n ? s->profiles.v[0].obj : NULL;
+    rc = snap ? hone_prof_snapshot_json(snap, b) : HONE_OK;
+    pthread_mutex_unlock(&s->scrape_mu);
+    if (!snap)
+        return refuse_with(o, HONE_SERVER_REFUSED_NOT_FOUND, MHD_HTTP_NOT_FOUND,
+                           src ? "404 no profile source '%.80s' (see /api/sources)\n"
+                               : "404 no profile: profiling is off and no profile was saved%s\n",
+                           src ? src : "");
+    return rc;
+}
+
+/* recent=N: 1..MAX_RECENT, decimal. */
+static int parse_recent(const char *v, size_t *out) {
+    if (!v) {
+        *out = DEF_RECENT;
+        return 1;
+    }
+    unsigned long n = 0;
+    if (!*v) return 0;
+    for (const char *p = v; *p; p++) {
+        if (*p < '0' || *p > '9' || n > MAX_RECENT) return 0;
+        n = n * 10 + (unsigned long)(*p - '0');
+    }
+    if (n < 1 || n > MAX_RECENT) return 0;
+    *out = n;
+    return 1;
+}
+
+static int build_cycles(hone_server *s, struct MHD_Connection *conn, hone_buf *b, outcome *o) {
+    const char *src = query(conn, "source");
+    size_t recent;
+    const char *rv = query(conn, "recent");
+    if (!parse_recent(rv, &recent))
+        return refuse_with(o, HONE_SERVER_REFUSED_QUERY, MHD_HTTP_BAD_REQUEST,
+                           "400 bad recent '%.40s': expected a whole number of cycles, 1..100000\n",
+                           rv);
+    pthread_mutex_lock(&s->scrape_mu);
+    hone_cycle_collector *c;
+    if (!src) c = s->cycles ? s->cycles : s->histories.n ? s->histories.v[0].obj : NULL;
+    else if (!strcmp(src, "live")) c = s->cycles;
+    else c = saved_find(&s->histories, src);
+    hone_cycle_report_opts ro = {.format = HONE_REPORT_JSON, .recent = recent};
+    int rc = c ? hone_cycle_report(c, &ro, b) : HONE_OK;
+    pthread_mutex_unlock(&s->scrape_mu);
+    if (!c)
+        return refuse_with(o, HONE_SERVER_REFUSED_NOT_FOUND, MHD_HTTP_NOT_FOUND,
+                           src ? "404 no cycles source '%.80s' (see /api/sources)\n"
+                               : "404 no cycles: this server was given no cycle history%s\n",
+                           src ? src : "");
+    return rc;
+}
+
+static int do_reset(hone_server *s, hone_buf *b, outcome *o) {
+    if (!s->live_profile)
+        return refuse_with(o, HONE_SERVER_REFUSED_NOT_FOUND, MHD_HTTP_NOT_FOUND,
+                           "404 this server has no live profile to reset%s\n", "");
+    int rc = hone_prof_reset();
+    return rc ? rc : hone_buf_puts(b, "{\"reset\":\"profile\"}\n");
+}
+
+static int do_clear(hone_server *s, struct MHD_Connection *conn, hone_buf *b, outcome *o) {
+    const char *name = query(conn, "name");
+    if (!name || !*name)
+        return refuse_with(o, HONE_SERVER_REFUSED_QUERY, MHD_HTTP_BAD_REQUEST,
+                           "400 missing name: expected /api/caches/clear?name=CACHE%s\n", "");
+    pthread_mutex_lock(&s->scrape_mu);
+    hone_cache *c = NULL;
+    for (size_t i = 0; i < s->ncaches && !c; i++)
+        if (!strcmp(s->caches[i].name, name)) c = s->caches[i].cache;
+    if (c) hone_cache_clear(c);
+    pthread_mutex_unlock(&s->scrape_mu);
+    if (!c)
+        return refuse_with(o, HONE_SERVER_REFUSED_NOT_FOUND, MHD_HTTP_NOT_FOUND,
+                           "404 no cache named '%.80s' (see /api/sources)\n", name);
+    int rc = hone_buf_puts(b, "{\"cleared\":");
+    if (!rc) rc = json_string(b, name);
+    return rc ? rc : hone_buf_puts(b, "}\n");
 }
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned code, const char *ctype,
@@ -428,6 +680,35 @@ static enum MHD_Result refuse(hone_server *s, struct MHD_Connection *conn, hone_
 }
 
 static enum MHD_Result answer(hone_server *s, struct MHD_Connection *conn, slot *sl);
+
+/* "Bearer <token>", the token compared in constant time (its length is
+ * not secret). */
+static int token_ok(const hone_server *s, const char *auth) {
+    if (!auth || strncmp(auth, "Bearer ", 7)) return 0;
+    const char *t = auth + 7;
+    size_t n = strlen(t);
+    if (n != s->token_len) return 0;
+    unsigned char diff = 0;
+    for (size_t i = 0; i < n; i++) diff |= (unsigned char)(t[i] ^ s->token[i]);
+    return diff == 0;
+}
+
+static enum MHD_Result refuse_token(hone_server *s, struct MHD_Connection *conn) {
+    count(s, HONE_SERVER_REFUSED_TOKEN);
+    static const char msg[] = "401 unauthorized: this endpoint needs the server's admin token "
+                              "(Authorization: Bearer TOKEN)\n";
+    struct MHD_Response *r =
+            MHD_create_response_from_buffer(sizeof msg - 1, (void *)(uintptr_t)msg,
+                                            MHD_RESPMEM_PERSISTENT);
+    if (!r) return MHD_NO;
+    enum MHD_Result ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                                 "text/plain; charset=utf-8");
+    if (ok == MHD_YES) ok = MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                                    "Bearer realm=\"hone\"");
+    if (ok == MHD_YES) ok = MHD_queue_response(conn, MHD_HTTP_UNAUTHORIZED, r);
+    MHD_destroy_response(r);
+    return ok;
+}
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
@@ -463,35 +744,76 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!host_ok(s, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST)))
         return refuse(s, conn, HONE_SERVER_REFUSED_HOST, MHD_HTTP_MISDIRECTED_REQUEST,
                       "421 misdirected request: Host must name this server or localhost\n", NULL);
-    int head = !strcmp(method, MHD_HTTP_METHOD_HEAD);
-    if (!head && strcmp(method, MHD_HTTP_METHOD_GET))
+    int get = !strcmp(method, MHD_HTTP_METHOD_GET) || !strcmp(method, MHD_HTTP_METHOD_HEAD);
+    int post = !strcmp(method, MHD_HTTP_METHOD_POST);
+    int admin = is_admin(sl->ep);
+    if (admin && !s->token)
+        admin = 0; /* read-only server: the path does not exist */
+    if (admin ? !post : !get)
         return refuse(s, conn, HONE_SERVER_REFUSED_METHOD, MHD_HTTP_METHOD_NOT_ALLOWED,
-                      "405 method not allowed: this server is read-only (GET, HEAD)\n",
-                      "GET, HEAD");
-    if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH) ||
+                      admin ? "405 method not allowed: this endpoint changes state (POST)\n"
+                            : "405 method not allowed: this path is read-only (GET, HEAD)\n",
+                      admin ? "POST" : "GET, HEAD");
+    const char *clen =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if ((clen && strcmp(clen, "0")) ||
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING))
         return refuse(s, conn, HONE_SERVER_REFUSED_BODY, MHD_HTTP_CONTENT_TOO_LARGE,
                       "413 a request body is not accepted\n", NULL);
-    if (sl->ep == EP_NONE)
+    if (sl->ep == EP_NONE || (is_admin(sl->ep) && !admin))
         return refuse(s, conn, HONE_SERVER_REFUSED_NOT_FOUND, MHD_HTTP_NOT_FOUND, "404 not found\n",
                       NULL);
+    if (admin && !token_ok(s, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                          MHD_HTTP_HEADER_AUTHORIZATION)))
+        return refuse_token(s, conn);
     sl->replied = 0;
     return MHD_YES;
 }
 
+/* Does the Accept header ask for OpenMetrics? (Prometheus sends
+ * "application/openmetrics-text;version=1.0.0,...;q=0.5,text/plain;..."
+ * and takes what the Content-Type says.) */
+static int wants_openmetrics(struct MHD_Connection *conn) {
+    const char *acc = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+    return acc && strstr(acc, "application/openmetrics-text") != NULL;
+}
+
 static enum MHD_Result answer(hone_server *s, struct MHD_Connection *conn, slot *sl) {
+    if (sl->ep == EP_ASSET) {
+        atomic_fetch_add_explicit(&s->requests, 1, memory_order_relaxed);
+        return reply(conn, MHD_HTTP_OK, sl->asset->ctype, (const char *)sl->asset->data,
+                     sl->asset->len, 0, NULL);
+    }
     hone_buf b;
     hone_buf_init(&b, s->alloc);
+    outcome o = {.refusal = -1};
     int rc;
     const char *ctype = "application/json";
     switch (sl->ep) {
     case EP_METRICS:
         rc = build_metrics(s, &b);
         ctype = "text/plain; version=0.0.4; charset=utf-8";
+        if (!rc && wants_openmetrics(conn)) {
+            hone_buf om;
+            hone_buf_init(&om, s->alloc);
+            rc = hone_metrics_openmetrics(b.data ? b.data : "", b.len, &om);
+            hone_buf_free(&b);
+            b = om;
+            ctype = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+        }
         break;
     case EP_CACHES: rc = build_caches(s, &b); break;
     case EP_PROCESS: rc = build_process(&b); break;
-    default: rc = build_profile(s, &b); break;
+    case EP_PROFILE: rc = build_profile(s, conn, &b, &o); break;
+    case EP_CYCLES: rc = build_cycles(s, conn, &b, &o); break;
+    case EP_SOURCES: rc = build_sources(s, &b); break;
+    case EP_RESET: rc = do_reset(s, &b, &o); break;
+    case EP_CLEAR: rc = do_clear(s, conn, &b, &o); break;
+    default: rc = HONE_EINVAL; break;
+    }
+    if (!rc && o.refusal >= 0) {
+        hone_buf_free(&b);
+        return refuse(s, conn, (hone_server_refusal)o.refusal, o.code, o.msg, NULL);
     }
     if (rc) {
         hone_buf_free(&b);
@@ -526,6 +848,12 @@ static void destroy(hone_server *s) {
     }
     for (size_t i = 0; i < s->ncaches; i++) hone_free(s->alloc, s->caches[i].name);
     hone_free(s->alloc, s->caches);
+    saved_list_free(s->alloc, &s->profiles);
+    saved_list_free(s->alloc, &s->histories);
+    if (s->token) {
+        for (volatile char *t = s->token; *t; t++) *t = 0; /* not left in freed memory */
+        hone_free(s->alloc, s->token);
+    }
     hone_metrics_free(s->own);
     hone_free(s->alloc, s->slots);
     pthread_mutex_destroy(&s->conn_mu);
@@ -629,6 +957,9 @@ int hone_server_start(hone_server **out, const hone_server_opts *opts, hone_erro
     size_t mem = o.memory_limit ? o.memory_limit : DEF_MEMORY;
     s->user = o.metrics;
     s->cycles = o.cycles;
+    s->live_profile = !o.no_live_profile;
+    s->profiles.free_obj = free_snapshot;
+    s->histories.free_obj = free_cycles;
     s->process = !o.no_process_metrics;
     int rc;
     struct sockaddr_storage sa;
@@ -647,6 +978,24 @@ int hone_server_start(hone_server **out, const hone_server_opts *opts, hone_erro
     }
     rc = parse_listen(s, o.listen ? o.listen : "127.0.0.1:0", &sa, err);
     if (rc) goto fail;
+    if (o.admin_token) {
+        size_t tl = strlen(o.admin_token);
+        int printable = 1;
+        for (size_t i = 0; i < tl; i++)
+            if (o.admin_token[i] <= ' ' || o.admin_token[i] > '~') printable = 0;
+        if (tl < MIN_TOKEN || !printable) {
+            rc = hone_error_set(err, HONE_EINVAL,
+                                "admin_token: expected at least %u printable characters without "
+                                "spaces, got %zu%s",
+                                MIN_TOKEN, tl, printable ? "" : " with a space or control byte");
+            goto fail;
+        }
+        if (!(s->token = hone_strdup(s->alloc, o.admin_token))) {
+            rc = HONE_ENOMEM;
+            goto fail;
+        }
+        s->token_len = tl;
+    }
     rc = HONE_ENOMEM;
     if (o.hosts) {
         size_t n = 0;
@@ -746,4 +1095,37 @@ void hone_server_stats_get(const hone_server *srv, hone_server_stats *st) {
     for (int i = 0; i < HONE_SERVER_REFUSAL_COUNT; i++)
         st->refused[i] = atomic_load(&s->refused[i]);
     st->connections = atomic_load(&s->connections);
+}
+
+/* ------------------------------------------------------------------ */
+/* HONE_SERVE                                                          */
+/* ------------------------------------------------------------------ */
+
+static hone_server *g_env_server;
+
+hone_server *hone_server_default(void) { return g_env_server; }
+
+static void stop_env_server(void) {
+    hone_server *s = g_env_server;
+    g_env_server = NULL;
+    hone_server_stop(s);
+}
+
+/* Starts the server HONE_SERVE names, when set, before main(): the
+ * process-wide registry, the default cycle collector and the profiler (see
+ * hone/server.h). A bad value is one error line; the program runs on. */
+__attribute__((constructor)) static void serve_from_env(void) {
+    const char *v = getenv("HONE_SERVE");
+    if (!v || !*v) return;
+    hone_server_opts o = {.listen = v,
+                          .metrics = hone_metrics_default(),
+                          .cycles = hone_cycle_default()};
+    hone_error err;
+    if (hone_server_start(&g_env_server, &o, &err)) {
+        hone_log(HONE_LOG_ERROR, "server", "HONE_SERVE=%s: %s", v, err.msg);
+        return;
+    }
+    hone_log(HONE_LOG_INFO, "server", "serving http://%s:%u/ (HONE_SERVE)", g_env_server->host,
+             g_env_server->port);
+    atexit(stop_env_server);
 }

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* The test's own buffers use libc directly: the failing allocator is the
@@ -268,7 +270,9 @@ static void metrics_sources(void **state) {
 
 static json_t *get_json(unsigned port, const char *path) {
     resp r;
-    assert_int_equal(request(port, NULL, path, NULL, &r), 200);
+    long code = request(port, NULL, path, NULL, &r);
+    if (code != 200) fprintf(stderr, "GET %s: %ld %.*s\n", path, code, (int)r.body.len, r.body.data);
+    assert_int_equal(code, 200);
     assert_string_equal(r.ctype, "application/json");
     json_error_t je;
     json_t *j = json_loadb(r.body.data, r.body.len, 0, &je);
@@ -301,11 +305,300 @@ static void api_endpoints(void **state) {
     assert_true(json_integer_value(json_object_get(j, "threads")) >= 2); /* us and the server */
     json_decref(j);
 
+    /* Profiling off and nothing saved: no profile, said so. */
+    resp r;
+    assert_int_equal(request(port, NULL, "/api/profile", NULL, &r), 404);
+    assert_non_null(strstr(r.body.data, "profiling is off"));
+    hone_buf_free(&r.body);
+    hone_prof_enable(1);
+    {
+        HONE_ZONE("api_zone");
+    }
     j = get_json(port, "/api/profile");
-    assert_true(json_is_object(j));
+    assert_string_equal(json_string_value(json_object_get(j, "format")), "hone-profile");
+    assert_true(json_array_size(json_object_get(j, "tree")) >= 1);
     json_decref(j);
+    hone_prof_enable(0);
     hone_server_stop(s);
     hone_cache_free(c);
+}
+
+static hone_cycle_collector *cycles_of(size_t n, const char *id) {
+    hone_cycle_collector *cy;
+    assert_int_equal(hone_cycle_collector_new(&cy, NULL), HONE_OK);
+    for (size_t i = 0; i < n; i++) {
+        hone_cycle *c;
+        assert_int_equal(hone_cycle_begin(cy, id, &c), HONE_OK);
+        hone_cycle_hit(c);
+        hone_cycle_end(c, 1);
+    }
+    return cy;
+}
+
+static const char *json_str_at(json_t *arr, size_t i) {
+    return json_string_value(json_array_get(arr, i));
+}
+
+/* Saved profiles and histories (what `hone serve` shows) beside the live
+ * ones: listed by /api/sources, chosen with ?source=, replaced by name. */
+static void saved_sources(void **state) {
+    (void)state;
+    hone_cycle_collector *live = cycles_of(3, "live-cycle");
+    hone_server_opts o = {.cycles = live};
+    hone_server *s = start(&o);
+    unsigned port = hone_server_port(s);
+    hone_prof_enable(1);
+    {
+        HONE_ZONE("live_zone");
+    }
+
+    const char *saved_json = "{\"format\":\"hone-profile\",\"version\":1,\"wall_ns\":1000,"
+                             "\"zones\":[{\"name\":\"saved_zone\",\"file\":\"f.c\","
+                             "\"function\":\"f\",\"line\":1,\"count\":2,\"total_ns\":10,"
+                             "\"self_ns\":10,\"min_ns\":5,\"max_ns\":5,\"mean_ns\":5,"
+                             "\"std_ns\":0,\"p50_ns\":5,\"p90_ns\":5,\"p99_ns\":5,"
+                             "\"p999_ns\":5}]}";
+    hone_prof_snapshot *snap;
+    hone_error err;
+    assert_int_equal(hone_prof_snapshot_parse(&snap, saved_json, strlen(saved_json), NULL, &err),
+                     HONE_OK);
+    assert_int_equal(hone_server_put_profile(s, "old.json", snap), HONE_OK);
+    assert_int_equal(hone_server_put_cycles(s, "hist.json", cycles_of(5, "saved-cycle")), HONE_OK);
+
+    json_t *j = get_json(port, "/api/sources");
+    assert_true(json_is_true(json_object_get(j, "live")));
+    json_t *p = json_object_get(j, "profiles"), *c = json_object_get(j, "cycles");
+    assert_int_equal(json_array_size(p), 2);
+    assert_string_equal(json_str_at(p, 0), "live");
+    assert_string_equal(json_str_at(p, 1), "old.json");
+    assert_int_equal(json_array_size(c), 2);
+    assert_string_equal(json_str_at(c, 0), "live");
+    assert_string_equal(json_str_at(c, 1), "hist.json");
+    json_decref(j);
+
+    j = get_json(port, "/api/profile?source=old.json");
+    json_t *z = json_array_get(json_object_get(j, "zones"), 0);
+    assert_string_equal(json_string_value(json_object_get(z, "name")), "saved_zone");
+    json_decref(j);
+    j = get_json(port, "/api/profile"); /* default: live */
+    int found = 0;
+    json_t *zones = json_object_get(j, "zones");
+    for (size_t i = 0; i < json_array_size(zones); i++)
+        if (!strcmp(json_string_value(json_object_get(json_array_get(zones, i), "name")),
+                    "live_zone"))
+            found = 1;
+    assert_true(found);
+    json_decref(j);
+
+    j = get_json(port, "/api/cycles?recent=2");
+    assert_int_equal(json_array_size(json_object_get(j, "cycles")), 2);
+    assert_string_equal(json_string_value(json_object_get(
+                                json_array_get(json_object_get(j, "cycles"), 0), "id")),
+                        "live-cycle");
+    json_decref(j);
+    j = get_json(port, "/api/cycles?source=hist.json");
+    assert_int_equal(json_array_size(json_object_get(j, "cycles")), 5);
+    json_decref(j);
+
+    /* Replacing keeps one source of the name and serves the new one. */
+    assert_int_equal(hone_server_put_cycles(s, "hist.json", cycles_of(7, "newer")), HONE_OK);
+    j = get_json(port, "/api/cycles?source=hist.json");
+    assert_int_equal(json_array_size(json_object_get(j, "cycles")), 7);
+    json_decref(j);
+    j = get_json(port, "/api/sources");
+    assert_int_equal(json_array_size(json_object_get(j, "cycles")), 2);
+    json_decref(j);
+
+    /* Unknown sources and bad values: 404 and 400, each counted. */
+    resp r;
+    assert_int_equal(request(port, NULL, "/api/profile?source=nope", NULL, &r), 404);
+    assert_non_null(strstr(r.body.data, "'nope'"));
+    hone_buf_free(&r.body);
+    assert_int_equal(get_code(port, NULL, "/api/cycles?source=nope", NULL), 404);
+    const char *badq[] = {"/api/cycles?recent=0", "/api/cycles?recent=x",
+                          "/api/cycles?recent=100001", "/api/cycles?recent=",
+                          "/api/cycles?recent=-1"};
+    for (size_t i = 0; i < sizeof badq / sizeof badq[0]; i++) {
+        long code = request(port, NULL, badq[i], NULL, &r);
+        if (code != 400) fprintf(stderr, "%s: %ld\n", badq[i], code);
+        assert_int_equal(code, 400);
+        assert_non_null(strstr(r.body.data, "bad recent"));
+        hone_buf_free(&r.body);
+    }
+    assert_int_equal(refused(s, HONE_SERVER_REFUSED_QUERY), 5);
+    /* "live" and empty names are refused, and the object is still freed. */
+    assert_int_equal(hone_server_put_cycles(s, "live", cycles_of(1, "x")), HONE_EINVAL);
+    assert_int_equal(hone_server_put_cycles(s, "", cycles_of(1, "x")), HONE_EINVAL);
+    hone_prof_enable(0);
+    hone_server_stop(s);
+    hone_cycle_collector_free(live);
+
+    /* A server for saved files only: no live source at all. */
+    hone_server_opts so = {.no_live_profile = 1};
+    s = start(&so);
+    hone_prof_enable(1);
+    j = get_json(hone_server_port(s), "/api/sources");
+    assert_true(json_is_false(json_object_get(j, "live")));
+    assert_int_equal(json_array_size(json_object_get(j, "profiles")), 0);
+    assert_int_equal(json_array_size(json_object_get(j, "cycles")), 0);
+    json_decref(j);
+    assert_int_equal(get_code(hone_server_port(s), NULL, "/api/profile", NULL), 404);
+    assert_int_equal(get_code(hone_server_port(s), NULL, "/api/cycles", NULL), 404);
+    hone_prof_enable(0);
+    hone_server_stop(s);
+}
+
+static long post(unsigned port, const char *path, const char *auth, resp *r) {
+    memset(r, 0, sizeof *r);
+    hone_buf_init(&r->body, &libc_alloc);
+    CURL *c = curl_easy_init();
+    if (!c) return 0;
+    char url[512];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", port, path);
+    struct curl_slist *hdr = auth ? curl_slist_append(NULL, auth) : NULL;
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+    if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->code);
+    curl_slist_free_all(hdr);
+    curl_easy_cleanup(c);
+    return r->code;
+}
+
+#define TOKEN "0123456789abcdef-token"
+
+static uint64_t entries_of(hone_cache *c) {
+    hone_cache_stats st;
+    hone_cache_stats_get(c, &st);
+    return st.entries;
+}
+
+/* State changes exist only with a token, and need it. */
+static void admin_token(void **state) {
+    (void)state;
+    hone_cache *c;
+    hone_cache_options co = {.max_entries = 10};
+    assert_int_equal(hone_cache_new(&c, &co), HONE_OK);
+    hone_cache_put(c, "a", 1, "1", 1);
+
+    /* Read-only server: the paths do not exist. */
+    hone_server *s = start(NULL);
+    assert_int_equal(hone_server_add_cache(s, "c1", c), HONE_OK);
+    resp r;
+    assert_int_equal(post(hone_server_port(s), "/api/caches/clear?name=c1", NULL, &r), 405);
+    hone_buf_free(&r.body);
+    assert_int_equal(get_code(hone_server_port(s), NULL, "/api/reset", NULL), 404);
+    assert_int_equal(entries_of(c), 1);
+    hone_server_stop(s);
+
+    hone_server_opts o = {.admin_token = TOKEN};
+    s = start(&o);
+    unsigned port = hone_server_port(s);
+    assert_int_equal(hone_server_add_cache(s, "c1", c), HONE_OK);
+    const char *bad[] = {NULL, "Authorization: Bearer 0123456789abcdef-tokem",
+                         "Authorization: Bearer 0123456789abcdef-toke",
+                         "Authorization: Bearer 0123456789abcdef-token2",
+                         "Authorization: Basic MDEyMzQ1Njc4OWFiY2RlZi10b2tlbg=="};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        long code = post(port, "/api/caches/clear?name=c1", bad[i], &r);
+        if (code != 401) fprintf(stderr, "%s: %ld\n", bad[i] ? bad[i] : "(none)", code);
+        assert_int_equal(code, 401);
+        hone_buf_free(&r.body);
+    }
+    assert_int_equal(refused(s, HONE_SERVER_REFUSED_TOKEN), 5);
+    assert_int_equal(entries_of(c), 1);
+    /* GET of a state-changing path: 405, nothing changes. */
+    assert_int_equal(get_code(port, NULL, "/api/caches/clear?name=c1", NULL), 405);
+    assert_int_equal(entries_of(c), 1);
+    /* The right token clears; an unknown cache is a 404. */
+    assert_int_equal(post(port, "/api/caches/clear?name=c1", "Authorization: Bearer " TOKEN, &r),
+                     200);
+    assert_non_null(strstr(r.body.data, "\"cleared\":\"c1\""));
+    hone_buf_free(&r.body);
+    assert_int_equal(entries_of(c), 0);
+    assert_int_equal(post(port, "/api/caches/clear?name=c2", "Authorization: Bearer " TOKEN, &r),
+                     404);
+    hone_buf_free(&r.body);
+    assert_int_equal(post(port, "/api/caches/clear", "Authorization: Bearer " TOKEN, &r), 400);
+    hone_buf_free(&r.body);
+    /* Reset starts a new profile interval. */
+    hone_prof_enable(1);
+    {
+        HONE_ZONE("before_reset");
+    }
+    assert_int_equal(post(port, "/api/reset", "Authorization: Bearer " TOKEN, &r), 200);
+    hone_buf_free(&r.body);
+    json_t *j = get_json(port, "/api/profile");
+    assert_int_equal(json_array_size(json_object_get(j, "zones")), 0);
+    json_decref(j);
+    hone_prof_enable(0);
+    hone_server_stop(s);
+    hone_cache_free(c);
+
+    /* Short or spaced tokens are refused at start. */
+    const char *weak[] = {"short", "0123456789 abcdef", "0123456789abcde"};
+    for (size_t i = 0; i < sizeof weak / sizeof weak[0]; i++) {
+        hone_server_opts w = {.admin_token = weak[i]};
+        hone_error err;
+        assert_int_equal(hone_server_start(&s, &w, &err), HONE_EINVAL);
+        assert_non_null(strstr(err.msg, "admin_token"));
+        assert_null(s);
+    }
+}
+
+/* The dashboard's files are served from the library, and /metrics speaks
+ * OpenMetrics to a scraper that asks for it. */
+static void pages_and_openmetrics(void **state) {
+    (void)state;
+    hone_server *s = start(NULL);
+    unsigned port = hone_server_port(s);
+    resp r;
+    assert_int_equal(request(port, NULL, "/", NULL, &r), 200);
+    assert_string_equal(r.ctype, "text/html; charset=utf-8");
+    assert_non_null(strstr(r.body.data, "<html"));
+    hone_buf_free(&r.body);
+    assert_int_equal(request(port, NULL, "/favicon.ico", NULL, &r), 200);
+    assert_string_equal(r.ctype, "image/x-icon");
+    hone_buf_free(&r.body);
+    assert_int_equal(get_code(port, NULL, "/index.html", NULL), 404);
+    assert_int_equal(get_code(port, "POST", "/", NULL), 405);
+
+    const char *om = "Accept: application/openmetrics-text;version=1.0.0,"
+                     "text/plain;version=0.0.4;q=0.5";
+    assert_int_equal(post(port, "/metrics", NULL, &r), 405);
+    hone_buf_free(&r.body);
+    CURL *c = curl_easy_init();
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/metrics", port);
+    struct curl_slist *hdr = curl_slist_append(NULL, om);
+    memset(&r, 0, sizeof r);
+    hone_buf_init(&r.body, &libc_alloc);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
+    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    char *ct = NULL;
+    curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
+    assert_non_null(ct);
+    assert_string_equal(ct, "application/openmetrics-text; version=1.0.0; charset=utf-8");
+    curl_slist_free_all(hdr);
+    curl_easy_cleanup(c);
+    assert_true(r.body.len > 6);
+    assert_string_equal(r.body.data + r.body.len - 6, "# EOF\n");
+    hone_error err;
+    int lrc = hone_metrics_lint(r.body.data, r.body.len, 1, &err);
+    if (lrc) fprintf(stderr, "openmetrics lint: %s\n", err.msg);
+    assert_int_equal(lrc, HONE_OK);
+    hone_buf_free(&r.body);
+    hone_server_stop(s);
 }
 
 static void foreign_host(void **state) {
@@ -344,7 +637,8 @@ static void paths_exact(void **state) {
     unsigned port = hone_server_port(s);
     const char *bad[] = {"/metrics/../metrics", "/api/../metrics", "/%2e%2e/metrics", "/metrics%00",
                          "/metrics%00.txt", "/Metrics", "/metrics/", "//metrics", "/metrics%zz",
-                         "/", "/api/caches/.."};
+                         "/api/caches/..", "//", "/app.js%00", "/./app.js", "/index.html",
+                         "/api/caches/clear"};
     size_t n = sizeof bad / sizeof bad[0];
     for (size_t i = 0; i < n; i++) {
         long code = get_code(port, NULL, bad[i], NULL);
@@ -579,11 +873,26 @@ static int start_stop_run(const hone_allocator *a, void *ctx) {
         return rc;
     }
     const char *hosts[] = {"a.internal", NULL};
-    hone_server_opts o = {.alloc = a, .metrics = m, .hosts = hosts};
+    hone_server_opts o = {.alloc = a, .metrics = m, .hosts = hosts, .admin_token = TOKEN};
     hone_server *s = NULL;
     rc = hone_server_start(&s, &o, NULL);
     if (!rc) rc = hone_server_add_cache(s, "c", oc->cache);
+    if (!rc) {
+        /* put_cycles owns the collector even when it fails. */
+        hone_cycle_opts cyo = {.alloc = a};
+        hone_cycle_collector *cy;
+        rc = hone_cycle_collector_new(&cy, &cyo);
+        if (!rc) rc = hone_server_put_cycles(s, "h.json", cy);
+    }
     if (s) {
+        const char *paths[] = {"/api/sources", "/api/cycles?source=h.json", "/"};
+        for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+            long code = get_code(hone_server_port(s), NULL, paths[i], NULL);
+            if (code != 200 && code != 404 && code != 500) {
+                fprintf(stderr, "%s answered %ld\n", paths[i], code);
+                rc = HONE_EFAIL;
+            }
+        }
         /* A failed allocation inside a request is a 500, not a crash. */
         long code = get_code(hone_server_port(s), NULL, "/metrics", NULL);
         if (code != 200 && code != 500) {
@@ -675,7 +984,92 @@ static int teardown(void **state) {
     return 0;
 }
 
+/* HONE_SERVE starts the server before main in any program linked with
+ * hone: this test program re-run with the variable set, as a child. */
+static pid_t spawn_env_child(const char *value, int *to_child, int *from_child, int *err_fd) {
+    int in[2], out[2], er[2];
+    assert_int_equal(pipe2(in, O_CLOEXEC), 0); /* the child keeps only its dup2 copies */
+    assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(er, O_CLOEXEC), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        dup2(er[1], 2);
+        setenv("HONE_SERVE", value, 1);
+        setenv("TEST_SERVE_CHILD", "1", 1);
+        execl("/proc/self/exe", "test_server_server", (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    close(er[1]);
+    *to_child = in[1];
+    *from_child = out[0];
+    *err_fd = er[0];
+    return pid;
+}
+
+static void env_serve(void **state) {
+    (void)state;
+    int to, from, errfd, st;
+    pid_t pid = spawn_env_child("127.0.0.1:0", &to, &from, &errfd);
+    char line[64] = {0};
+    ssize_t n = read(from, line, sizeof line - 1); /* the child prints its port */
+    assert_true(n > 0);
+    unsigned port = (unsigned)strtoul(line, NULL, 10);
+    assert_true(port > 0);
+    resp r;
+    assert_int_equal(request(port, NULL, "/metrics", NULL, &r), 200);
+    assert_non_null(strstr(r.body.data, "hone_server_requests_total"));
+    assert_non_null(strstr(r.body.data, "env_child_total")); /* the default registry */
+    hone_buf_free(&r.body);
+    close(to); /* the child exits at EOF, stopping the server at exit */
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    close(from);
+    close(errfd);
+
+    /* A bad value: one line naming it, no server, the program runs on. */
+    pid = spawn_env_child("127.0.0.1:http", &to, &from, &errfd);
+    memset(line, 0, sizeof line);
+    n = read(from, line, sizeof line - 1);
+    assert_true(n > 0);
+    assert_int_equal(strtoul(line, NULL, 10), 0);
+    close(to);
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    char err[1024] = {0};
+    n = read(errfd, err, sizeof err - 1);
+    assert_true(n > 0);
+    if (!strstr(err, "HONE_SERVE=127.0.0.1:http")) fprintf(stderr, "child said: %s\n", err);
+    assert_non_null(strstr(err, "HONE_SERVE=127.0.0.1:http"));
+    assert_non_null(strchr(err, '\n'));
+    assert_null(strchr(strchr(err, '\n') + 1, '\n')); /* one line */
+    close(from);
+    close(errfd);
+}
+
+/* The child side of env_serve: prints the port HONE_SERVE's server got
+ * (0 for none) and waits for its stdin to close. */
+static int env_child_main(void) {
+    hone_metric *m;
+    hone_metrics_counter(hone_metrics_default(), "env_child_total", "Test.", NULL, &m, NULL);
+    hone_metric_inc(m);
+    printf("%u\n", hone_server_port(hone_server_default()));
+    fflush(stdout);
+    char c;
+    while (read(0, &c, 1) > 0) {
+    }
+    return 0;
+}
+
 static const struct CMUnitTest tests[] = {
+        cmocka_unit_test(env_serve),
+        cmocka_unit_test(saved_sources),
+        cmocka_unit_test(admin_token),
+        cmocka_unit_test(pages_and_openmetrics),
         cmocka_unit_test(metrics_endpoint), cmocka_unit_test(metrics_sources),
         cmocka_unit_test(api_endpoints),
         cmocka_unit_test(foreign_host),     cmocka_unit_test(paths_exact),
@@ -685,4 +1079,7 @@ static const struct CMUnitTest tests[] = {
         cmocka_unit_test(bad_options),      cmocka_unit_test(oom_start_stop),
         cmocka_unit_test(concurrent_scrapes),
 };
-HONE_TEST_MAIN_FIXTURES(tests, setup, teardown)
+int main(int argc, char **argv) {
+    if (getenv("TEST_SERVE_CHILD")) return env_child_main();
+    return HONE_TEST_RUN(tests, setup, teardown, argc, argv);
+}
