@@ -1,9 +1,11 @@
-/* hone/server.h - an embeddable, read-only HTTP endpoint on libmicrohttpd:
- * Prometheus /metrics and JSON /api/caches, /api/process, /api/profile.
+/* hone/server.h - an embeddable HTTP endpoint on libmicrohttpd: a live
+ * dashboard at /, Prometheus /metrics and a JSON API (hone-serve(1) has
+ * an example of each endpoint). Read-only unless opts.admin_token is set.
  *
  * Safety model: the server is meant to be linked into any program, so it
  * binds 127.0.0.1 unless told otherwise, serves only GET and HEAD on a
- * fixed set of exact paths, changes no state, and refuses a Host header
+ * fixed set of exact paths, changes no state unless given a token, and
+ * refuses a Host header
  * that names neither the bound address nor localhost (a web page the user
  * opens cannot use DNS rebinding to read it). Every refusal and every limit
  * hit is counted and exported as hone_server_refused_total{reason=...}.
@@ -37,9 +39,12 @@
  * completing a request that hone saw (malformed, oversized, idle, or the
  * client simply left), apart from the ones hone cut at the header deadline.
  *
- * Endpoints (GET or HEAD; a query string is ignored):
+ * Endpoints (GET or HEAD unless said):
+ * - /, /app.js, /app.css, /dygraph.min.js, /dygraph.min.css, /favicon.ico,
+ *   /licenses/dygraphs.txt: the dashboard, embedded at build time.
  * - /metrics: Prometheus text 0.0.4 (Content-Type "text/plain;
- *   version=0.0.4; charset=utf-8"): opts.metrics, then the server's own
+ *   version=0.0.4; charset=utf-8"), or OpenMetrics 1.0.0 when the Accept
+ *   header names application/openmetrics-text: opts.metrics, then the server's own
  *   registry (hone_server_requests_total, hone_server_refused_total{reason},
  *   hone_server_connections, the process_* series of
  *   hone_metrics_update_process unless opts.no_process_metrics, and every
@@ -48,7 +53,16 @@
  *   reset). Families must not repeat across these sources.
  * - /api/caches: {"caches": [{"name": ..., "stats": hone_cache_stats_json}]}.
  * - /api/process: hone_process_stats as one JSON object.
- * - /api/profile: hone_prof_snapshot_json of a snapshot that does not reset.
+ * - /api/profile[?source=NAME]: hone_prof_snapshot_json of the live
+ *   profile (a snapshot that does not reset) or of a saved one; 404 when
+ *   there is no such source.
+ * - /api/cycles[?recent=N][&source=NAME]: hone_cycle_report JSON of the
+ *   live collector (opts.cycles) or a saved history, its last N cycles
+ *   (1..100000, default 100; anything else is a 400, counted "query").
+ * - /api/sources: {"live": bool, "profiles": [...], "cycles": [...],
+ *   "caches": [...]}, the names ?source= and ?name= take.
+ * - POST /api/reset (hone_prof_reset) and POST /api/caches/clear?name=NAME
+ *   (hone_cache_clear): only with opts.admin_token, see there.
  * A reply that cannot be built (out of memory) is a 500, counted "error".
  *
  * Threads: libmicrohttpd's one internal polling thread (epoll where
@@ -65,6 +79,10 @@
 #include "hone/metrics.h"
 #include "hone/cache.h"
 #include "hone/prof.h"
+
+/* HONE_SERVE=ADDR:PORT in the environment starts a server before main
+ * (the process-wide registry, hone_cycle_default() and the live profiler);
+ * see hone_server_default(). */
 
 #ifdef __cplusplus
 extern "C" {
