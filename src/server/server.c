@@ -92,7 +92,9 @@ typedef struct saved_list {
 struct hone_server {
     const hone_allocator *alloc;
     struct MHD_Daemon *mhd;
-    unsigned port;
+    /* Written after libmicrohttpd's thread started (the port it bound),
+     * read by that thread's Host check: atomic. */
+    _Atomic unsigned port;
     char host[64];     /* the bound address as a Host names it ("[::1]" for v6) */
     char **hosts;      /* extra Host values, NULL-terminated */
     unsigned max_conn, max_per_ip;
@@ -191,7 +193,7 @@ static int host_ok(const hone_server *s, const char *h) {
             if (*d < '0' || *d > '9' || p > 65535) return 0;
             p = p * 10 + (unsigned long)(*d - '0');
         }
-        if (p != s->port) return 0;
+        if (p != atomic_load_explicit(&s->port, memory_order_relaxed)) return 0;
         n = (size_t)(colon - h);
     }
     if (n == 9 && !strncasecmp(h, "localhost", 9)) return 1;
@@ -897,6 +899,8 @@ static int parse_listen(hone_server *s, const char *listen, struct sockaddr_stor
         return hone_error_set(err, HONE_EINVAL, "listen: '%s' is a Unix socket; expected ADDR:PORT",
                               listen);
     if (any) port = 0;
+    /* Known before the daemon starts unless the kernel picks it. */
+    atomic_store_explicit(&s->port, port, memory_order_relaxed);
     memset(sa, 0, sizeof *sa);
     if (!strcasecmp(host, "localhost")) strcpy(host, "127.0.0.1");
     struct sockaddr_in *v4 = (struct sockaddr_in *)(void *)sa;
@@ -1044,7 +1048,7 @@ int hone_server_start(hone_server **out, const hone_server_opts *opts, hone_erro
         goto fail;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = di ? di->port : 0;
+    atomic_store_explicit(&s->port, di ? di->port : 0, memory_order_relaxed);
     *out = s;
     return HONE_OK;
 fail:
@@ -1060,7 +1064,10 @@ void hone_server_stop(hone_server *srv) {
     destroy(srv);
 }
 
-unsigned hone_server_port(const hone_server *srv) { return srv ? srv->port : 0; }
+unsigned hone_server_port(const hone_server *srv) {
+    return srv ? atomic_load_explicit(&((hone_server *)(uintptr_t)srv)->port, memory_order_relaxed)
+               : 0;
+}
 
 int hone_server_add_cache(hone_server *srv, const char *name, hone_cache *c) {
     if (!srv || !name || !*name || !c) return HONE_EINVAL;
@@ -1126,6 +1133,6 @@ __attribute__((constructor)) static void serve_from_env(void) {
         return;
     }
     hone_log(HONE_LOG_INFO, "server", "serving http://%s:%u/ (HONE_SERVE)", g_env_server->host,
-             g_env_server->port);
+             hone_server_port(g_env_server));
     atexit(stop_env_server);
 }
