@@ -2,7 +2,9 @@
 #include "cli.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 void cli_error(const char *fmt, ...) {
@@ -146,3 +148,30 @@ const cli_spec *const cli_specs[] = {&cli_spec_sysinfo,   &cli_spec_demo,     &c
                                      &cli_spec_cache_clear, &cli_spec_cache_export, &cli_spec_http_get,
                                      &cli_spec_hash,      &cli_spec_manifest_build, &cli_spec_manifest_check,
                                      &cli_spec_manifest_diff, &cli_spec_completion, &cli_spec_serve, NULL};
+
+/* Reads the whole file; NULL (errno set) on failure. */
+char *cli_slurp(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    hone_buf b;
+    hone_buf_init(&b, NULL);
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (hone_buf_append(&b, chunk, n)) {
+            fclose(f);
+            hone_buf_free(&b);
+            errno = ENOMEM;
+            return NULL;
+        }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        hone_buf_free(&b);
+        errno = EIO;
+        return NULL;
+    }
+    *len = b.len;
+    if (!b.data) return strdup("");
+    return b.data;
+}

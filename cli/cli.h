@@ -83,6 +83,10 @@ extern const cli_spec cli_spec_sysinfo, cli_spec_demo, cli_spec_bench, cli_spec_
 /* `hone cache stats|clear|export` (cache_disk.c), argv[0] the action. */
 int cli_cache_disk(int argc, char **argv);
 
+/* Reads the whole file into a NUL-terminated buffer (free() it); NULL
+ * with errno set on failure. */
+char *cli_slurp(const char *path, size_t *len);
+
 /* Handles --help as the first argument of a subcommand: returns 1 if it
  * printed usage (the caller exits 0). */
 int cli_wants_help(int argc, char **argv);

@@ -43,32 +43,6 @@ const cli_spec cli_spec_report = {
 void cli_report_usage(FILE *out) { cli_help(&cli_spec_report, out); }
 
 
-/* Reads the whole file; NULL (errno set) on failure. */
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    hone_buf b;
-    hone_buf_init(&b, NULL);
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if (hone_buf_append(&b, chunk, n)) {
-            fclose(f);
-            hone_buf_free(&b);
-            errno = ENOMEM;
-            return NULL;
-        }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        hone_buf_free(&b);
-        errno = EIO;
-        return NULL;
-    }
-    *len = b.len;
-    if (!b.data) return strdup("");
-    return b.data;
-}
 
 /* The "format" member of a JSON document, or NULL; fills err on a JSON
  * syntax error. *n_cycles gets the room a history needs. */
@@ -192,7 +166,7 @@ int cli_report_main(int argc, char **argv) {
         return CLI_USAGE;
     }
     size_t len = 0;
-    char *text = slurp(path, &len);
+    char *text = cli_slurp(path, &len);
     if (!text) {
         cli_cmd_error("report", "cannot read %s: %s", path, strerror(errno));
         return CLI_FAIL;

@@ -47,42 +47,15 @@ static void on_signal(int sig) {
     g_stop = 1;
 }
 
-static int read_all(const char *path, char **out, size_t *len, hone_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return hone_error_set(err, HONE_EIO, "%s: %s", path, strerror(errno));
-    size_t cap = 65536, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap) break;
-        char *nb = realloc(buf, cap * 2);
-        if (!nb) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = nb;
-        cap *= 2;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf) return hone_error_set(err, HONE_ENOMEM, "%s: out of memory", path);
-    if (bad) {
-        free(buf);
-        return hone_error_set(err, HONE_EIO, "%s: read error", path);
-    }
-    *out = buf;
-    *len = n;
-    return HONE_OK;
-}
-
 /* Reads path as a profile or, failing that, a cycle history, and gives it
  * to the server under its path. */
 static int load(hone_server *srv, const char *path, hone_error *err) {
-    char *text = NULL;
     size_t len = 0;
-    int rc = read_all(path, &text, &len, err);
-    if (rc) return rc;
+    char *text = cli_slurp(path, &len);
+    if (!text)
+        return hone_error_set(err, errno == ENOMEM ? HONE_ENOMEM : HONE_EIO, "%s: %s", path,
+                              strerror(errno));
+    int rc;
     hone_prof_snapshot *snap;
     hone_error perr;
     rc = hone_prof_snapshot_parse(&snap, text, len, NULL, &perr);
@@ -137,18 +110,16 @@ static int refresh(hone_server *srv, watched *w, int first) {
 
 int cli_serve_main(int argc, char **argv) {
     const char *listen = "127.0.0.1:9464";
-    unsigned long poll_ms = 500;
+    uint64_t poll_ms = 500;
     int c;
     optind = 0;
     while ((c = cli_next(&cli_spec_serve, argc, argv)) != -1) {
         switch (c) {
         case OPT_LISTEN: listen = optarg; break;
         case OPT_POLL: {
-            char *end;
-            errno = 0;
-            poll_ms = strtoul(optarg, &end, 10);
-            if (errno || *end || !*optarg || poll_ms < 10 || poll_ms > 600000) {
-                cli_cmd_error("serve", "--poll-ms: bad value '%s'; expected 10..600000", optarg);
+            hone_error perr;
+            if (hone_parse_u64("--poll-ms", optarg, 10, 600000, &poll_ms, &perr)) {
+                cli_cmd_error("serve", "%s", perr.msg);
                 return CLI_USAGE;
             }
             break;

@@ -532,29 +532,23 @@ static int refuse_with(outcome *o, hone_server_refusal why, unsigned code, const
     return HONE_OK;
 }
 
+/* ["live", saved names...] with "live" first when it is a source. */
+static int source_names(hone_buf *b, int live, const saved_list *l) {
+    int rc = hone_buf_puts(b, live ? "[\"live\"" : "[");
+    for (size_t i = 0; i < l->n && !rc; i++) {
+        if (live || i) rc = hone_buf_puts(b, ",");
+        if (!rc) rc = json_string(b, l->v[i].name);
+    }
+    return rc ? rc : hone_buf_puts(b, "]");
+}
+
 static int build_sources(hone_server *s, hone_buf *b) {
     pthread_mutex_lock(&s->scrape_mu);
-    int rc = hone_buf_printf(b, "{\"live\":%s,\"profiles\":[", s->live_profile ? "true" : "false");
-    int first = 1;
-    if (!rc && live_profile(s)) {
-        rc = hone_buf_puts(b, "\"live\"");
-        first = 0;
-    }
-    for (size_t i = 0; i < s->profiles.n && !rc; i++, first = 0) {
-        if (!first) rc = hone_buf_puts(b, ",");
-        if (!rc) rc = json_string(b, s->profiles.v[i].name);
-    }
-    if (!rc) rc = hone_buf_puts(b, "],\"cycles\":[");
-    first = 1;
-    if (!rc && s->cycles) {
-        rc = hone_buf_puts(b, "\"live\"");
-        first = 0;
-    }
-    for (size_t i = 0; i < s->histories.n && !rc; i++, first = 0) {
-        if (!first) rc = hone_buf_puts(b, ",");
-        if (!rc) rc = json_string(b, s->histories.v[i].name);
-    }
-    if (!rc) rc = hone_buf_puts(b, "],\"caches\":[");
+    int rc = hone_buf_printf(b, "{\"live\":%s,\"profiles\":", s->live_profile ? "true" : "false");
+    if (!rc) rc = source_names(b, live_profile(s), &s->profiles);
+    if (!rc) rc = hone_buf_puts(b, ",\"cycles\":");
+    if (!rc) rc = source_names(b, s->cycles != NULL, &s->histories);
+    if (!rc) rc = hone_buf_puts(b, ",\"caches\":[");
     for (size_t i = 0; i < s->ncaches && !rc; i++) {
         if (i) rc = hone_buf_puts(b, ",");
         if (!rc) rc = json_string(b, s->caches[i].name);
@@ -593,37 +587,21 @@ static int build_profile(hone_server *s, struct MHD_Connection *conn, hone_buf *
     return rc;
 }
 
-/* recent=N: 1..MAX_RECENT, decimal. */
-static int parse_recent(const char *v, size_t *out) {
-    if (!v) {
-        *out = DEF_RECENT;
-        return 1;
-    }
-    unsigned long n = 0;
-    if (!*v) return 0;
-    for (const char *p = v; *p; p++) {
-        if (*p < '0' || *p > '9' || n > MAX_RECENT) return 0;
-        n = n * 10 + (unsigned long)(*p - '0');
-    }
-    if (n < 1 || n > MAX_RECENT) return 0;
-    *out = n;
-    return 1;
-}
 
 static int build_cycles(hone_server *s, struct MHD_Connection *conn, hone_buf *b, outcome *o) {
     const char *src = query(conn, "source");
-    size_t recent;
+    uint64_t recent = DEF_RECENT;
     const char *rv = query(conn, "recent");
-    if (!parse_recent(rv, &recent))
+    hone_error perr;
+    if (rv && hone_parse_u64("recent", rv, 1, MAX_RECENT, &recent, &perr))
         return refuse_with(o, HONE_SERVER_REFUSED_QUERY, MHD_HTTP_BAD_REQUEST,
-                           "400 bad recent '%.40s': expected a whole number of cycles, 1..100000\n",
-                           rv);
+                           "400 bad recent: %.120s (cycles)\n", perr.msg);
     pthread_mutex_lock(&s->scrape_mu);
     hone_cycle_collector *c;
     if (!src) c = s->cycles ? s->cycles : s->histories.n ? s->histories.v[0].obj : NULL;
     else if (!strcmp(src, "live")) c = s->cycles;
     else c = saved_find(&s->histories, src);
-    hone_cycle_report_opts ro = {.format = HONE_REPORT_JSON, .recent = recent};
+    hone_cycle_report_opts ro = {.format = HONE_REPORT_JSON, .recent = (size_t)recent};
     int rc = c ? hone_cycle_report(c, &ro, b) : HONE_OK;
     pthread_mutex_unlock(&s->scrape_mu);
     if (!c)
@@ -661,15 +639,18 @@ static int do_clear(hone_server *s, struct MHD_Connection *conn, hone_buf *b, ou
     return rc ? rc : hone_buf_puts(b, "}\n");
 }
 
+/* Queues a reply; hname/hval, when hname is not NULL, is one more header
+ * (Allow on a 405, WWW-Authenticate on a 401). */
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned code, const char *ctype,
-                             const char *body, size_t len, int copy, const char *allow) {
+                             const char *body, size_t len, int copy, const char *hname,
+                             const char *hval) {
     struct MHD_Response *r = MHD_create_response_from_buffer(
             len, (void *)(uintptr_t)body, copy ? MHD_RESPMEM_MUST_COPY : MHD_RESPMEM_PERSISTENT);
     if (!r) return MHD_NO;
     enum MHD_Result ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     if (ok == MHD_YES) ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (ok == MHD_YES) ok = MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    if (ok == MHD_YES && allow) ok = MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+    if (ok == MHD_YES && hname) ok = MHD_add_response_header(r, hname, hval);
     if (ok == MHD_YES) ok = MHD_queue_response(conn, code, r);
     MHD_destroy_response(r);
     return ok;
@@ -678,7 +659,10 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned code, const c
 static enum MHD_Result refuse(hone_server *s, struct MHD_Connection *conn, hone_server_refusal why,
                               unsigned code, const char *msg, const char *allow) {
     count(s, why);
-    return reply(conn, code, "text/plain; charset=utf-8", msg, strlen(msg), 0, allow);
+    /* Copied: a builder's message (outcome.msg) lives on the stack, and
+     * libmicrohttpd sends the body after this call returns. */
+    return reply(conn, code, "text/plain; charset=utf-8", msg, strlen(msg), 1,
+                 allow ? MHD_HTTP_HEADER_ALLOW : NULL, allow);
 }
 
 static enum MHD_Result answer(hone_server *s, struct MHD_Connection *conn, slot *sl);
@@ -695,22 +679,6 @@ static int token_ok(const hone_server *s, const char *auth) {
     return diff == 0;
 }
 
-static enum MHD_Result refuse_token(hone_server *s, struct MHD_Connection *conn) {
-    count(s, HONE_SERVER_REFUSED_TOKEN);
-    static const char msg[] = "401 unauthorized: this endpoint needs the server's admin token "
-                              "(Authorization: Bearer TOKEN)\n";
-    struct MHD_Response *r =
-            MHD_create_response_from_buffer(sizeof msg - 1, (void *)(uintptr_t)msg,
-                                            MHD_RESPMEM_PERSISTENT);
-    if (!r) return MHD_NO;
-    enum MHD_Result ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-                                                 "text/plain; charset=utf-8");
-    if (ok == MHD_YES) ok = MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-                                                    "Bearer realm=\"hone\"");
-    if (ok == MHD_YES) ok = MHD_queue_response(conn, MHD_HTTP_UNAUTHORIZED, r);
-    MHD_destroy_response(r);
-    return ok;
-}
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
@@ -767,7 +735,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                       NULL);
     if (admin && !token_ok(s, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                           MHD_HTTP_HEADER_AUTHORIZATION)))
-        return refuse_token(s, conn);
+    {
+        count(s, HONE_SERVER_REFUSED_TOKEN);
+        static const char msg[] = "401 unauthorized: this endpoint needs the server's admin "
+                                  "token (Authorization: Bearer TOKEN)\n";
+        return reply(conn, MHD_HTTP_UNAUTHORIZED, "text/plain; charset=utf-8", msg,
+                     sizeof msg - 1, 0, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"hone\"");
+    }
     sl->replied = 0;
     return MHD_YES;
 }
@@ -784,7 +758,7 @@ static enum MHD_Result answer(hone_server *s, struct MHD_Connection *conn, slot 
     if (sl->ep == EP_ASSET) {
         atomic_fetch_add_explicit(&s->requests, 1, memory_order_relaxed);
         return reply(conn, MHD_HTTP_OK, sl->asset->ctype, (const char *)sl->asset->data,
-                     sl->asset->len, 0, NULL);
+                     sl->asset->len, 0, NULL, NULL);
     }
     hone_buf b;
     hone_buf_init(&b, s->alloc);
@@ -823,7 +797,8 @@ static enum MHD_Result answer(hone_server *s, struct MHD_Connection *conn, slot 
                       "500 could not build the reply\n", NULL);
     }
     atomic_fetch_add_explicit(&s->requests, 1, memory_order_relaxed);
-    enum MHD_Result ok = reply(conn, MHD_HTTP_OK, ctype, b.data ? b.data : "", b.len, 1, NULL);
+    enum MHD_Result ok =
+            reply(conn, MHD_HTTP_OK, ctype, b.data ? b.data : "", b.len, 1, NULL, NULL);
     hone_buf_free(&b);
     return ok;
 }

@@ -429,7 +429,9 @@ static void saved_sources(void **state) {
         long code = request(port, NULL, badq[i], NULL, &r);
         if (code != 400) fprintf(stderr, "%s: %ld\n", badq[i], code);
         assert_int_equal(code, 400);
-        assert_non_null(strstr(r.body.data, "bad recent"));
+        if (!strstr(r.body.data, "bad recent: recent=")) fprintf(stderr, "body: %s\n", r.body.data);
+        assert_non_null(strstr(r.body.data, "bad recent: recent="));
+        assert_non_null(strstr(r.body.data, "1 to 100000"));
         hone_buf_free(&r.body);
     }
     assert_int_equal(refused(s, HONE_SERVER_REFUSED_QUERY), 5);
