@@ -49,7 +49,11 @@ int cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
     char opts[128];
     /* A leading ':' makes getopt report a missing argument as ':' and stay
      * quiet, so that every message comes from here in one format. */
-    snprintf(opts, sizeof opts, ":%s", shortopts);
+    /* glibc reads a '+' (stop at the first operand) only in front. */
+    if (shortopts[0] == '+')
+        snprintf(opts, sizeof opts, "+:%s", shortopts + 1);
+    else
+        snprintf(opts, sizeof opts, ":%s", shortopts);
     opterr = 0;
     int prev = optind ? optind : 1;
     int c = getopt_long(argc, argv, opts, longopts, NULL);
@@ -89,10 +93,11 @@ int cli_wants_help(int argc, char **argv) {
 /* The getopt tables of a spec. At most 96 options per spec. */
 enum { MAX_OPTS = 96 };
 
-int cli_next(const cli_spec *s, int argc, char **argv) {
+static int next_opt(const cli_spec *s, int argc, char **argv, int posix) {
     struct option longopts[MAX_OPTS + 1];
-    char shortopts[3 * MAX_OPTS + 1];
+    char shortopts[3 * MAX_OPTS + 2];
     size_t n = 0, k = 0;
+    if (posix) shortopts[k++] = '+';
     for (const cli_opt *o = s->opts; o->name && n < MAX_OPTS; o++) {
         if (o->name[0])
             longopts[n++] = (struct option){o->name, o->arg ? required_argument : no_argument, NULL, o->id};
@@ -108,6 +113,9 @@ int cli_next(const cli_spec *s, int argc, char **argv) {
     snprintf(cmd, sizeof cmd, "%.*s", sp ? (int)(sp - s->cmd) : (int)strlen(s->cmd), s->cmd);
     return cli_getopt(cmd, argc, argv, shortopts, longopts);
 }
+
+int cli_next(const cli_spec *s, int argc, char **argv) { return next_opt(s, argc, argv, 0); }
+int cli_next_posix(const cli_spec *s, int argc, char **argv) { return next_opt(s, argc, argv, 1); }
 
 void cli_help(const cli_spec *s, FILE *out) {
     fputs(s->usage, out);
@@ -147,7 +155,8 @@ const cli_spec *const cli_specs[] = {&cli_spec_sysinfo,   &cli_spec_demo,     &c
                                      &cli_spec_report,    &cli_spec_cache_sim, &cli_spec_cache_stats,
                                      &cli_spec_cache_clear, &cli_spec_cache_export, &cli_spec_http_get,
                                      &cli_spec_hash,      &cli_spec_manifest_build, &cli_spec_manifest_check,
-                                     &cli_spec_manifest_diff, &cli_spec_completion, &cli_spec_serve, NULL};
+                                     &cli_spec_manifest_diff, &cli_spec_completion, &cli_spec_serve,
+                                     &cli_spec_run, NULL};
 
 /* Reads the whole file; NULL (errno set) on failure. */
 char *cli_slurp(const char *path, size_t *len) {

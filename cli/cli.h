@@ -72,13 +72,16 @@ typedef struct cli_spec {
  * the option's id, -1 at the end, or '?' after printing the error. Reset
  * optind to 0 before the first call for a new argv. */
 int cli_next(const cli_spec *s, int argc, char **argv);
+/* The same, but options end at the first operand (as POSIX getopt), so
+ * the options of a command given as operands are left to it (hone run). */
+int cli_next_posix(const cli_spec *s, int argc, char **argv);
 /* Prints the usage, one aligned line per listed option, and the epilog. */
 void cli_help(const cli_spec *s, FILE *out);
 /* Every spec, for completions and checks; NULL-terminated (cli.c). */
 extern const cli_spec *const cli_specs[];
 extern const cli_spec cli_spec_sysinfo, cli_spec_demo, cli_spec_bench, cli_spec_report,
     cli_spec_cache_sim, cli_spec_cache_stats, cli_spec_cache_clear, cli_spec_cache_export, cli_spec_http_get, cli_spec_hash, cli_spec_completion, cli_spec_manifest_build,
-    cli_spec_manifest_check, cli_spec_manifest_diff, cli_spec_serve;
+    cli_spec_manifest_check, cli_spec_manifest_diff, cli_spec_serve, cli_spec_run;
 
 /* `hone cache stats|clear|export` (cache_disk.c), argv[0] the action. */
 int cli_cache_disk(int argc, char **argv);

@@ -17,5 +17,6 @@
 #include "hone/flow.h"
 #include "hone/http.h"
 #include "hone/server.h"
+#include "hone/run.h"
 
 #endif /* HONE_H */
