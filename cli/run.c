@@ -16,6 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Errors that are not a job's: 255, as GNU parallel, since 1 means that
+ * one job failed. */
+enum { RUN_ERROR = 255 };
+
 enum {
     OPT_SHELL = CLI_LONG,
     OPT_JOBLOG,
@@ -54,7 +58,7 @@ static const cli_opt run_opts[] = {
     {OPT_RATE, "rate", "R", "start at most R jobs per second (10/s, 600/min)", NULL},
     {OPT_RETRIES, "retries", "N", "try a failing job up to N times in all, with backoff and jitter", NULL},
     {OPT_RETRY_BUDGET, "retry-budget", "R",
-     "retries allowed per job over a 10 s window (e.g. 0.1); default unlimited", NULL},
+     "retries per job over a 10 s window, plus 10/s always (e.g. 0.1); default unlimited", NULL},
     {OPT_TIMEOUT, "timeout", "DUR|auto",
      "kill a job after DUR (30s, 500ms), or auto: 3x the p95 of its past durations", NULL},
     {OPT_CACHE, "cache", NULL, "replay a job's output and status when nothing it depends on changed", NULL},
@@ -84,8 +88,9 @@ const cli_spec cli_spec_run = {
     "{/.} base name without extension, {#} the job number, {%} the slot; with\n"
     "none of them the input is appended. No shell runs unless --shell, so an\n"
     "input is always exactly one argument. Each job's output is printed whole.\n",
-    "Exit status: 0 when every job succeeded; else the number of failed jobs (at\n"
-    "most 101); under --halt ...,fail the failing job's status; 2 for bad usage.\n"
+    "Exit status: 0 when every job succeeded; else the number of jobs that failed\n"
+    "or were killed (at most 101); under --halt ...,fail=1 the failing job's\n"
+    "status; 2 for bad usage; 255 for other errors (as GNU parallel).\n"
     "See hone-run(1).\n",
     run_opts};
 
@@ -396,7 +401,10 @@ static int parse_args(run_cfg *c, int argc, char **argv) {
             break;
         case OPT_CACHE: c->cache = 1; break;
         case OPT_CACHE_TIER:
-            if (hone_cache_strategy_parse(optarg, &c->cache_tier, &err)) goto bad;
+            if (hone_cache_strategy_parse(optarg, &c->cache_tier, &err)) {
+                cli_cmd_error("run", "bad --cache-tier '%s': expected disk, hybrid or memory", optarg);
+                return CLI_USAGE;
+            }
             break;
         case OPT_CACHE_DIR: c->cache_dir = optarg; break;
         case OPT_CACHE_REDIS: c->cache_redis = optarg; break;
@@ -426,7 +434,7 @@ bad:
     return CLI_USAGE;
 oom:
     cli_cmd_error("run", "out of memory");
-    return CLI_FAIL;
+    return RUN_ERROR;
 }
 
 /* Makes dir and its missing parents (as mkdir -p). Returns 0 or -1. */
@@ -478,7 +486,15 @@ int cli_run_main(int argc, char **argv) {
         free(c.envs);
         return rc < 0 ? CLI_OK : rc;
     }
-    int status = CLI_FAIL;
+    int status = RUN_ERROR;
+    if (!c.cache && (c.ndeps || c.nenvs || c.cache_failures || c.cache_tier || c.cache_redis)) {
+        cli_cmd_error("run", "%s only matters with --cache",
+                      c.ndeps ? "--dep" : c.nenvs ? "--env" : c.cache_failures ? "--cache-failures"
+                                 : c.cache_tier ? "--cache-tier" : "--cache-redis");
+        free(c.deps);
+        free(c.envs);
+        return CLI_USAGE;
+    }
     char *dir = NULL, *text = NULL, **inputs = NULL;
     size_t ninputs = 0;
     hone_run_template *tmpl = NULL;
@@ -643,7 +659,7 @@ int cli_run_main(int argc, char **argv) {
     if (fflush(stdout) == EOF) pr.write_failed = 1;
     if (rc != HONE_OK) {
         cli_cmd_error("run", "%s", err.msg);
-        status = rc == HONE_EINVAL ? CLI_USAGE : CLI_FAIL;
+        status = rc == HONE_EINVAL ? CLI_USAGE : RUN_ERROR;
         goto out;
     }
     if (cycles && !c.history && dir) (void)mkdir_p(dir);
@@ -658,6 +674,8 @@ int cli_run_main(int argc, char **argv) {
                 (unsigned long long)st.succeeded, (unsigned long long)st.failed);
         if (c.cache) fprintf(stderr, ", %llu cached (saved %s)", (unsigned long long)st.cached, saved);
         if (st.retried) fprintf(stderr, ", %llu retries", (unsigned long long)st.retried);
+        if (st.budget_denied)
+            fprintf(stderr, ", %llu retries refused by the budget", (unsigned long long)st.budget_denied);
         if (st.timed_out) fprintf(stderr, ", %llu timed out", (unsigned long long)st.timed_out);
         if (st.killed) fprintf(stderr, ", %llu killed", (unsigned long long)st.killed);
         if (st.skipped) fprintf(stderr, ", %llu not started", (unsigned long long)st.skipped);
@@ -671,8 +689,8 @@ int cli_run_main(int argc, char **argv) {
     }
     if (g_signal)
         status = 128 + g_signal;
-    else if (pr.write_failed && !st.failed)
-        status = CLI_FAIL;
+    else if (pr.write_failed)
+        status = RUN_ERROR;
     else
         status = hone_run_exit_status(&st, &c.halt);
 out:
@@ -715,11 +733,21 @@ static int demo_result(void *ctx, const hone_run_result *r) {
         d->failed++;
         if (!d->first_fail) {
             d->first_fail = r->seq;
-            size_t n = r->err_len < sizeof d->first_err - 1 ? r->err_len : sizeof d->first_err - 1;
-            memcpy(d->first_err, r->err, n);
+            /* The compiler's first "error" line, else its first line. */
+            const char *e = r->err, *end = r->err + r->err_len, *line = e;
+            for (const char *l = e; l < end;) {
+                const char *nl = memchr(l, '\n', (size_t)(end - l));
+                size_t len = nl ? (size_t)(nl - l) : (size_t)(end - l);
+                if (memmem(l, len, "error", 5)) {
+                    line = l;
+                    break;
+                }
+                l += len + 1;
+            }
+            size_t n = 0;
+            while (line + n < end && line[n] != '\n' && n < sizeof d->first_err - 1) n++;
+            memcpy(d->first_err, line, n);
             d->first_err[n] = '\0';
-            char *nl = strchr(d->first_err, '\n');
-            if (nl) *nl = '\0';
         }
     }
     return 0;

@@ -50,7 +50,8 @@ extern "C" {
  * A word that is exactly one of {} {.} {/} {//} {/.} becomes one word per
  * input of the job (so -n 3 gives three words); a word with other text
  * around a replacement string becomes one word, the inputs' replacements
- * joined by spaces. A template without any of the input strings ({#} and
+ * joined by spaces (with shell, each input is quoted on its own, so it
+ * stays one shell word). A template without any of the input strings ({#} and
  * {%} do not count) gets the inputs appended, one word each. */
 typedef struct hone_run_template hone_run_template;
 
@@ -123,7 +124,12 @@ typedef struct hone_run_outcome {
  * argv, stdin from /dev/null, stdout and stderr into out and err (each
  * cleared first; either may be NULL to drop that stream), in a process
  * group of its own so that a timeout or stop kills everything it started.
- * The child gets no descriptor of the parent but 0, 1, 2. Returns HONE_OK
+ * The child inherits no descriptor that hone opened (they are close-on-exec;
+ * one the caller left inheritable is inherited, as by any exec). PATH is
+ * the caller's, as for execvp, not envp's. Without a timeout, a background
+ * process that keeps stdout open holds the command open until it exits.
+ * Allocations go through out's allocator (else err's, else the default).
+ * Another thread calling waitpid(-1) could steal the reap. Returns HONE_OK
  * whatever the command did (see *oc: a command that could not be started
  * is end NOSTART, with err holding one line saying why); HONE_EINVAL
  * (argv NULL or empty, oc NULL); HONE_ENOMEM; HONE_EIO (a pipe could not
@@ -145,7 +151,8 @@ typedef enum hone_run_halt_when {
 
 /* --halt's condition: a count or a percentage of jobs that failed,
  * succeeded, or are done (either). A percentage is of the jobs finished so
- * far and is only judged once 3 jobs have finished (GNU parallel's rule). */
+ * far and is only judged once 3 jobs have finished (GNU parallel counts
+ * against every job of the run, which a streamed input does not know). */
 typedef enum hone_run_halt_on {
     HONE_HALT_FAIL = 0,
     HONE_HALT_SUCCESS = 1,
@@ -342,14 +349,16 @@ typedef struct hone_run_opts {
  * a halt or a stop is not an error); HONE_EINVAL (no template and no fn,
  * both inputs and source NULL with ninputs > 0, a cache with fn but no
  * fn_id, bad halt or flow options; err says which); HONE_ENOTFOUND or
- * HONE_EACCES (a dep, or the command's executable with a cache, cannot be
- * read: err names it; nothing ran); the source's negative status;
+ * HONE_EACCES (a dep cannot be read: err names it; nothing ran; a command
+ * that cannot be found runs uncached and ends NOSTART, as without a cache);
+ * the source's negative status;
  * HONE_ENOMEM. */
 HONE_API int hone_run_map(const hone_run_opts *opts, hone_run_stats *stats, hone_error *err);
 
-/* The exit status GNU parallel would give this run: under a halt
- * condition on failures, the status of the job that met it; else the
- * number of failed jobs, at most 101; 0 when every job succeeded. */
+/* The exit status GNU parallel gives: 0 after a halt on success; after a
+ * halt on fail=1 or done=1, the status of the job that met it (128 + the
+ * signal for a killed one); else the number of jobs that failed or were
+ * killed, at most 101 (0 when every job succeeded). */
 HONE_API int hone_run_exit_status(const hone_run_stats *st, const hone_run_halt *halt);
 
 #ifdef __cplusplus

@@ -210,6 +210,9 @@ static int nostart(hone_buf *err, const char *cmd, int e, hone_run_outcome *oc) 
     return hone_buf_printf(err, "hone run: %s: %s\n", cmd, why) ? HONE_ENOMEM : HONE_OK;
 }
 
+/* a + b, or UINT64_MAX where that would wrap (a timeout of "forever"). */
+static uint64_t add_sat(uint64_t a, uint64_t b) { return b > UINT64_MAX - a ? UINT64_MAX : a + b; }
+
 /* ns until t (rounded up to whole ms for poll), or -1 when t is 0 (none);
  * folded into *ms as the minimum. */
 static void wait_until(int *ms, uint64_t now, uint64_t t) {
@@ -310,7 +313,7 @@ int hone_run_exec(char *const *argv, const hone_run_exec_opts *opts, hone_buf *o
     }
     pidfd = open_pidfd(pid);
 
-    uint64_t deadline = opts->timeout_ns ? t0 + opts->timeout_ns : 0;
+    uint64_t deadline = opts->timeout_ns ? add_sat(t0, opts->timeout_ns) : 0;
     int stop_fd = opts->stop_fd > 0 ? opts->stop_fd : -1;
     int cause = 0;       /* HONE_RUN_TIMEDOUT or HONE_RUN_KILLED once a signal was sent */
     int last_sig = 0;    /* the last signal sent to the group */
@@ -327,7 +330,7 @@ int hone_run_exec(char *const *argv, const hone_run_exec_opts *opts, hone_buf *o
         if (cause && !last_sig) {
             kill(-pid, SIGTERM);
             last_sig = SIGTERM;
-            kill_at = now + grace;
+            kill_at = add_sat(now, grace);
         }
         if (last_sig && !escalated && now >= kill_at) {
             escalated = 1;
@@ -337,7 +340,7 @@ int hone_run_exec(char *const *argv, const hone_run_exec_opts *opts, hone_buf *o
             }
         }
         if (escalated && exited) {
-            if (!drain_until) drain_until = now + grace;
+            if (!drain_until) drain_until = add_sat(now, grace);
             if (now >= drain_until) break;
         }
 

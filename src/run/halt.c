@@ -17,7 +17,7 @@ static const char halt_form[] =
     "never, or now|soon,fail|success|done=N|P% (N >= 1, 0 < P < 100), or GNU's 0, 1, 2, -1, -2, P%";
 
 static int bad(const char *s, const char *why, hone_error *err) {
-    return hone_error_set(err, HONE_EINVAL, "hone run: bad --halt value '%s': %s; expected %s", s, why,
+    return hone_error_set(err, HONE_EINVAL, "bad --halt value '%s': %s; expected %s", s, why,
                           halt_form);
 }
 
@@ -59,8 +59,8 @@ static int parse_percent(const char *s, double *v) {
 }
 
 int hone_run_halt_parse(const char *s, hone_run_halt *out, hone_error *err) {
-    if (!s) return hone_error_set(err, HONE_EINVAL, "hone run: --halt value is NULL; expected %s", halt_form);
-    if (!out) return hone_error_set(err, HONE_EINVAL, "hone run: hone_run_halt_parse: out is NULL");
+    if (!s) return hone_error_set(err, HONE_EINVAL, "--halt value is NULL; expected %s", halt_form);
+    if (!out) return hone_error_set(err, HONE_EINVAL, "hone_run_halt_parse: out is NULL");
     hone_run_halt h = {HONE_HALT_NEVER, HONE_HALT_FAIL, 0, 0};
 
     /* GNU parallel's short forms. */
@@ -110,6 +110,8 @@ int hone_run_halt_parse(const char *s, hone_run_halt *out, hone_error *err) {
     } else if (parse_percent(value, &h.percent)) {
         if (!(h.percent > 0 && h.percent < 100))
             return bad(s, "the percentage must be above 0 and below 100", err);
+    } else if (value[0] && strspn(value, "0123456789") == strlen(value)) {
+        return bad(s, "the count is too large", err);
     } else {
         return bad(s, "the count must be a whole number (N) or a percentage (P%)", err);
     }

@@ -103,7 +103,7 @@ int hone__run_keyer_init(hone__run_keyer *k, const hone_run_opts *o, hone_error 
         uint8_t d[HONE__RUN_KEY_LEN];
         rc = hone__run_file_digest(k, o->deps[i], d);
         if (rc != HONE_OK) {
-            hone_error_set(err, rc, "hone run: dependency %s: %s", o->deps[i],
+            hone_error_set(err, rc, "dependency %s: %s", o->deps[i],
                            rc == HONE_EINVAL ? "not a regular file" : hone_strerror(rc));
             break;
         }
@@ -120,7 +120,7 @@ int hone__run_keyer_init(hone__run_keyer *k, const hone_run_opts *o, hone_error 
     hone_hash_free(h);
     if (rc == HONE_OK) return HONE_OK;
 fail:
-    if (rc == HONE_ENOMEM) hone_error_set(err, rc, "hone run: out of memory");
+    if (rc == HONE_ENOMEM) hone_error_set(err, rc, "out of memory");
     hone__run_keyer_fini(k);
     return rc;
 }

@@ -685,7 +685,7 @@ int hone_run_exit_status(const hone_run_stats *st, const hone_run_halt *halt) {
     if (!st) return 0;
     if (st->halted && halt && halt->when != HONE_HALT_NEVER) {
         if (halt->on == HONE_HALT_SUCCESS) return 0;
-        if (halt->on == HONE_HALT_FAIL) return st->halt_status ? st->halt_status : 1;
+        if (halt->percent == 0 && halt->count <= 1) return st->halt_status;
     }
     uint64_t f = st->failed + st->killed;
     return f > 101 ? 101 : (int)f;
@@ -693,35 +693,35 @@ int hone_run_exit_status(const hone_run_stats *st, const hone_run_halt *halt) {
 
 static int check_opts(const hone_run_opts *o, hone_error *err) {
     if (!o->tmpl && !o->fn)
-        return hone_error_set(err, HONE_EINVAL, "hone run: no command and no function to run");
+        return hone_error_set(err, HONE_EINVAL, "no command and no function to run");
     if (!o->inputs && !o->source && o->ninputs)
-        return hone_error_set(err, HONE_EINVAL, "hone run: %zu inputs but no array", o->ninputs);
+        return hone_error_set(err, HONE_EINVAL, "%zu inputs but no array", o->ninputs);
     if (o->cache && !o->tmpl && (!o->fn_id || !*o->fn_id))
         return hone_error_set(err, HONE_EINVAL,
-                              "hone run: a function job with a cache needs fn_id");
+                              "a function job with a cache needs fn_id");
     if (o->halt.when < HONE_HALT_NEVER || o->halt.when > HONE_HALT_NOW || o->halt.on < 0 ||
         o->halt.on > HONE_HALT_DONE || !(o->halt.percent >= 0 && o->halt.percent < 100))
-        return hone_error_set(err, HONE_EINVAL, "hone run: bad halt condition");
+        return hone_error_set(err, HONE_EINVAL, "bad halt condition");
     if (!(o->rate >= 0))
-        return hone_error_set(err, HONE_EINVAL, "hone run: bad rate %g: expected >= 0", o->rate);
+        return hone_error_set(err, HONE_EINVAL, "bad rate %g: expected >= 0", o->rate);
     if (!(o->retry_budget >= 0))
-        return hone_error_set(err, HONE_EINVAL, "hone run: bad retry budget %g: expected >= 0",
+        return hone_error_set(err, HONE_EINVAL, "bad retry budget %g: expected >= 0",
                               o->retry_budget);
     if (o->timeout_auto &&
         (!(o->timeout_percentile >= 0 && o->timeout_percentile <= 100) ||
          !(o->timeout_factor >= 0) ||
          (o->timeout_max_ns && o->timeout_min_ns > o->timeout_max_ns)))
-        return hone_error_set(err, HONE_EINVAL, "hone run: bad adaptive timeout options");
+        return hone_error_set(err, HONE_EINVAL, "bad adaptive timeout options");
     return HONE_OK;
 }
 
 int hone_run_map(const hone_run_opts *o, hone_run_stats *stats, hone_error *err) {
     if (stats) memset(stats, 0, sizeof *stats);
-    if (!o) return hone_error_set(err, HONE_EINVAL, "hone run: no options");
+    if (!o) return hone_error_set(err, HONE_EINVAL, "no options");
     int rc = check_opts(o, err);
     if (rc != HONE_OK) return rc;
     run *r = hone_calloc(o->alloc, 1, sizeof *r);
-    if (!r) return hone_error_set(err, HONE_ENOMEM, "hone run: out of memory");
+    if (!r) return hone_error_set(err, HONE_ENOMEM, "out of memory");
     r->o = o;
     r->a = o->alloc ? o->alloc : hone_allocator_default();
     r->stop_pipe[0] = r->stop_pipe[1] = r->done_pipe[0] = r->done_pipe[1] = -1;
@@ -735,7 +735,7 @@ int hone_run_map(const hone_run_opts *o, hone_run_stats *stats, hone_error *err)
     hone_cycle *cy = NULL;
 
     if (pipe2(r->stop_pipe, O_CLOEXEC) != 0 || pipe2(r->done_pipe, O_CLOEXEC) != 0) {
-        rc = hone_error_set(err, HONE_EIO, "hone run: pipe: %s", strerror(errno));
+        rc = hone_error_set(err, HONE_EIO, "pipe: %s", strerror(errno));
         goto out;
     }
     if (o->rate > 0) {
@@ -857,8 +857,8 @@ int hone_run_map(const hone_run_opts *o, hone_run_stats *stats, hone_error *err)
         r->st.skipped = (o->ninputs - r->next_input + per - 1) / per;
     }
     if (r->source_status < 0) rc = r->source_status;
-    if (rc == HONE_ENOMEM) hone_error_set(err, rc, "hone run: out of memory");
-    else if (rc < 0) hone_error_set(err, rc, "hone run: reading the inputs: %s", hone_strerror(rc));
+    if (rc == HONE_ENOMEM) hone_error_set(err, rc, "out of memory");
+    else if (rc < 0) hone_error_set(err, rc, "reading the inputs: %s", hone_strerror(rc));
     if (o->history) history_save(r);
     if (cy) {
         char v[64];
@@ -894,7 +894,7 @@ int hone_run_map(const hone_run_opts *o, hone_run_stats *stats, hone_error *err)
     goto out;
 oom:
     if (rc == HONE_OK || rc == HONE_ENOMEM) rc = HONE_ENOMEM;
-    hone_error_set(err, rc, "hone run: %s", rc == HONE_ENOMEM ? "out of memory" : hone_strerror(rc));
+    hone_error_set(err, rc, "%s", rc == HONE_ENOMEM ? "out of memory" : hone_strerror(rc));
 out:
     if (cy) hone_cycle_abandon(cy);
     if (stats) *stats = r->st;

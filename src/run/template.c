@@ -144,7 +144,7 @@ static int parse_word(builder *b, const char *w, hone_error *err) {
                 for (size_t k = i + 1; w[k] >= '0' && w[k] <= '9'; k++)
                     if (w[k] != '0') zero = 0;
                 return hone_error_set(err, HONE_EINVAL,
-                                      "hone run: bad replacement string %.*s in word '%s': %s", (int)m,
+                                      "bad replacement string %.*s in word '%s': %s", (int)m,
                                       w + i, w,
                                       zero ? "positions start at 1" : "positions go up to 65535");
             }
@@ -180,15 +180,15 @@ static int parse_all(builder *b, int argc, const char *const *argv, hone_error *
 
 int hone_run_template_new(hone_run_template **out, int argc, const char *const *argv, int shell,
                           const hone_allocator *alloc, hone_error *err) {
-    if (!out) return hone_error_set(err, HONE_EINVAL, "hone run: template_new: out is NULL");
+    if (!out) return hone_error_set(err, HONE_EINVAL, "template_new: out is NULL");
     *out = NULL;
     if (argc <= 0 || !argv)
-        return hone_error_set(err, HONE_EINVAL, "hone run: no command: the template has no words");
+        return hone_error_set(err, HONE_EINVAL, "no command: the template has no words");
     for (int i = 0; i < argc; i++)
         if (!argv[i])
-            return hone_error_set(err, HONE_EINVAL, "hone run: word %d of the command is NULL", i + 1);
+            return hone_error_set(err, HONE_EINVAL, "word %d of the command is NULL", i + 1);
     if (!argv[0][0])
-        return hone_error_set(err, HONE_EINVAL, "hone run: the command's first word is empty");
+        return hone_error_set(err, HONE_EINVAL, "the command's first word is empty");
 
     builder b = {0};
     int rc = parse_all(&b, argc, argv, err);
@@ -199,7 +199,7 @@ int hone_run_template_new(hone_run_template **out, int argc, const char *const *
     size_t pieces_off = words_off + b.nw * sizeof(word);
     size_t text_off = pieces_off + b.np * sizeof(piece);
     hone_run_template *t = hone_malloc(alloc, text_off + b.nt + 1);
-    if (!t) return hone_error_set(err, HONE_ENOMEM, "hone run: out of memory parsing the template");
+    if (!t) return hone_error_set(err, HONE_ENOMEM, "out of memory parsing the template");
     char *base = (char *)t;
     builder fill = {(word *)(void *)(base + words_off), (piece *)(void *)(base + pieces_off), base + text_off,
                     0, 0, 0, 0, 0};
@@ -342,15 +342,14 @@ static void put_piece(emit *e, const job *j, const piece *p, int quote) {
         put_value(e, s, len, quote);
         return;
     default:
-        /* Every input, joined by spaces, as one value (one quoted word). */
-        if (quote) putc1(e, '\'');
+        /* Every input, joined by spaces: in argv mode one value; for the
+         * shell one quoted word per input, so an input stays one word
+         * however the user's line embeds it (GNU parallel does the same). */
         for (size_t i = 0; i < j->n; i++) {
             if (i) putc1(e, ' ');
             slice(j->inputs[i], p->mod, &s, &len);
-            if (quote) put_escaped(e, s, len);
-            else put(e, s, len);
+            put_value(e, s, len, quote);
         }
-        if (quote) putc1(e, '\'');
         return;
     }
 }

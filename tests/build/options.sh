@@ -39,7 +39,7 @@ for cmd in $(cut -f1 <<<"$list" | cut -d' ' -f1 | sort -u); do
 done
 
 # One meaning per letter, but for these (letter, command, long option).
-exceptions=$'-c\tbench\t--cleanup\n-n\tbench\t--command-name\n-w\tbench\t--warmup\n-L\tbench\t--parameter-list\n-c\thash\t--check\n-w\thash\t--warn\n-c\thttp get\t--concurrency\n-n\thttp get\t--requests\n-L\tmanifest build\t--follow\n-L\tmanifest check\t--follow'
+exceptions=$'-c\tbench\t--cleanup\n-n\tbench\t--command-name\n-w\tbench\t--warmup\n-L\tbench\t--parameter-list\n-c\thash\t--check\n-w\thash\t--warn\n-c\thttp get\t--concurrency\n-n\thttp get\t--requests\n-L\tmanifest build\t--follow\n-L\tmanifest check\t--follow\n-a\trun\t--arg-file\n-j\trun\t--jobs\n-n\trun\t--max-args'
 meanings=$(awk -F'\t' '$2 != "-" {print $2 "\t" $1 "\t" $3}' <<<"$list" | sort -u)
 for letter in $(cut -f1 <<<"$meanings" | sort -u); do
   kinds=$(awk -F'\t' -v l="$letter" '$1 == l' <<<"$meanings" |
