@@ -144,7 +144,7 @@ static char **split_inputs(char *text, size_t len, int sep, size_t *n) {
 /* ------------------------------------------------------------------ */
 
 typedef struct printer {
-    int json, progress, color;
+    int json, progress, color, cache_on;
     FILE *joblog;
     uint64_t total; /* 0: unknown */
     uint64_t done, failed, cached;
@@ -180,7 +180,8 @@ static void bar_draw(printer *p, int force) {
         fmt_secs(t, sizeof t, el / (double)p->done * (double)(p->total - p->done));
         snprintf(eta, sizeof eta, ", ETA %s", t);
     }
-    char fails[64] = "";
+    char fails[64] = "", cached[40] = "";
+    if (p->cache_on) snprintf(cached, sizeof cached, ", %llu cached", (unsigned long long)p->cached);
     if (p->failed)
         snprintf(fails, sizeof fails, ", %s%llu failed%s", p->color ? "\033[31m" : "",
                  (unsigned long long)p->failed, p->color ? "\033[0m" : "");
@@ -190,12 +191,10 @@ static void bar_draw(printer *p, int force) {
         char bar[W + 1];
         for (int i = 0; i < W; i++) bar[i] = i < fill ? '#' : '.';
         bar[W] = '\0';
-        fprintf(stderr, "\r\033[K[%s] %llu/%llu jobs, %llu cached%s%s", bar,
-                (unsigned long long)p->done, (unsigned long long)p->total,
-                (unsigned long long)p->cached, fails, eta);
+        fprintf(stderr, "\r\033[K[%s] %llu/%llu jobs%s%s%s", bar, (unsigned long long)p->done,
+                (unsigned long long)p->total, cached, fails, eta);
     } else {
-        fprintf(stderr, "\r\033[K%llu jobs, %llu cached%s", (unsigned long long)p->done,
-                (unsigned long long)p->cached, fails);
+        fprintf(stderr, "\r\033[K%llu jobs%s%s", (unsigned long long)p->done, cached, fails);
     }
     p->bar_shown = 1;
 }
@@ -591,6 +590,9 @@ int cli_run_main(int argc, char **argv) {
     } else {
         ss.f = stdin;
         ss.sep = c.sep;
+        if (isatty(STDIN_FILENO))
+            fprintf(stderr, "hone run: reading inputs from the terminal, one per line; end them "
+                            "with Ctrl-D (or give them after ::: or with -a FILE)\n");
         o.source = stream_next;
         o.source_ctx = &ss;
     }
@@ -630,6 +632,7 @@ int cli_run_main(int argc, char **argv) {
         fputs("Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n", pr.joblog);
     }
     pr.json = c.json;
+    pr.cache_on = c.cache;
     pr.total = o.inputs ? (o.ninputs + (c.per_job ? c.per_job : 1) - 1) / (c.per_job ? c.per_job : 1) : 0;
     pr.progress = c.progress > 0 || (c.progress == 0 && isatty(STDERR_FILENO));
     const char *nc = getenv("NO_COLOR");

@@ -76,7 +76,7 @@ typedef struct run {
     size_t next_input;
     int source_done, source_status;
     uint64_t next_seq;
-    int halting; /* no new job starts */
+    _Atomic int halting; /* no new job starts (read without mu by retries) */
 
     pthread_mutex_t rmu; /* results, stats, order table */
     hone_run_stats st;
@@ -819,9 +819,10 @@ int hone_run_map(const hone_run_opts *o, hone_run_stats *stats, hone_error *err)
     rc = HONE_OK;
     /* Wait for the workers; pass the caller's stop on. */
     unsigned ended = 0;
+    int stop_seen = 0; /* stop_fd is never read: once seen, stop watching it */
     while (ended < started) {
         struct pollfd p[2] = {{.fd = r->done_pipe[0], .events = POLLIN},
-                              {.fd = o->stop_fd > 0 ? o->stop_fd : -1, .events = POLLIN}};
+                              {.fd = o->stop_fd > 0 && !stop_seen ? o->stop_fd : -1, .events = POLLIN}};
         int n = poll(p, 2, -1);
         if (n < 0) {
             if (errno == EINTR) continue;
@@ -835,7 +836,7 @@ int hone_run_map(const hone_run_opts *o, hone_run_stats *stats, hone_error *err)
             r->st.stopped = 1;
             pthread_mutex_unlock(&r->rmu);
             stop_all(r);
-            p[1].fd = -1;
+            stop_seen = 1;
         }
         if (p[0].revents & POLLIN) {
             char buf[64];

@@ -595,7 +595,8 @@ static void test_halt_now_kills(void **state) {
     uint64_t t0 = mono_ns();
     assert_rc(hone_run_map(&o, &st, &err), HONE_OK, err);
     uint64_t took = mono_ns() - t0;
-    if (took > 15 * SEC) fail_msg("the run took %llu ms with a 30 s job killed", (unsigned long long)(took / MS));
+    if (took > 15 * SEC)
+        fail_msg("the run took %llu ms with a 30 s job killed", (unsigned long long)(took / MS));
     assert_true(st.halted);
     assert_u64(st.halt_seq, 2, "halt_seq");
     assert_u64(st.killed, 1, "killed");
@@ -821,7 +822,8 @@ static void test_retry_budget(void **state) {
     hone_error err = {0};
     assert_rc(hone_run_map(&o, &st, &err), HONE_OK, err);
     assert_u64(st.failed, N, "failed");
-    if (st.budget_denied == 0) fail_msg("no retry was denied (%llu retried)", (unsigned long long)st.retried);
+    if (st.budget_denied == 0)
+        fail_msg("no retry was denied (%llu retried)", (unsigned long long)st.retried);
     assert_u64(st.retried + st.budget_denied, N, "retried + denied");
     if (st.retried > 200 || st.retried < 100)
         fail_msg("retried %llu, expected 100..200 (max(0.1 x %d, 100))",
@@ -1592,7 +1594,8 @@ static void test_many_threads(void **state) {
             char want[48];
             snprintf(want, sizeof want, "out:in%zu", i + 1);
             if (c.v[i].seq != i + 1)
-                fail_msg("pass %d: result %zu is job %llu", pass, i, (unsigned long long)c.v[i].seq);
+                fail_msg("pass %d: result %zu is job %llu", pass, i,
+                         (unsigned long long)c.v[i].seq);
             assert_streq(c.v[i].out, want, "out");
         }
         coll_free(&c);
