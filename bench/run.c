@@ -309,7 +309,7 @@ int main(int argc, char **argv) {
     }
     printf("run.cached_ms\t%.1f\tms\n", c_ms);
     printf("run.cached_us_per_job\t%.1f\tus\n", c_ms * 1e3 / jobs);
-    printf("run.cached.ratio\t%.3f\tvs uncached xargs -P 2 -n 1 (goal <= 0.1)\n", c_ms / x_ms);
+    printf("run.cached.ratio\t%.4f\tvs uncached xargs -P 2 -n 1 (goal <= 0.1)\n", c_ms / x_ms);
 
     hone_free(NULL, xargs_path);
     hone_free(NULL, true_path);
