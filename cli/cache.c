@@ -49,12 +49,14 @@ const cli_spec cli_spec_cache_sim = {
 void cli_cache_usage(FILE *out) {
     fputs("usage: hone cache sim --trace FILE --size N[,N...] [options]\n"
           "       hone cache sim --trace FILE --tier hybrid --memory N --disk M\n"
+          "       hone cache calibrate --pairs FILE [--target-fpr R] [--json]\n"
           "       hone cache stats|clear|export [--dir DIR] [--name NAME] [--json]\n"
           "\n"
           "sim replays a cache trace through hone's policy and LRU, ARC and S3-FIFO,\n"
-          "or through a memory tier in front of a disk tier; stats, clear and export\n"
-          "act on a disk or hybrid cache's file. See 'hone cache ACTION --help' for the\n"
-          "options of each, and hone-cache(1).\n",
+          "or through a memory tier in front of a disk tier; calibrate picks a\n"
+          "similarity cache's threshold for a false hit rate on labelled pairs; stats,\n"
+          "clear and export act on a disk or hybrid cache's file. See 'hone cache\n"
+          "ACTION --help' for the options of each, and hone-cache(1).\n",
           out);
 }
 
@@ -307,8 +309,8 @@ static int cache_sim(int argc, char **argv) {
 
 int cli_cache_main(int argc, char **argv) {
     if (argc < 2) {
-        cli_cmd_error("cache", "missing subcommand (expected sim, stats, clear or export; see 'hone "
-                               "cache --help')");
+        cli_cmd_error("cache", "missing subcommand (expected sim, calibrate, stats, clear or "
+                               "export; see 'hone cache --help')");
         return CLI_USAGE;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -316,9 +318,12 @@ int cli_cache_main(int argc, char **argv) {
         return CLI_OK;
     }
     if (!strcmp(argv[1], "sim")) return cache_sim(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "calibrate")) return cli_cache_calibrate(argc - 1, argv + 1);
     if (!strcmp(argv[1], "stats") || !strcmp(argv[1], "clear") || !strcmp(argv[1], "export"))
         return cli_cache_disk(argc - 1, argv + 1);
-    cli_cmd_error("cache", "unknown subcommand '%s' (expected sim, stats, clear or export)", argv[1]);
+    cli_cmd_error("cache", "unknown subcommand '%s' (expected sim, calibrate, stats, clear or "
+                           "export)",
+                  argv[1]);
     return CLI_USAGE;
 }
 

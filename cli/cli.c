@@ -152,7 +152,7 @@ void cli_help(const cli_spec *s, FILE *out) {
 }
 
 const cli_spec *const cli_specs[] = {&cli_spec_sysinfo,   &cli_spec_demo,     &cli_spec_bench,
-                                     &cli_spec_report,    &cli_spec_cache_sim, &cli_spec_cache_stats,
+                                     &cli_spec_report,    &cli_spec_cache_sim, &cli_spec_cache_calibrate, &cli_spec_cache_stats,
                                      &cli_spec_cache_clear, &cli_spec_cache_export, &cli_spec_http_get,
                                      &cli_spec_hash,      &cli_spec_manifest_build, &cli_spec_manifest_check,
                                      &cli_spec_manifest_diff, &cli_spec_completion, &cli_spec_serve,

@@ -80,11 +80,13 @@ void cli_help(const cli_spec *s, FILE *out);
 /* Every spec, for completions and checks; NULL-terminated (cli.c). */
 extern const cli_spec *const cli_specs[];
 extern const cli_spec cli_spec_sysinfo, cli_spec_demo, cli_spec_bench, cli_spec_report,
-    cli_spec_cache_sim, cli_spec_cache_stats, cli_spec_cache_clear, cli_spec_cache_export, cli_spec_http_get, cli_spec_hash, cli_spec_completion, cli_spec_manifest_build,
+    cli_spec_cache_sim, cli_spec_cache_calibrate, cli_spec_cache_stats, cli_spec_cache_clear, cli_spec_cache_export, cli_spec_http_get, cli_spec_hash, cli_spec_completion, cli_spec_manifest_build,
     cli_spec_manifest_check, cli_spec_manifest_diff, cli_spec_serve, cli_spec_run;
 
 /* `hone cache stats|clear|export` (cache_disk.c), argv[0] the action. */
 int cli_cache_disk(int argc, char **argv);
+/* `hone cache calibrate` (cache_calibrate.c), argv[0] "calibrate". */
+int cli_cache_calibrate(int argc, char **argv);
 
 /* Reads the whole file into a NUL-terminated buffer (free() it); NULL
  * with errno set on failure. */

@@ -14,9 +14,11 @@
 #include "hone/cache.h"
 #include "hone/tier.h"
 #include "hone/filecache.h"
+#include "hone/registry.h"
 #include "hone/flow.h"
 #include "hone/http.h"
 #include "hone/server.h"
 #include "hone/run.h"
+#include "hone/simcache.h"
 
 #endif /* HONE_H */
