@@ -72,6 +72,14 @@ HONE_API int hone_metric_add(hone_metric *s, double v);
 HONE_API int hone_metric_inc(hone_metric *s);
 HONE_API int hone_metric_set(hone_metric *s, double v);
 HONE_API int hone_metric_observe(hone_metric *s, double v);
+/* Mirrors a figure kept elsewhere (a module's lifetime stats) into the
+ * registry: finds or makes the series (a counter when counter is nonzero,
+ * else a gauge) and sets it to v. A counter set below its last value gives
+ * HONE_ERANGE with err naming the series and its labels (two sources
+ * exported under one name). Returns as hone_metrics_counter and
+ * hone_metric_set. Thread-safe. */
+HONE_API int hone_metrics_mirror(hone_metrics *m, int counter, const char *name, const char *help,
+                                 const char *const *labels, double v, hone_error *err);
 /* The value of a counter or gauge; a histogram's sum. */
 HONE_API double hone_metric_value(const hone_metric *s);
 /* A histogram's number of observations (0 for other types). */

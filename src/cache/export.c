@@ -6,26 +6,6 @@
 #include "hone/metrics.h"
 #include "hone/tier.h"
 
-typedef int (*family_fn)(hone_metrics *m, const char *name, const char *help,
-                         const char *const *labels, hone_metric **out, hone_error *err);
-
-/* Finds or makes one series and sets it; a counter below its last value
- * gives HONE_ERANGE with the series named. */
-static int put(hone_metrics *m, family_fn fn, const char *metric, const char *help,
-               const char *const *labels, double v, hone_error *err) {
-    hone_metric *s;
-    int rc = fn(m, metric, help, labels, &s, err);
-    if (rc) return rc;
-    rc = hone_metric_set(s, v);
-    if (rc == HONE_ERANGE)
-        return hone_error_set(err, rc,
-                              "%s{cache=\"%s\"}: the value %.17g is below the counter's last "
-                              "value (two caches exported under one name?)",
-                              metric, labels[1], v);
-    if (rc) return hone_error_set(err, rc, "%s: %s", metric, hone_strerror(rc));
-    return HONE_OK;
-}
-
 int hone_cache_metrics_update(hone_cache *c, hone_metrics *m, const char *name,
                               hone_error *err) {
     if (!c || !m || !name || !*name)
@@ -35,11 +15,11 @@ int hone_cache_metrics_update(hone_cache *c, hone_metrics *m, const char *name,
     hone_cache_stats st;
     hone_cache_stats_lifetime(c, &st);
     const char *l[] = {"cache", name, NULL};
-    const family_fn C = hone_metrics_counter, G = hone_metrics_gauge;
+    const int C = 1, G = 0;
     int rc;
 #define PUT(fn, metric, help, v)                                                        \
     do {                                                                                \
-        if ((rc = put(m, fn, metric, help, l, (double)(v), err)) != HONE_OK) return rc; \
+        if ((rc = hone_metrics_mirror(m, fn, metric, help, l, (double)(v), err)) != HONE_OK) return rc; \
     } while (0)
     PUT(C, "hone_cache_hits_total", "Lookups that found a live entry.", st.hits);
     PUT(C, "hone_cache_misses_total", "Lookups that found no live entry.", st.misses);
@@ -52,7 +32,7 @@ int hone_cache_metrics_update(hone_cache *c, hone_metrics *m, const char *name,
                                                                   "explicit"};
     for (int r = 0; r < HONE_CACHE_REASON_COUNT; r++) {
         const char *lr[] = {"cache", name, "reason", reasons[r], NULL};
-        rc = put(m, C, "hone_cache_evictions_total",
+        rc = hone_metrics_mirror(m, C, "hone_cache_evictions_total",
                  "Entries that left the cache, by reason: size (the policy made room), "
                  "expired (time-to-live), explicit (delete, clear, replaced).",
                  lr, (double)st.evictions[r], err);
@@ -86,30 +66,30 @@ int hone_cache_metrics_update(hone_cache *c, hone_metrics *m, const char *name,
     for (int i = 0; i < 2; i++) {
         if (!rows[i].on) continue;
         const char *lt[] = {"cache", name, "tier", rows[i].tier, NULL};
-        if ((rc = put(m, C, "hone_cache_tier_hits_total",
+        if ((rc = hone_metrics_mirror(m, C, "hone_cache_tier_hits_total",
                       "Lookups that missed memory and found a live entry in this tier.", lt,
                       (double)rows[i].hits, err)) ||
-            (rc = put(m, C, "hone_cache_tier_misses_total",
+            (rc = hone_metrics_mirror(m, C, "hone_cache_tier_misses_total",
                       "Lookups that missed memory and this tier.", lt, (double)rows[i].misses,
                       err)) ||
-            (rc = put(m, C, "hone_cache_tier_errors_total",
+            (rc = hone_metrics_mirror(m, C, "hone_cache_tier_errors_total",
                       "Failures of this tier, each served as a miss: damaged records (disk); "
                       "timeouts, connection failures and foreign values (redis).",
                       lt, (double)rows[i].errors, err)))
             return rc;
     }
-    if ((rc = put(m, C, "hone_cache_promotions_total",
+    if ((rc = hone_metrics_mirror(m, C, "hone_cache_promotions_total",
                   "Hits below memory copied into memory.", l, (double)ts.promotions, err)))
         return rc;
     if (ts.strategy != HONE_CACHE_MEMORY &&
-        ((rc = put(m, G, "hone_cache_disk_entries", "Entries in the disk tier.", l,
+        ((rc = hone_metrics_mirror(m, G, "hone_cache_disk_entries", "Entries in the disk tier.", l,
                    (double)ts.disk_entries, err)) ||
-         (rc = put(m, G, "hone_cache_disk_bytes",
+         (rc = hone_metrics_mirror(m, G, "hone_cache_disk_bytes",
                    "Bytes of entries in the disk tier (keys, values, headers).", l,
                    (double)ts.disk_bytes, err)) ||
-         (rc = put(m, G, "hone_cache_disk_max_bytes", "The disk tier's bound in bytes.", l,
+         (rc = hone_metrics_mirror(m, G, "hone_cache_disk_max_bytes", "The disk tier's bound in bytes.", l,
                    (double)ts.disk_max_bytes, err)) ||
-         (rc = put(m, G, "hone_cache_disk_file_bytes", "Size of the disk tier's file.", l,
+         (rc = hone_metrics_mirror(m, G, "hone_cache_disk_file_bytes", "Size of the disk tier's file.", l,
                    (double)ts.disk_file_bytes, err))))
         return rc;
     return HONE_OK;

@@ -471,6 +471,30 @@ int hone_metric_set(hone_metric *s, double v) {
     return HONE_OK;
 }
 
+int hone_metrics_mirror(hone_metrics *m, int counter, const char *name, const char *help,
+                        const char *const *labels, double v, hone_error *err) {
+    hone_metric *s;
+    int rc = counter ? hone_metrics_counter(m, name, help, labels, &s, err)
+                     : hone_metrics_gauge(m, name, help, labels, &s, err);
+    if (rc) return rc;
+    rc = hone_metric_set(s, v);
+    if (rc == HONE_OK) return HONE_OK;
+    char lab[256];
+    size_t n = 0;
+    lab[0] = '\0';
+    for (size_t i = 0; labels && labels[i] && labels[i + 1] && n < sizeof lab; i += 2) {
+        int k = snprintf(lab + n, sizeof lab - n, "%s%s=\"%s\"", i ? "," : "", labels[i], labels[i + 1]);
+        if (k < 0) break;
+        n += (size_t)k;
+    }
+    if (rc == HONE_ERANGE)
+        return hone_error_set(err, rc,
+                              "%s{%s}: the value %.17g is below the counter's last value (two "
+                              "sources exported under one name?)",
+                              name, lab, v);
+    return hone_error_set(err, rc, "%s{%s}: %s", name, lab, hone_strerror(rc));
+}
+
 int hone_metric_observe(hone_metric *s, double v) {
     if (!s || s->fam->type != HONE_METRIC_HISTOGRAM || isnan(v)) return HONE_EINVAL;
     const family *f = s->fam;

@@ -454,26 +454,6 @@ int hone_registry_stats_get(hone_registry *r, hone_registry_stats *st) {
 /* Metrics export                                                      */
 /* ------------------------------------------------------------------ */
 
-typedef int (*family_fn)(hone_metrics *m, const char *name, const char *help,
-                         const char *const *labels, hone_metric **out, hone_error *err);
-
-/* Finds or makes one series and sets it; a counter below its last value
- * gives HONE_ERANGE with the series named. */
-static int put(hone_metrics *m, family_fn fn, const char *metric, const char *help,
-               const char *const *labels, double v, hone_error *err) {
-    hone_metric *s;
-    int rc = fn(m, metric, help, labels, &s, err);
-    if (rc) return rc;
-    rc = hone_metric_set(s, v);
-    if (rc == HONE_ERANGE)
-        return hone_error_set(err, rc,
-                              "%s{registry=\"%s\"}: the value %.17g is below the counter's last "
-                              "value (two registries exported under one name?)",
-                              metric, labels[1], v);
-    if (rc) return hone_error_set(err, rc, "%s: %s", metric, hone_strerror(rc));
-    return HONE_OK;
-}
-
 int hone_registry_metrics_update(hone_registry *r, hone_metrics *m, const char *name,
                                  hone_error *err) {
     if (!r || !m || !name || !*name)
@@ -483,11 +463,11 @@ int hone_registry_metrics_update(hone_registry *r, hone_metrics *m, const char *
     hone_registry_stats st;
     hone_registry_stats_get(r, &st);
     const char *l[] = {"registry", name, NULL};
-    const family_fn C = hone_metrics_counter, G = hone_metrics_gauge;
+    const int C = 1, G = 0;
     int rc;
 #define PUT(fn, metric, help, v)                                                        \
     do {                                                                                \
-        if ((rc = put(m, fn, metric, help, l, (double)(v), err)) != HONE_OK) return rc; \
+        if ((rc = hone_metrics_mirror(m, fn, metric, help, l, (double)(v), err)) != HONE_OK) return rc; \
     } while (0)
     PUT(C, "hone_registry_loads_total", "Loader calls (one per single-flight load).", st.loads);
     PUT(C, "hone_registry_load_failures_total", "Loader calls that returned an error.",
@@ -499,7 +479,7 @@ int hone_registry_metrics_update(hone_registry *r, hone_metrics *m, const char *
                                                                      "explicit"};
     for (int i = 0; i < HONE_REGISTRY_REASON_COUNT; i++) {
         const char *lr[] = {"registry", name, "reason", reasons[i], NULL};
-        rc = put(m, C, "hone_registry_unloads_total",
+        rc = hone_metrics_mirror(m, C, "hone_registry_unloads_total",
                  "Resources unloaded, by reason: idle (unheld for the idle time), budget "
                  "(max_bytes needed the room), explicit (unload call, registry freed).",
                  lr, (double)st.unloads[i], err);

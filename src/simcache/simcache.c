@@ -879,24 +879,6 @@ void hone_simcache_stats_get(hone_simcache *c, hone_simcache_stats *st) {
     st->max_bytes = c->max_bytes;
 }
 
-typedef int (*family_fn)(hone_metrics *m, const char *name, const char *help,
-                         const char *const *labels, hone_metric **out, hone_error *err);
-
-static int put_metric(hone_metrics *m, family_fn fn, const char *metric, const char *help,
-                      const char *const *labels, double v, hone_error *err) {
-    hone_metric *s;
-    int rc = fn(m, metric, help, labels, &s, err);
-    if (rc) return rc;
-    rc = hone_metric_set(s, v);
-    if (rc == HONE_ERANGE)
-        return hone_error_set(err, rc,
-                              "%s{simcache=\"%s\"}: the value %.17g is below the counter's last "
-                              "value (two caches exported under one name?)",
-                              metric, labels[1], v);
-    if (rc) return hone_error_set(err, rc, "%s: %s", metric, hone_strerror(rc));
-    return HONE_OK;
-}
-
 int hone_simcache_metrics_update(hone_simcache *c, hone_metrics *m, const char *name,
                                  hone_error *err) {
     if (!c || !m || !name || !*name)
@@ -905,7 +887,7 @@ int hone_simcache_metrics_update(hone_simcache *c, hone_metrics *m, const char *
                               "name are required");
     hone_simcache_stats st;
     hone_simcache_stats_get(c, &st);
-    const family_fn C = hone_metrics_counter, G = hone_metrics_gauge;
+    const int C = 1, G = 0;
     int rc;
     const struct {
         const char *result;
@@ -917,7 +899,7 @@ int hone_simcache_metrics_update(hone_simcache *c, hone_metrics *m, const char *
                    {"miss", st.misses}};
     for (size_t i = 0; i < sizeof lookups / sizeof lookups[0]; i++) {
         const char *l[] = {"simcache", name, "result", lookups[i].result, NULL};
-        if ((rc = put_metric(m, C, "hone_simcache_lookups_total",
+        if ((rc = hone_metrics_mirror(m, C, "hone_simcache_lookups_total",
                              "Lookups by result: exact (exact tier), similar (served by "
                              "similarity), refused (over threshold, failed a gate), near_miss "
                              "(just under threshold), miss.",
@@ -926,7 +908,7 @@ int hone_simcache_metrics_update(hone_simcache *c, hone_metrics *m, const char *
     }
     for (int g = 0; g < HONE_SIM_GATE_COUNT; g++) {
         const char *l[] = {"simcache", name, "gate", hone_sim_gate_name(g), NULL};
-        if ((rc = put_metric(m, C, "hone_simcache_refusals_total",
+        if ((rc = hone_metrics_mirror(m, C, "hone_simcache_refusals_total",
                              "Gate failures of refused lookups' best candidates, by gate.", l,
                              (double)st.refused_by_gate[g], err)))
             return rc;
@@ -935,26 +917,26 @@ int hone_simcache_metrics_update(hone_simcache *c, hone_metrics *m, const char *
     uint64_t evv[2] = {st.evictions, st.expired};
     for (int i = 0; i < 2; i++) {
         const char *l[] = {"simcache", name, "reason", evr[i], NULL};
-        if ((rc = put_metric(m, C, "hone_simcache_evictions_total",
+        if ((rc = hone_metrics_mirror(m, C, "hone_simcache_evictions_total",
                              "Entries removed: size (least recently used, to fit max_bytes), "
                              "expired (time-to-live).",
                              l, (double)evv[i], err)))
             return rc;
     }
     const char *l[] = {"simcache", name, NULL};
-    if ((rc = put_metric(m, C, "hone_simcache_wrong_reports_total",
+    if ((rc = hone_metrics_mirror(m, C, "hone_simcache_wrong_reports_total",
                          "Served hits reported wrong by the caller.", l, (double)st.wrong_reports,
                          err)) ||
-        (rc = put_metric(m, C, "hone_simcache_puts_total", "Entries stored.", l,
+        (rc = hone_metrics_mirror(m, C, "hone_simcache_puts_total", "Entries stored.", l,
                          (double)st.puts, err)) ||
-        (rc = put_metric(m, G, "hone_simcache_entries", "Entries held.", l, (double)st.entries,
+        (rc = hone_metrics_mirror(m, G, "hone_simcache_entries", "Entries held.", l, (double)st.entries,
                          err)) ||
-        (rc = put_metric(m, G, "hone_simcache_bytes",
+        (rc = hone_metrics_mirror(m, G, "hone_simcache_bytes",
                          "Bytes of keys, namespaces, vectors and answers held.", l,
                          (double)st.bytes, err)) ||
-        (rc = put_metric(m, G, "hone_simcache_max_bytes", "The byte budget.", l,
+        (rc = hone_metrics_mirror(m, G, "hone_simcache_max_bytes", "The byte budget.", l,
                          (double)st.max_bytes, err)) ||
-        (rc = put_metric(m, G, "hone_simcache_threshold", "The default similarity threshold.", l,
+        (rc = hone_metrics_mirror(m, G, "hone_simcache_threshold", "The default similarity threshold.", l,
                          c->threshold, err)))
         return rc;
     return HONE_OK;

@@ -14,6 +14,8 @@ static int registry_calls(const hone_allocator *a, void *ctx) {
     if (!(rc = hone_metrics_counter(m, "a_total", "A.", l1, &s, NULL))) hone_metric_inc(s);
     if (!rc && !(rc = hone_metrics_counter(m, "a_total", NULL, l2, &s, NULL))) hone_metric_inc(s);
     if (!rc && !(rc = hone_metrics_histogram(m, "h_seconds", "H.", NULL, 0, l1, &s, NULL))) hone_metric_observe(s, 0.3);
+    if (!rc) rc = hone_metrics_mirror(m, 1, "mirrored_total", "M.", l1, 7, NULL);
+    if (!rc) rc = hone_metrics_mirror(m, 0, "mirrored_gauge", "G.", l1, 3, NULL);
     if (!rc) rc = hone_metrics_update_process(m, NULL);
     if (!rc) {
         hone_buf b;
