@@ -1,11 +1,21 @@
 /* gates.c - the similarity cache's hard gates: the numbers, identifiers and
  * negation words of a query and a cached key, compared so that a variant
  * that changes one of them is never served the other's answer. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "simcache/simcache_internal.h"
+
+/* A gate's explanation: short by design, so cut to the field's size. */
+static void detailf(char *d, size_t cap, const char *fmt, ...) HONE_PRINTF(3, 4);
+static void detailf(char *d, size_t cap, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d, cap, fmt, ap);
+    va_end(ap);
+}
 
 static const char *const gate_names[HONE_SIM_GATE_COUNT] = {"numbers", "identifiers", "negation",
                                                             "namespace", "feedback"};
@@ -402,7 +412,7 @@ static int numbers_gate(const hone__sim_text *q, const hone__sim_text *k, char *
     char a[40], b[40];
     if (qonly) clip(a, sizeof a, qonly->p, qonly->n); else strcpy(a, "(none)");
     if (konly) clip(b, sizeof b, konly->p, konly->n); else strcpy(b, "(none)");
-    snprintf(detail, cap, "numbers differ: %s vs %s", a, b);
+    detailf(detail, cap, "numbers differ: %s vs %s", a, b);
     return 0;
 }
 
@@ -432,7 +442,7 @@ static int idents_gate(const hone__sim_text *q, const hone__sim_text *k, char *d
     char a[40], b[40];
     if (qm) clip(a, sizeof a, q->text + qm->off, qm->len); else strcpy(a, "(none)");
     if (km) clip(b, sizeof b, k->text + km->off, km->len); else strcpy(b, "(none)");
-    snprintf(detail, cap, "identifiers differ: %s vs %s", a, b);
+    detailf(detail, cap, "identifiers differ: %s vs %s", a, b);
     return 0;
 }
 
@@ -540,7 +550,7 @@ static int morph_flip(const hone__sim_text *a, const hone__sim_text *b, int a_is
         char x[32], y[32];
         clip(x, sizeof x, w, n);
         clip(y, sizeof y, w + s, n - s);
-        snprintf(detail, cap, "polarity differs: %s vs %s", a_is_q ? x : y, a_is_q ? y : x);
+        detailf(detail, cap, "polarity differs: %s vs %s", a_is_q ? x : y, a_is_q ? y : x);
         return 1;
     }
     return 0;
@@ -550,7 +560,7 @@ static int negation_gate(const hone__sim_text *q, const hone__sim_text *k, char 
                          size_t cap) {
     if (q->nneg != k->nneg) {
         char a[32], b[32];
-        snprintf(detail, cap, "negation differs: %zu (%s) vs %zu (%s)", q->nneg,
+        detailf(detail, cap, "negation differs: %zu (%s) vs %zu (%s)", q->nneg,
                  first_neg(q, a, sizeof a), k->nneg, first_neg(k, b, sizeof b));
         return 0;
     }
@@ -559,7 +569,7 @@ static int negation_gate(const hone__sim_text *q, const hone__sim_text *k, char 
         if (crossed(x[0], x[1], y[0], y[1])) {
             /* Name the side each text has more of. */
             int qs = x[0] > y[0] ? 0 : 1;
-            snprintf(detail, cap, "polarity differs: %s vs %s", polar_pairs[p][qs],
+            detailf(detail, cap, "polarity differs: %s vs %s", polar_pairs[p][qs],
                      polar_pairs[p][1 - qs]);
             return 0;
         }
@@ -577,7 +587,7 @@ int hone__sim_gates(const hone__sim_text *q, const hone__sim_text *k, unsigned o
         r->detail[0] = 0;
         if (q->too_long || k->too_long) {
             r->passed = 0;
-            snprintf(r->detail, sizeof r->detail, "text too long to check (over %d words)",
+            detailf(r->detail, sizeof r->detail, "text too long to check (over %d words)",
                      HONE__SIM_MAX_TOKENS);
         } else if (g == HONE_SIM_GATE_NUMBERS) {
             r->passed = numbers_gate(q, k, r->detail, sizeof r->detail);
