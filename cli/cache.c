@@ -22,7 +22,8 @@ static const cli_opt sim_opts[] = {
      "auto, by the file name's suffix",
      "auto cache2k arc lines"},
     {OPT_SIZE, "size", "N,...", "cache sizes in objects (1 to 1000000000)", NULL},
-    {OPT_POLICY, "policy", "P,...", "policies to compare; default hone,lru,arc,s3fifo", "hone lru arc s3fifo"},
+    {OPT_POLICY, "policy", "P,...", "policies to compare; default hone,lru,arc,s3fifo; also lirs,sieve,wtinylfu,belady",
+     "hone lru arc s3fifo lirs sieve wtinylfu belady"},
     {OPT_TIER, "tier", "T",
      "hybrid: replay through a memory tier (--memory objects, the first --policy) in front "
      "of a disk tier (--disk objects) instead; disk: the disk tier alone",
@@ -41,7 +42,8 @@ const cli_spec cli_spec_cache_sim = {
     "\n"
     "Replays a cache trace (plain, .xz or .zst) through each policy at each size,\n"
     "from a cold start with unit-size objects, and prints the object hit ratio in\n"
-    "percent. Policies: hone (the cache's own adaptive policy), lru, arc, s3fifo.\n"
+    "percent. Policies: hone (the cache's own adaptive policy), lru, arc, s3fifo,\n"
+    "and the references lirs, sieve, wtinylfu (static 1 % window) and belady.\n"
     "With --tier hybrid, replays it as a hybrid cache serves gets (memory, then\n"
     "disk) and prints the hits of each tier, beside memory alone at N and at M.\n",
     NULL, sim_opts};
@@ -99,7 +101,7 @@ static int parse_policies(const char *s, int *pols, int *n) {
     char *save = NULL;
     for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         hone_error err;
-        if (*n == HONE_CACHE_POLICY_COUNT * 2) {
+        if (*n == HONE_CACHE_POLICY_ALL_COUNT * 2) {
             cli_cmd_error("cache", "--policy: too many policies");
             return -1;
         }
@@ -190,7 +192,7 @@ static int cache_sim(int argc, char **argv) {
     int format = HONE_CACHE_TRACE_AUTO, json = 0, c, nsizes = 0, npols = 4, tier = 0;
     uint64_t mem = 0, disk = 0;
     uint64_t sizes[MAX_SIZES];
-    int pols[HONE_CACHE_POLICY_COUNT * 2] = {HONE_CACHE_POLICY_HONE, HONE_CACHE_POLICY_LRU,
+    int pols[HONE_CACHE_POLICY_ALL_COUNT * 2] = {HONE_CACHE_POLICY_HONE, HONE_CACHE_POLICY_LRU,
                                              HONE_CACHE_POLICY_ARC, HONE_CACHE_POLICY_S3FIFO};
     hone_error err;
     optind = 0;
@@ -272,7 +274,7 @@ static int cache_sim(int argc, char **argv) {
         return rc == HONE_ENOMEM ? CLI_FAIL : CLI_USAGE;
     }
     if (format == HONE_CACHE_TRACE_AUTO) format = hone_cache_trace_format_detect(trace);
-    double res[MAX_SIZES][HONE_CACHE_POLICY_COUNT * 2];
+    double res[MAX_SIZES][HONE_CACHE_POLICY_ALL_COUNT * 2];
     for (int i = 0; i < nsizes; i++)
         for (int p = 0; p < npols; p++)
             if ((rc = hone_cache_sim_run(pols[p], sizes[i], keys, n, NULL, &res[i][p]))) {

@@ -21,19 +21,35 @@ extern "C" {
 
 /* The eviction policies. HONE is the cache's own (an adaptive W-TinyLFU,
  * see docs/design/cache.md); the others are faithful reference policies
- * for the simulator. Append-only. */
+ * for the simulator. Append-only.
+ *
+ * HONE_CACHE_POLICY_COUNT keeps its first meaning: the number of policies
+ * before LIRS (hone, LRU, ARC, S3-FIFO), the ones that loops over "every
+ * policy" have always meant, so their output does not change. LIRS, SIEVE,
+ * W-TinyLFU (libCacheSim's, a static 1 % window) and Belady's optimum
+ * exist only in the simulator, which replays them from a cold start with
+ * unit sizes; BELADY is offline (it needs the whole trace), so only
+ * hone_cache_sim_run takes it. HONE_CACHE_POLICY_ALL_COUNT counts every
+ * value. */
 typedef enum hone_cache_policy {
     HONE_CACHE_POLICY_HONE = 0,
     HONE_CACHE_POLICY_LRU = 1,
     HONE_CACHE_POLICY_ARC = 2,
     HONE_CACHE_POLICY_S3FIFO = 3,
-    HONE_CACHE_POLICY_COUNT
+    HONE_CACHE_POLICY_LIRS = 4,
+    HONE_CACHE_POLICY_SIEVE = 5,
+    HONE_CACHE_POLICY_WTINYLFU = 6,
+    HONE_CACHE_POLICY_BELADY = 7,
+    HONE_CACHE_POLICY_ALL_COUNT = 8,
+    HONE_CACHE_POLICY_COUNT = HONE_CACHE_POLICY_LIRS
 } hone_cache_policy;
 
-/* The policy's short name ("hone", "lru", "arc", "s3fifo"), or NULL for an
- * unknown value. Static string; thread-safe. */
+/* The policy's short name ("hone", "lru", "arc", "s3fifo", "lirs",
+ * "sieve", "wtinylfu", "belady"), or NULL for an unknown value. Static
+ * string; thread-safe. */
 HONE_API const char *hone_cache_policy_name(int policy);
-/* Parses a short name (as above, case-sensitive; "s3-fifo" is accepted).
+/* Parses a short name (as above, case-sensitive; "s3-fifo" and
+ * "w-tinylfu" are accepted).
  * Returns HONE_OK, or HONE_EINVAL with err naming the value and the valid
  * names (and the nearest one). */
 HONE_API int hone_cache_policy_parse(const char *name, int *out, hone_error *err);
@@ -98,7 +114,9 @@ HONE_API int hone_cache_trace_load(const char *path, int format, const hone_allo
 typedef struct hone_cache_sim hone_cache_sim;
 
 /* Creates a simulator of `policy` holding `capacity` objects. Returns
- * HONE_OK, HONE_EINVAL (unknown policy, capacity 0) or HONE_ENOMEM. */
+ * HONE_OK, HONE_EINVAL (unknown policy, capacity 0, or BELADY: the optimum
+ * needs the whole trace, so only hone_cache_sim_run replays it) or
+ * HONE_ENOMEM. */
 HONE_API int hone_cache_sim_new(hone_cache_sim **out, int policy, uint64_t capacity,
                                 const hone_allocator *alloc);
 /* Replays one access. Returns 1 on a hit, 0 on a miss, HONE_ENOMEM. */

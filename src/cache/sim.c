@@ -3,25 +3,43 @@
 #include <string.h>
 
 #include "cache/policy.h"
+#include "cache/simpol.h"
 #include "hone/cache.h"
 #include "hone/tier.h"
 
+/* A simulator runs hone's policy code (pol) for the policies a cache can
+ * use, or one of the simulator's reference policies (ops and its state). */
 struct hone_cache_sim {
     const hone_allocator *alloc;
     hone__pol *pol;
+    const hone__simpol_ops *ops;
+    void *state;
     uint64_t hits, accesses;
 };
 
-static const char *const policy_names[] = {"hone", "lru", "arc", "s3fifo", NULL};
+/* Indexed by hone_cache_policy. */
+static const char *const policy_names[] = {"hone", "lru",   "arc",      "s3fifo",
+                                           "lirs", "sieve", "wtinylfu", "belady", NULL};
 
 const char *hone_cache_policy_name(int policy) {
-    if (policy < 0 || policy >= HONE_CACHE_POLICY_COUNT) return NULL;
+    if (policy < 0 || policy >= HONE_CACHE_POLICY_ALL_COUNT) return NULL;
     return policy_names[policy];
 }
 
 int hone_cache_policy_parse(const char *name, int *out, hone_error *err) {
     if (name && !strcmp(name, "s3-fifo")) name = "s3fifo";
+    if (name && !strcmp(name, "w-tinylfu")) name = "wtinylfu";
     return hone_parse_enum("policy", name ? name : "", policy_names, out, err);
+}
+
+/* The simulator's own policies; NULL for hone__pol's and for BELADY. */
+static const hone__simpol_ops *simpol_of(int policy) {
+    switch (policy) {
+    case HONE_CACHE_POLICY_LIRS: return &hone__simpol_lirs;
+    case HONE_CACHE_POLICY_SIEVE: return &hone__simpol_sieve;
+    case HONE_CACHE_POLICY_WTINYLFU: return &hone__simpol_wtinylfu;
+    default: return NULL;
+    }
 }
 
 int hone_cache_sim_new(hone_cache_sim **out, int policy, uint64_t capacity,
@@ -30,7 +48,14 @@ int hone_cache_sim_new(hone_cache_sim **out, int policy, uint64_t capacity,
     hone_cache_sim *s = hone_calloc(alloc, 1, sizeof *s);
     if (!s) return HONE_ENOMEM;
     s->alloc = alloc;
-    int rc = hone__pol_new(&s->pol, policy, capacity, 0, alloc);
+    s->ops = simpol_of(policy);
+    int rc;
+    if (policy == HONE_CACHE_POLICY_BELADY || !capacity)
+        rc = HONE_EINVAL; /* Belady is offline: hone_cache_sim_run only */
+    else if (s->ops)
+        rc = s->ops->create(&s->state, capacity, alloc);
+    else
+        rc = hone__pol_new(&s->pol, policy, capacity, 0, alloc);
     if (rc) {
         hone_free(alloc, s);
         return rc;
@@ -40,7 +65,7 @@ int hone_cache_sim_new(hone_cache_sim **out, int policy, uint64_t capacity,
 }
 
 int hone_cache_sim_access(hone_cache_sim *s, uint64_t key) {
-    int r = hone__pol_access(s->pol, key);
+    int r = s->ops ? s->ops->access(s->state, key) : hone__pol_access(s->pol, key);
     if (r < 0) return r;
     s->accesses++;
     s->hits += (uint64_t)r;
@@ -58,12 +83,23 @@ double hone_cache_sim_hit_percent(const hone_cache_sim *s) {
 
 void hone_cache_sim_free(hone_cache_sim *s) {
     if (!s) return;
-    hone__pol_free(s->pol);
+    if (s->ops)
+        s->ops->destroy(s->state);
+    else
+        hone__pol_free(s->pol);
     hone_free(s->alloc, s);
 }
 
 int hone_cache_sim_run(int policy, uint64_t capacity, const uint64_t *keys, size_t n,
                        const hone_allocator *alloc, double *hit_percent) {
+    if (policy == HONE_CACHE_POLICY_BELADY) {
+        uint64_t hits;
+        *hit_percent = 0.0;
+        int rc = hone__sim_belady(keys, n, capacity, alloc, &hits);
+        if (rc) return rc;
+        if (n) *hit_percent = 100.0 * (double)hits / (double)n;
+        return HONE_OK;
+    }
     hone_cache_sim *s;
     int rc = hone_cache_sim_new(&s, policy, capacity, alloc);
     if (rc) return rc;
