@@ -3,9 +3,11 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 void cli_error(const char *fmt, ...) {
     va_list ap;
@@ -157,6 +159,21 @@ const cli_spec *const cli_specs[] = {&cli_spec_sysinfo,   &cli_spec_demo,     &c
                                      &cli_spec_hash,      &cli_spec_manifest_build, &cli_spec_manifest_check,
                                      &cli_spec_manifest_diff, &cli_spec_completion, &cli_spec_serve,
                                      &cli_spec_run, NULL};
+
+int cli_mkdirs(const char *path, int last) {
+    char p[PATH_MAX];
+    if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *s = p + 1; *s; s++)
+        if (*s == '/') {
+            *s = '\0';
+            if (mkdir(p, 0755) && errno != EEXIST) return -1;
+            *s = '/';
+        }
+    return last && mkdir(p, 0755) && errno != EEXIST ? -1 : 0;
+}
 
 /* Reads the whole file; NULL (errno set) on failure. */
 char *cli_slurp(const char *path, size_t *len) {

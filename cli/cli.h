@@ -92,6 +92,11 @@ int cli_cache_calibrate(int argc, char **argv);
  * with errno set on failure. */
 char *cli_slurp(const char *path, size_t *len);
 
+/* Makes the directories of path that are missing, as mkdir -p: its
+ * parents, and path itself when last is nonzero (path names a directory
+ * rather than a file to come). Returns 0, or -1 with errno set. */
+int cli_mkdirs(const char *path, int last);
+
 /* Handles --help as the first argument of a subcommand: returns 1 if it
  * printed usage (the caller exits 0). */
 int cli_wants_help(int argc, char **argv);

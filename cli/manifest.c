@@ -804,20 +804,8 @@ int cli_manifest_main(int argc, char **argv) {
  * and counts its file operations on the step's cycle: every file written,
  * read by hashing, or copied. */
 
-static int mkdirs_for(const char *path) {
-    char p[PATH_MAX];
-    snprintf(p, sizeof p, "%s", path);
-    for (char *s = p + 1; *s; s++)
-        if (*s == '/') {
-            *s = '\0';
-            if (mkdir(p, 0755) && errno != EEXIST) return -1;
-            *s = '/';
-        }
-    return 0;
-}
-
 static int write_file(const char *path, const void *data, size_t len) {
-    if (mkdirs_for(path)) return -1;
+    if (cli_mkdirs(path, 0)) return -1;
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return -1;
     int ok = write(fd, data, len) == (ssize_t)len;
@@ -825,7 +813,7 @@ static int write_file(const char *path, const void *data, size_t len) {
 }
 
 static int copy_file(const char *src, const char *dst) {
-    if (mkdirs_for(dst)) return -1;
+    if (cli_mkdirs(dst, 0)) return -1;
     int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, ok = 0;
     if (in >= 0) out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (in >= 0 && out >= 0) {

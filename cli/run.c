@@ -436,19 +436,6 @@ oom:
     return RUN_ERROR;
 }
 
-/* Makes dir and its missing parents (as mkdir -p). Returns 0 or -1. */
-static int mkdir_p(const char *dir) {
-    char p[4096];
-    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p) return -1;
-    for (char *s = p + 1; *s; s++)
-        if (*s == '/') {
-            *s = '\0';
-            if (mkdir(p, 0755) && errno != EEXIST) return -1;
-            *s = '/';
-        }
-    return mkdir(p, 0755) && errno != EEXIST ? -1 : 0;
-}
-
 /* Opens the result cache (and the file digests beside it). */
 static int open_cache(const run_cfg *c, const char *dir, hone_cache **cache, hone_filecache **files) {
     hone_error err = {0};
@@ -665,7 +652,7 @@ int cli_run_main(int argc, char **argv) {
         status = rc == HONE_EINVAL ? CLI_USAGE : RUN_ERROR;
         goto out;
     }
-    if (cycles && !c.history && dir) (void)mkdir_p(dir);
+    if (cycles && !c.history && dir) (void)cli_mkdirs(dir, 1);
     if (cycles && hone_cycle_save(cycles, hist_path, &err) != HONE_OK)
         cli_cmd_error("run", "history not saved: %s", err.msg);
     if (cache) hone_cache_sync(cache);

@@ -618,26 +618,32 @@ static int worker(void *arg, hone_task *task) {
 /* The run                                                             */
 /* ------------------------------------------------------------------ */
 
+/* Appends the command as written - the template expanded for the input
+ * "{}", each word followed by sep - or fn_id for function jobs. */
+static int command_text(run *r, char sep, hone_buf *b) {
+    if (!r->o->tmpl) return hone_buf_puts(b, r->o->fn_id ? r->o->fn_id : "");
+    char **argv = NULL;
+    int argc = 0;
+    static const char *const probe[] = {"{}"};
+    int rc = hone_run_template_expand(r->o->tmpl, probe, 1, 0, 0, &argv, &argc);
+    for (int i = 0; rc == HONE_OK && i < argc; i++) {
+        rc = hone_buf_append(b, argv[i], strlen(argv[i]));
+        if (rc == HONE_OK) rc = hone_buf_append(b, &sep, 1);
+    }
+    hone_free(r->a, argv);
+    return rc;
+}
+
 /* The history key: the command as written (the template expanded for the
  * input "{}"), or fn_id, so `wc -l {}` and `wc -c {}` keep their own
  * durations. */
 static int history_key(run *r) {
-    const hone_run_opts *o = r->o;
     static const char pfx[] = "hone.run.durations:";
     uint8_t d[HONE__RUN_KEY_LEN];
     hone_buf b;
     hone_buf_init(&b, r->a);
     int rc = HONE_OK;
-    if (o->tmpl) {
-        char **argv = NULL;
-        int argc = 0;
-        static const char *const probe[] = {"{}"};
-        rc = hone_run_template_expand(o->tmpl, probe, 1, 0, 0, &argv, &argc);
-        for (int i = 0; rc == HONE_OK && i < argc; i++) rc = hone_buf_append(&b, argv[i], strlen(argv[i]) + 1);
-        hone_free(r->a, argv);
-    } else {
-        rc = hone_buf_puts(&b, o->fn_id ? o->fn_id : "");
-    }
+    rc = command_text(r, '\0', &b);
     if (rc == HONE_OK) rc = hone_hash_oneshot(HONE_HASH_BLAKE3, b.data ? b.data : "", b.len, d, sizeof d);
     hone_buf_free(&b);
     if (rc != HONE_OK) return rc;
@@ -865,22 +871,13 @@ int hone_run_map(const hone_run_opts *o, hone_run_stats *stats, hone_error *err)
         char v[64];
         for (uint64_t i = 0; i < r->st.cached; i++) hone_cycle_hit(cy);
         for (uint64_t i = r->st.cached; i < r->st.jobs; i++) hone_cycle_miss(cy);
-        if (o->tmpl) {
-            char **argv = NULL;
-            int argc = 0;
-            static const char *const probe[] = {"{}"};
-            if (hone_run_template_expand(o->tmpl, probe, 1, 0, 0, &argv, &argc) == HONE_OK) {
-                hone_buf cmd;
-                hone_buf_init(&cmd, r->a);
-                for (int i = 0; i < argc; i++)
-                    (void)hone_buf_printf(&cmd, "%s%s", i ? " " : "", argv[i]);
-                if (cmd.data) (void)hone_cycle_meta(cy, "command", cmd.data);
-                hone_buf_free(&cmd);
-                hone_free(r->a, argv);
-            }
-        } else if (o->fn_id) {
-            (void)hone_cycle_meta(cy, "command", o->fn_id);
+        hone_buf cmd;
+        hone_buf_init(&cmd, r->a);
+        if (command_text(r, ' ', &cmd) == HONE_OK && cmd.len) {
+            if (o->tmpl) cmd.data[--cmd.len] = '\0'; /* the last word's separator */
+            (void)hone_cycle_meta(cy, "command", cmd.data);
         }
+        hone_buf_free(&cmd);
         snprintf(v, sizeof v, "%llu", (unsigned long long)r->st.jobs);
         (void)hone_cycle_meta(cy, "jobs", v);
         snprintf(v, sizeof v, "%llu", (unsigned long long)r->st.failed);
