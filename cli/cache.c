@@ -22,7 +22,7 @@ static const cli_opt sim_opts[] = {
      "auto, by the file name's suffix",
      "auto cache2k arc lines"},
     {OPT_SIZE, "size", "N,...", "cache sizes in objects (1 to 1000000000)", NULL},
-    {OPT_POLICY, "policy", "P,...", "policies to compare; default hone,lru,arc,s3fifo; also lirs,sieve,wtinylfu,belady",
+    {OPT_POLICY, "policy", "P,...", "policies to compare; default all: hone,lru,arc,s3fifo,lirs,sieve,wtinylfu,belady",
      "hone lru arc s3fifo lirs sieve wtinylfu belady"},
     {OPT_TIER, "tier", "T",
      "hybrid: replay through a memory tier (--memory objects, the first --policy) in front "
@@ -43,7 +43,9 @@ const cli_spec cli_spec_cache_sim = {
     "Replays a cache trace (plain, .xz or .zst) through each policy at each size,\n"
     "from a cold start with unit-size objects, and prints the object hit ratio in\n"
     "percent. Policies: hone (the cache's own adaptive policy), lru, arc, s3fifo,\n"
-    "and the references lirs, sieve, wtinylfu (static 1 % window) and belady.\n"
+    "and the references lirs, sieve, wtinylfu (static 1 % window) and belady; all\n"
+    "of them by default. Each row also names the best online policy other than\n"
+    "hone, hone's delta to it, and Belady's optimum's lead over hone.\n"
     "With --tier hybrid, replays it as a hybrid cache serves gets (memory, then\n"
     "disk) and prints the hits of each tier, beside memory alone at N and at M.\n",
     NULL, sim_opts};
@@ -189,11 +191,13 @@ static int sim_tiered(const char *trace, int format, int pol, uint64_t mem, uint
 
 static int cache_sim(int argc, char **argv) {
     const char *trace = NULL;
-    int format = HONE_CACHE_TRACE_AUTO, json = 0, c, nsizes = 0, npols = 4, tier = 0;
+    int format = HONE_CACHE_TRACE_AUTO, json = 0, c, nsizes = 0, tier = 0, pol_given = 0;
     uint64_t mem = 0, disk = 0;
     uint64_t sizes[MAX_SIZES];
-    int pols[HONE_CACHE_POLICY_ALL_COUNT * 2] = {HONE_CACHE_POLICY_HONE, HONE_CACHE_POLICY_LRU,
-                                             HONE_CACHE_POLICY_ARC, HONE_CACHE_POLICY_S3FIFO};
+    /* Every policy by default: hone, each online reference, Belady. */
+    int npols = HONE_CACHE_POLICY_ALL_COUNT;
+    int pols[HONE_CACHE_POLICY_ALL_COUNT * 2];
+    for (int p = 0; p < HONE_CACHE_POLICY_ALL_COUNT; p++) pols[p] = p;
     hone_error err;
     optind = 0;
     while ((c = cli_next(&cli_spec_cache_sim, argc, argv)) != -1) {
@@ -212,6 +216,7 @@ static int cache_sim(int argc, char **argv) {
             break;
         case OPT_POLICY:
             if (parse_policies(optarg, pols, &npols)) return CLI_USAGE;
+            pol_given = 1;
             break;
         case OPT_TIER:
             if (hone_parse_enum("--tier", optarg, (const char *const[]){"hybrid", "disk", NULL},
@@ -256,7 +261,18 @@ static int cache_sim(int argc, char **argv) {
             cli_cmd_error("cache", "--tier disk has no memory tier: leave out --memory");
             return CLI_USAGE;
         }
-        return sim_tiered(trace, format, pols[0], tier == 1 ? mem : 0, disk, json);
+        int mpol = pol_given ? pols[0] : HONE_CACHE_POLICY_HONE;
+        if (pol_given && npols > 1) {
+            cli_cmd_error("cache", "--tier replays one memory policy: give one --policy");
+            return CLI_USAGE;
+        }
+        if (mpol == HONE_CACHE_POLICY_BELADY) {
+            cli_cmd_error("cache", "--policy=belady: a memory tier needs an online policy (Belady "
+                                   "knows the future); expected hone, lru, arc, s3fifo, lirs, sieve "
+                                   "or wtinylfu");
+            return CLI_USAGE;
+        }
+        return sim_tiered(trace, format, mpol, tier == 1 ? mem : 0, disk, json);
     }
     if (mem || disk) {
         cli_cmd_error("cache", "--memory and --disk need --tier hybrid or --tier disk");
@@ -283,29 +299,81 @@ static int cache_sim(int argc, char **argv) {
                 return CLI_FAIL;
             }
     hone_free(NULL, keys);
+    /* Per row: the best online reference policy run (hone and Belady are
+     * not references) and hone's distance to it and to Belady. */
+    int ph = -1, pb = -1, nref = 0;
+    for (int p = 0; p < npols; p++) {
+        if (pols[p] == HONE_CACHE_POLICY_HONE && ph < 0) ph = p;
+        else if (pols[p] == HONE_CACHE_POLICY_BELADY && pb < 0) pb = p;
+        else if (pols[p] != HONE_CACHE_POLICY_HONE && pols[p] != HONE_CACHE_POLICY_BELADY) nref++;
+    }
+    int best[MAX_SIZES];
+    double mean[HONE_CACHE_POLICY_ALL_COUNT * 2] = {0};
+    for (int i = 0; i < nsizes; i++) {
+        best[i] = -1;
+        for (int p = 0; p < npols; p++) {
+            mean[p] += res[i][p] / nsizes;
+            if (pols[p] == HONE_CACHE_POLICY_HONE || pols[p] == HONE_CACHE_POLICY_BELADY) continue;
+            if (best[i] < 0 || res[i][p] > res[i][best[i]]) best[i] = p;
+        }
+    }
+    /* The best single reference policy over all rows, by its mean. */
+    int best_mean = -1;
+    for (int p = 0; p < npols; p++)
+        if (pols[p] != HONE_CACHE_POLICY_HONE && pols[p] != HONE_CACHE_POLICY_BELADY &&
+            (best_mean < 0 || mean[p] > mean[best_mean]))
+            best_mean = p;
+    int cmp = ph >= 0 && nref > 0;
     if (json) {
         json_t *rows = json_array();
         for (int i = 0; i < nsizes; i++) {
             json_t *hr = json_object();
             for (int p = 0; p < npols; p++)
                 json_object_set_new(hr, hone_cache_policy_name(pols[p]), json_real(res[i][p]));
-            json_array_append_new(rows, json_pack("{s:I, s:o}", "size", (json_int_t)sizes[i],
-                                                  "hit_percent", hr));
+            json_t *row = json_pack("{s:I, s:o}", "size", (json_int_t)sizes[i], "hit_percent", hr);
+            if (cmp) {
+                json_object_set_new(row, "best_reference",
+                                    json_string(hone_cache_policy_name(pols[best[i]])));
+                json_object_set_new(row, "hone_delta", json_real(res[i][ph] - res[i][best[i]]));
+            }
+            if (ph >= 0 && pb >= 0)
+                json_object_set_new(row, "belady_gap", json_real(res[i][pb] - res[i][ph]));
+            json_array_append_new(rows, row);
         }
-        json_t *j = json_pack("{s:s, s:s, s:I, s:o}", "trace", trace, "format",
-                              hone_cache_trace_format_name(format), "accesses", (json_int_t)n, "results", rows);
+        json_t *jm = json_object();
+        for (int p = 0; p < npols; p++)
+            json_object_set_new(jm, hone_cache_policy_name(pols[p]), json_real(mean[p]));
+        json_t *j = json_pack("{s:s, s:s, s:I, s:o, s:o}", "trace", trace, "format",
+                              hone_cache_trace_format_name(format), "accesses", (json_int_t)n,
+                              "results", rows, "mean_hit_percent", jm);
+        if (cmp) {
+            json_object_set_new(j, "best_mean_reference",
+                                json_string(hone_cache_policy_name(pols[best_mean])));
+            json_object_set_new(j, "hone_mean_delta", json_real(mean[ph] - mean[best_mean]));
+        }
         return print_json(j);
     }
     printf("trace %s: %zu accesses (%s); object hit ratio in percent\n", trace, n,
            hone_cache_trace_format_name(format));
     printf("%10s", "size");
     for (int p = 0; p < npols; p++) printf(" %8s", hone_cache_policy_name(pols[p]));
+    if (cmp) printf("  %-9s %7s", "best", "hone-vs");
+    if (ph >= 0 && pb >= 0) printf(" %7s", "to-opt");
     putchar('\n');
-    for (int i = 0; i < nsizes; i++) {
-        printf("%10llu", (unsigned long long)sizes[i]);
-        for (int p = 0; p < npols; p++) printf(" %8.2f", res[i][p]);
+    for (int i = 0; i < nsizes + (nsizes > 1); i++) {
+        const double *r = i < nsizes ? res[i] : mean;
+        int b = i < nsizes ? best[i] : best_mean;
+        if (i < nsizes) printf("%10llu", (unsigned long long)sizes[i]);
+        else printf("%10s", "mean");
+        for (int p = 0; p < npols; p++) printf(" %8.2f", r[p]);
+        if (cmp) printf("  %-9s %+7.2f", hone_cache_policy_name(pols[b]), r[ph] - r[b]);
+        if (ph >= 0 && pb >= 0) printf(" %7.2f", r[pb] - r[ph]);
         putchar('\n');
     }
+    if (cmp)
+        printf("best: the best online policy other than hone on that row (for mean, the one\n"
+               "with the best mean); hone-vs: hone minus it\n");
+    if (ph >= 0 && pb >= 0) printf("to-opt: Belady's optimum minus hone\n");
     return CLI_OK;
 }
 
