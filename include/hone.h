@@ -12,6 +12,7 @@
 #include "hone/hash.h"
 #include "hone/io.h"
 #include "hone/cache.h"
+#include "hone/cachesim.h"
 #include "hone/tier.h"
 #include "hone/filecache.h"
 #include "hone/registry.h"

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "hone/cache.h"
+#include "hone/cachesim.h"
 #include "hone/core.h"
 
 #ifdef __cplusplus

@@ -16,6 +16,7 @@
 #include "cache/policy.h"
 #include "cache/tiers.h"
 #include "hone/cache.h"
+#include "hone/cachesim.h"
 
 /* ------------------------------------------------------------------ */
 /* Entries                                                             */

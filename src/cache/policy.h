@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "hone/core.h"
+#include "hone/cachesim.h"
 
 #define HONE__POL_NIL UINT32_MAX
 

@@ -5,6 +5,7 @@
 #include "cache/policy.h"
 #include "cache/simpol.h"
 #include "hone/cache.h"
+#include "hone/cachesim.h"
 #include "hone/tier.h"
 
 /* A simulator runs hone's policy code (pol) for the policies a cache can

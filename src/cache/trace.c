@@ -8,6 +8,7 @@
 
 #include "cache/policy.h"
 #include "hone/cache.h"
+#include "hone/cachesim.h"
 
 enum { COMP_NONE, COMP_XZ, COMP_ZSTD };
 

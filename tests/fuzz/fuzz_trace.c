@@ -24,6 +24,7 @@
 #include <zstd.h>
 
 #include "fuzz.h"
+#include "hone/cachesim.h"
 
 #define MAX_KEYS 4096
 
