@@ -2,6 +2,9 @@
  * traces against libCacheSim's best published policy per row, throughput
  * under Zipf(0.99) against a mutex-protected LRU and a bare hash lookup,
  * thread scaling, and memory per entry. */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -387,6 +390,180 @@ static void warm(hone_cache *c, mlru *l) {
     }
 }
 
+/* ------------------------------------------------------------------ */
+/* Caffeine: a real peer on the same key stream                        */
+
+/* Caffeine (W-TinyLFU, the JVM's best-known concurrent cache) replays the
+ * throughput section's exact key stream: bench/cache writes zipf_seq to a
+ * file, compiles bench/caffeine/CaffeineBench.java into a temporary
+ * directory and runs it with `java`, which warms the cache as warm() warms
+ * hone, runs the same per-thread slices of the stream after JIT warm-up,
+ * and prints its best of REPEATS runs per configuration. The Java side's
+ * header comment gives the protocol. Missing tools skip the comparison with
+ * one line saying what is missing; the bench still succeeds. */
+#define CAFFEINE_JAR "/usr/share/java/caffeine.jar"
+#define CAFFEINE_SRC HONE_SOURCE_DIR "/bench/caffeine/CaffeineBench.java"
+#define THREAD_STRIDE (7919 * 13) /* worker(): thread t starts at t * stride */
+
+typedef struct caffeine_res {
+    double get[3], mixed[3]; /* Mops/s at [1] and [2] threads */
+    double hit_rate;         /* %, gets after warming */
+} caffeine_res;
+
+/* Writes the stream as little-endian uint32 keys. Returns 0, or -1 with
+ * errno set. */
+static int caffeine_write_keys(const char *path) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    enum { CHUNK = 4096 };
+    unsigned char buf[CHUNK * 4];
+    for (size_t i = 0; i < SEQ_LEN; i += CHUNK) {
+        for (size_t j = 0; j < CHUNK; j++) {
+            uint32_t k = zipf_seq[i + j];
+            buf[4 * j] = (unsigned char)k, buf[4 * j + 1] = (unsigned char)(k >> 8);
+            buf[4 * j + 2] = (unsigned char)(k >> 16), buf[4 * j + 3] = (unsigned char)(k >> 24);
+        }
+        if (fwrite(buf, 1, sizeof buf, f) != sizeof buf) {
+            int e = errno;
+            fclose(f);
+            errno = e;
+            return -1;
+        }
+    }
+    return fclose(f) ? -1 : 0;
+}
+
+/* Runs argv[0] (resolved already) with stdout to out_fd and stderr to ours.
+ * Returns 0 when it ran and exited 0; otherwise prints why and returns -1. */
+static int caffeine_exec(const char *path, char *const argv[], int out_fd) {
+    hone_bench_exec_opts o = {0};
+    o.use_fds = HONE_BENCH_USE_STDOUT | HONE_BENCH_USE_STDERR;
+    o.stdin_fd = -1;
+    o.stdout_fd = out_fd;
+    o.stderr_fd = STDERR_FILENO;
+    hone_bench_run r;
+    int rc = hone_bench_exec(path, argv, &o, &r);
+    if (rc) {
+        printf("# skipping Caffeine: cannot start %s: %s\n", path, hone_strerror(rc));
+        return -1;
+    }
+    if (r.signal) {
+        printf("# skipping Caffeine: %s was killed by signal %d\n", path, r.signal);
+        return -1;
+    }
+    if (r.exit_code) {
+        printf("# skipping Caffeine: %s exited with status %d (its messages are on stderr)\n",
+               path, r.exit_code);
+        return -1;
+    }
+    return 0;
+}
+
+/* Removes the temporary directory and what javac and we put in it. */
+static void caffeine_rmdir(const char *dir) {
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+            char p[PATH_MAX];
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            unlink(p);
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+/* Parses the Java side's result lines. Returns 0 when all four throughput
+ * figures are there, -1 otherwise. */
+static int caffeine_parse(FILE *f, caffeine_res *res) {
+    char line[256], what[16];
+    int t, have = 0;
+    double v;
+    while (fgets(line, sizeof line, f)) {
+        if (sscanf(line, "hit_rate %lf", &v) == 1) res->hit_rate = v;
+        else if (sscanf(line, "%15s %d %lf", what, &t, &v) == 3 && (t == 1 || t == 2) && v > 0) {
+            if (!strcmp(what, "get")) res->get[t] = v, have |= 1 << t;
+            else if (!strcmp(what, "mixed")) res->mixed[t] = v, have |= 4 << t;
+        }
+    }
+    return have == (2 | 4 | 8 | 16) ? 0 : -1;
+}
+
+/* Measures Caffeine on zipf_seq. Returns 0 and fills *res, or -1 after
+ * printing one line saying why the comparison is skipped. */
+static int caffeine_run(caffeine_res *res) {
+    char *java = NULL, *javac = NULL;
+    hone_error err;
+    if (hone_bench_which("javac", NULL, &javac, NULL, &err)) {
+        printf("# skipping Caffeine: no javac (%s); install openjdk-17-jdk-headless\n", err.msg);
+        return -1;
+    }
+    if (hone_bench_which("java", NULL, &java, NULL, &err)) {
+        printf("# skipping Caffeine: no java (%s); install openjdk-17-jdk-headless\n", err.msg);
+        hone_free(NULL, javac);
+        return -1;
+    }
+    int rc = -1;
+    char dir[PATH_MAX] = "", keys[PATH_MAX], out[PATH_MAX], cp[2 * PATH_MAX];
+    FILE *f = NULL;
+    if (access(CAFFEINE_JAR, R_OK)) {
+        printf("# skipping Caffeine: no %s (%s); install libcaffeine-java\n", CAFFEINE_JAR,
+               strerror(errno));
+        goto done;
+    }
+    if (access(CAFFEINE_SRC, R_OK)) {
+        printf("# skipping Caffeine: cannot read %s: %s\n", CAFFEINE_SRC, strerror(errno));
+        goto done;
+    }
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/hone-caffeine-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir)) {
+        printf("# skipping Caffeine: cannot make a directory like %s: %s\n", dir, strerror(errno));
+        dir[0] = 0;
+        goto done;
+    }
+    snprintf(keys, sizeof keys, "%s/keys.u32le", dir);
+    snprintf(out, sizeof out, "%s/results.txt", dir);
+    snprintf(cp, sizeof cp, "%s:%s", dir, CAFFEINE_JAR);
+    if (caffeine_write_keys(keys)) {
+        printf("# skipping Caffeine: cannot write %s: %s\n", keys, strerror(errno));
+        goto done;
+    }
+    /* javac's own output goes to stderr: stdout carries only results. */
+    char *jc_argv[] = {javac, "-nowarn", "-d", dir, "-cp", CAFFEINE_JAR, CAFFEINE_SRC, NULL};
+    fflush(stdout);
+    if (caffeine_exec(javac, jc_argv, STDERR_FILENO)) goto done;
+    f = fopen(out, "w+");
+    if (!f) {
+        printf("# skipping Caffeine: cannot create %s: %s\n", out, strerror(errno));
+        goto done;
+    }
+    char cap[24], ops[24], reps[24], stride[24];
+    snprintf(cap, sizeof cap, "%d", CAP);
+    snprintf(ops, sizeof ops, "%d", OPS_PER_THREAD);
+    snprintf(reps, sizeof reps, "%d", REPEATS);
+    snprintf(stride, sizeof stride, "%d", THREAD_STRIDE);
+    /* A fixed heap keeps G1 from resizing during timed runs; the stream's
+     * 4M references, 1M boxed keys and 100k entries need well under 1 GiB. */
+    char *j_argv[] = {java, "-Xms1g", "-Xmx1g", "-cp", cp, "CaffeineBench",
+                      keys, cap, ops, reps, stride, NULL};
+    if (caffeine_exec(java, j_argv, fileno(f))) goto done;
+    rewind(f);
+    if (caffeine_parse(f, res)) {
+        printf("# skipping Caffeine: %s printed no complete results\n", java);
+        goto done;
+    }
+    rc = 0;
+done:
+    if (f) fclose(f);
+    if (dir[0]) caffeine_rmdir(dir);
+    hone_free(NULL, java);
+    hone_free(NULL, javac);
+    return rc;
+}
+
 static void throughput(void) {
     make_zipf();
     hone_cache_options o = {0};
@@ -425,6 +602,7 @@ static void throughput(void) {
     printf("cache.mutex_lru.get_mops.2t\t%.2f\tMops/s\n", m2);
     printf("cache.mutex_lru.mixed_mops.2t\t%.2f\tMops/s\n", mw2);
     printf("cache.bare_lookup.get_mops.1t\t%.2f\tMops/s\n", b1);
+    printf("cache.get_1t.ratio\t%.2f\tx vs mutex LRU at 1 thread (goal >= 1.0)\n", h1 / m1);
     printf("cache.get.ratio\t%.2f\tx vs mutex LRU at 2 threads (goal >= 5)\n", h2 / m2);
     printf("cache.mixed.ratio\t%.2f\tx vs mutex LRU at 2 threads, 90/10\n", hw2 / mw2);
     printf("cache.scaling.ratio\t%.2f\tx 2 threads vs 1 (goal >= 1.8)\n", h2 / h1);
@@ -436,6 +614,30 @@ static void throughput(void) {
     mlru_free(&l);
     free(b.keys);
     free(b.vals);
+    fflush(stdout);
+    caffeine_res cr = {0};
+    if (!caffeine_run(&cr)) {
+        const double hone[2][3] = {{0, h1, h2}, {0, hw1, hw2}};
+        const double *caf[2] = {cr.get, cr.mixed};
+        static const char *const mode[2] = {"get", "mixed"};
+        double low = HUGE_VAL;
+        printf("cache.caffeine.get_mops.1t\t%.2f\tMops/s (Caffeine 2.6.2, same key stream)\n",
+               cr.get[1]);
+        printf("cache.caffeine.get_mops.2t\t%.2f\tMops/s\n", cr.get[2]);
+        printf("cache.caffeine.mixed_mops.1t\t%.2f\tMops/s (90%% reads, 10%% writes)\n",
+               cr.mixed[1]);
+        printf("cache.caffeine.mixed_mops.2t\t%.2f\tMops/s\n", cr.mixed[2]);
+        for (int m = 0; m < 2; m++)
+            for (int t = 1; t <= 2; t++) {
+                double r = hone[m][t] / caf[m][t];
+                printf("cache.caffeine.%s.%dt.ratio\t%.2f\tx hone vs Caffeine\n", mode[m], t, r);
+                if (r < low) low = r;
+            }
+        printf("cache.caffeine.zipf.hit_rate\t%.2f\t%% (gets after warming)\n", cr.hit_rate);
+        printf("cache.get.caffeine.ratio\t%.2f\tx vs Caffeine (lowest of hone/Caffeine over get "
+               "1t, get 2t, mixed 1t, mixed 2t; goal >= 1.5)\n",
+               low);
+    }
     free(zipf_seq);
 }
 
