@@ -158,7 +158,13 @@ const cli_spec *const cli_specs[] = {&cli_spec_sysinfo,   &cli_spec_demo,     &c
                                      &cli_spec_cache_clear, &cli_spec_cache_export, &cli_spec_http_get,
                                      &cli_spec_hash,      &cli_spec_manifest_build, &cli_spec_manifest_check,
                                      &cli_spec_manifest_diff, &cli_spec_completion, &cli_spec_serve,
-                                     &cli_spec_run, NULL};
+                                     &cli_spec_run,
+                                     &cli_spec_optimize_status, &cli_spec_optimize_level, &cli_spec_optimize_cache,
+                                     &cli_spec_optimize_preset, &cli_spec_optimize_set, &cli_spec_optimize_unset,
+                                     &cli_spec_optimize_levels, &cli_spec_optimize_strategies, &cli_spec_optimize_presets,
+                                     &cli_spec_optimize_report, &cli_spec_optimize_recommendations,
+                                     &cli_spec_optimize_alerts, &cli_spec_optimize_history, &cli_spec_optimize_undo,
+                                     &cli_spec_optimize_clear_cache, NULL};
 
 int cli_mkdirs(const char *path, int last) {
     char p[PATH_MAX];

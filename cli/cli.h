@@ -82,6 +82,12 @@ extern const cli_spec *const cli_specs[];
 extern const cli_spec cli_spec_sysinfo, cli_spec_demo, cli_spec_bench, cli_spec_report,
     cli_spec_cache_sim, cli_spec_cache_calibrate, cli_spec_cache_stats, cli_spec_cache_clear, cli_spec_cache_export, cli_spec_http_get, cli_spec_hash, cli_spec_completion, cli_spec_manifest_build,
     cli_spec_manifest_check, cli_spec_manifest_diff, cli_spec_serve, cli_spec_run;
+/* `hone optimize ACTION` (optimize.c). */
+extern const cli_spec cli_spec_optimize_status, cli_spec_optimize_level, cli_spec_optimize_cache,
+    cli_spec_optimize_preset, cli_spec_optimize_set, cli_spec_optimize_unset, cli_spec_optimize_levels,
+    cli_spec_optimize_strategies, cli_spec_optimize_presets, cli_spec_optimize_report,
+    cli_spec_optimize_recommendations, cli_spec_optimize_alerts, cli_spec_optimize_history,
+    cli_spec_optimize_undo, cli_spec_optimize_clear_cache;
 
 /* `hone cache stats|clear|export` (cache_disk.c), argv[0] the action. */
 int cli_cache_disk(int argc, char **argv);

@@ -21,5 +21,6 @@
 #include "hone/server.h"
 #include "hone/run.h"
 #include "hone/simcache.h"
+#include "hone/opt.h"
 
 #endif /* HONE_H */

@@ -426,6 +426,180 @@ HONE_API const char *hone_nearest_name(const char *word, const char *const *cand
                                        size_t n);
 
 /* ------------------------------------------------------------------ */
+/* Settings table                                                      */
+/* ------------------------------------------------------------------ */
+
+/* Every tunable hone has, in one table that modules read their defaults
+ * from. A setting's effective value comes from the highest layer that has
+ * one:
+ *   default < level < strategy < preset < auto < file < env < api
+ * - default: the table's value for level "moderate".
+ * - level: the column of the effective `level` (basic, moderate,
+ *   aggressive) when that differs from the default, or when the user chose
+ *   a level explicitly.
+ * - strategy: the bundle of the effective `cache.strategy` when a preset
+ *   or an explicit layer chose it (a level's column already lists the
+ *   values that go with the strategy the level picks).
+ * - preset: the bundle of the effective `preset` (none by default).
+ * - auto: set by the optimizer's continuous mode (opt.h).
+ * - file: the config file (opt.h loads it: hone.ini).
+ * - env: the setting's HONE_* variable, read at each resolution.
+ * - api: set by a program or a command-line flag.
+ * `level` and `preset` resolve first (their own explicit layers, then the
+ * default), then `cache.strategy` (explicit, else preset, else level),
+ * then every other setting. Bundles are data, printed by hone optimize;
+ * nothing is hidden.
+ * Some settings can be set per component (a name a program gives a cache,
+ * pool or batcher, or an HTTP client): a component's own value in the api
+ * or file layer wins over every layer of the global setting; its auto
+ * value wins over the global auto value only (continuous mode never
+ * overrides an explicit user setting). At most 128 component values are
+ * stored (hone_setting_set returns HONE_ENOMEM beyond). */
+
+typedef enum hone_setting_id {
+    HONE_SET_LEVEL = 0,          /* level: basic, moderate, aggressive */
+    HONE_SET_PRESET,             /* preset: none or a scenario bundle */
+    HONE_SET_CACHE_STRATEGY,     /* cache.strategy: memory, disk, hybrid */
+    HONE_SET_CACHE_SIZE,         /* cache.size: bytes of a memory tier */
+    HONE_SET_CACHE_TTL,          /* cache.ttl: time to live, 0 none */
+    HONE_SET_CACHE_DIR,          /* cache.dir: where disk caches live */
+    HONE_SET_CACHE_DISK_SIZE,    /* cache.disk_size: bytes on disk */
+    HONE_SET_MAX_WORKERS,        /* exec.max_workers: 0 = online CPUs */
+    HONE_SET_PARALLEL,           /* exec.parallel: on/off */
+    HONE_SET_PARALLEL_THRESHOLD, /* exec.parallel_threshold: items */
+    HONE_SET_BATCH_SIZE,         /* batch.size: items */
+    HONE_SET_BATCH_MAX_WAIT,     /* batch.max_wait: ns */
+    HONE_SET_RATE_LIMIT,         /* flow.rate_limit: per second, INFINITY off */
+    HONE_SET_RETRY_ATTEMPTS,     /* flow.retry_attempts: attempts in all */
+    HONE_SET_RETRY_MAX_BACKOFF,  /* flow.retry_max_backoff: ns */
+    HONE_SET_HTTP_TIMEOUT,       /* http.timeout: one attempt, ns */
+    HONE_SET_HTTP_DEADLINE,      /* http.deadline: one logical call, ns */
+    HONE_SET_MAX_INPUT_SIZE,     /* http.max_input_size: bytes of a body */
+    HONE_SETTING_COUNT
+} hone_setting_id;
+
+typedef enum hone_setting_kind {
+    HONE_SETTING_ENUM = 0, /* one of choices; value.u is its index */
+    HONE_SETTING_BOOL,     /* hone_parse_bool; value.u 0 or 1 */
+    HONE_SETTING_U64,      /* hone_parse_u64 in [min, max] */
+    HONE_SETTING_SIZE,     /* hone_parse_size in [min, max]; bytes */
+    HONE_SETTING_DURATION, /* hone_parse_duration (bare number: unit_ns) in [min, max] */
+    HONE_SETTING_RATE,     /* hone_parse_rate; value.d, INFINITY = off */
+    HONE_SETTING_DIR       /* an absolute path, or empty for the built-in one */
+} hone_setting_kind;
+
+typedef enum hone_origin {
+    HONE_ORIGIN_DEFAULT = 0,
+    HONE_ORIGIN_LEVEL,
+    HONE_ORIGIN_STRATEGY,
+    HONE_ORIGIN_PRESET,
+    HONE_ORIGIN_AUTO,
+    HONE_ORIGIN_FILE,
+    HONE_ORIGIN_ENV,
+    HONE_ORIGIN_API,
+    HONE_ORIGIN_COUNT
+} hone_origin;
+
+/* "default", "level", "strategy", "preset", "auto", "file", "env", "api". */
+HONE_API const char *hone_origin_name(int origin);
+
+typedef struct hone_setting_info {
+    const char *name;          /* "cache.ttl" */
+    const char *env;           /* "HONE_CACHE_TTL"; NULL: no variable */
+    const char *component_key; /* key in a [component.NAME] section ("ttl"); NULL: global only */
+    int kind;                  /* hone_setting_kind */
+    uint64_t min, max;         /* U64, SIZE, DURATION bounds */
+    uint64_t unit_ns;          /* DURATION: unit of a bare number */
+    const char *choices;       /* ENUM: comma list ("memory,disk,hybrid") */
+    const char *level_value[3]; /* the value at basic, moderate, aggressive, as text */
+    const char *expected;      /* what a valid value looks like, for messages */
+    const char *help;          /* one line */
+} hone_setting_info;
+
+/* The row of a setting; NULL for an id out of range. */
+HONE_API const hone_setting_info *hone_setting_info_get(int id);
+/* The id of "cache.ttl" (also accepts the variable, "HONE_CACHE_TTL"), or
+ * -1. */
+HONE_API int hone_setting_lookup(const char *name);
+
+typedef struct hone_setting_value {
+    uint64_t u;     /* ENUM index, BOOL 0/1, U64, SIZE bytes, DURATION ns */
+    double d;       /* RATE per second (INFINITY: off); other kinds: (double)u */
+    char text[256]; /* canonical text: "64M" as given, "memory", a path ("" built-in) */
+} hone_setting_value;
+
+/* Parses `text` as setting `id` expects; `what` names the source in the
+ * message ("HONE_CACHE_TTL", "hone.ini:3: cache.ttl", "--level"). Returns
+ * HONE_OK, or HONE_EINVAL / HONE_ERANGE with err naming the value and what
+ * was expected ("cache.strategy=fast: expected one of memory, disk,
+ * hybrid"). */
+HONE_API int hone_setting_parse(int id, const char *what, const char *text,
+                                hone_setting_value *out, hone_error *err);
+
+typedef struct hone_setting_state {
+    hone_setting_value value;
+    int origin;      /* hone_origin of the layer that gave the value */
+    char where[320]; /* "/home/u/.config/hone/hone.ini:3", "HONE_LEVEL",
+                        "level aggressive", "preset api-heavy", "strategy
+                        hybrid", "journal #4", what the api caller named,
+                        "built-in" */
+    int component;   /* nonzero: the component's own value */
+} hone_setting_state;
+
+/* The effective value of a setting, for `component` (NULL: global) and its
+ * origin. Returns HONE_OK; HONE_EINVAL when the winning layer is the
+ * environment and its variable is malformed (err names it; *out then has
+ * the value of the layers below, so a caller may log and go on), or for a
+ * bad id. Thread-safe. */
+HONE_API int hone_setting_get(int id, const char *component, hone_setting_state *out,
+                              hone_error *err);
+/* Shortcuts for modules: the effective value.u / value.d; a malformed
+ * variable is ignored here (hone_env_validate reports it). */
+HONE_API uint64_t hone_setting_u64(int id, const char *component);
+HONE_API double hone_setting_double(int id, const char *component);
+
+/* Sets a layer's value (origin AUTO, FILE or API; others are HONE_EINVAL)
+ * after parsing it as hone_setting_parse does, for `component` (NULL:
+ * global; a setting without a component_key refuses a component).
+ * `where` is what hone_setting_state.where shows (NULL: the origin's
+ * name). Bumps the generation. Returns HONE_OK, HONE_EINVAL, HONE_ERANGE,
+ * HONE_ENOMEM. Thread-safe. */
+HONE_API int hone_setting_set(int id, const char *component, int origin, const char *text,
+                              const char *where, hone_error *err);
+/* Removes a layer's value; no value is fine. Bumps the generation. */
+HONE_API void hone_setting_unset(int id, const char *component, int origin);
+/* Removes every value of one layer (AUTO, FILE or API), components too. */
+HONE_API void hone_settings_clear(int origin);
+/* Changes each time a layer changes, so a module that keeps a resolved
+ * value can cheaply notice it must resolve again. */
+HONE_API uint64_t hone_settings_generation(void);
+
+/* A loader fills the file layer. The optimizer registers one when libhone
+ * is loaded (it reads hone.ini); it is called once, before the first
+ * resolution, and again by hone_settings_reload. Its failure is logged
+ * once and leaves the layer as the loader left it. */
+typedef int (*hone_settings_loader_fn)(hone_error *err);
+HONE_API void hone_settings_set_loader(hone_settings_loader_fn fn);
+/* Runs the loader again (the config file changed). Returns its status. */
+HONE_API int hone_settings_reload(hone_error *err);
+
+/* A named bundle: what a level, a strategy or a preset sets. */
+typedef struct hone_setting_bundle_item {
+    int id;            /* the setting */
+    const char *value; /* as text */
+} hone_setting_bundle_item;
+
+/* The items of choice `choice` (an index into the selector's choices) of
+ * selector HONE_SET_LEVEL, HONE_SET_CACHE_STRATEGY or HONE_SET_PRESET, in
+ * table order; *n 0 for an empty bundle. Returns HONE_OK or HONE_EINVAL.
+ * For a level, every setting's column value is listed. */
+HONE_API int hone_setting_bundle(int selector, int choice, const hone_setting_bundle_item **items,
+                                 size_t *n);
+/* One line describing a preset or strategy choice ("batch processing: big
+ * batches, long waits, many retries"); NULL when none. */
+HONE_API const char *hone_setting_bundle_help(int selector, int choice);
+
+/* ------------------------------------------------------------------ */
 /* Files                                                               */
 /* ------------------------------------------------------------------ */
 

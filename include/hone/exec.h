@@ -43,36 +43,40 @@ typedef uint64_t (*hone_clock_fn)(void *ctx);
 /* ------------------------------------------------------------------ */
 
 typedef struct hone_pool_opts {
-    /* Worker threads. 0: HONE_MAX_WORKERS if set (1..1024), else the
-     * online CPUs. */
+    /* Worker threads. 0: exec.max_workers (HONE_MAX_WORKERS, 0..1024),
+     * whose 0 means the online CPUs; see hone-optimize(1). */
     unsigned workers;
     /* Deadline and duration clock; NULL: hone_now_ns(). */
     hone_clock_fn clock;
     void *clock_ctx;
     const hone_allocator *alloc; /* NULL: the default allocator */
+    /* The pool's name in the settings' [component.NAME] sections (at most
+     * 63 bytes), for its exec.parallel_threshold; NULL: the global value
+     * only. Copied. */
+    const char *component;
 } hone_pool_opts;
 
 /* Starts a pool. Every worker owns a deque: tasks submitted by a worker go
  * to its own deque (LIFO for itself, so nested work stays cache-hot), idle
  * workers steal from the other end of other workers' deques, and tasks
  * submitted from outside go to a shared injection queue.
- * Returns HONE_OK; HONE_EINVAL (out NULL, or HONE_MAX_WORKERS invalid, with
- * err filled naming the value); HONE_ENOMEM; HONE_EIO if a thread could not
+ * Returns HONE_OK; HONE_EINVAL (out NULL, HONE_MAX_WORKERS invalid, with
+ * err filled naming the value, or a component name too long); HONE_ENOMEM; HONE_EIO if a thread could not
  * be started. On failure *out is NULL and nothing leaks. */
 HONE_API int hone_pool_new(hone_pool **out, const hone_pool_opts *opts, hone_error *err);
 
 /* The process-wide default pool, for library code that runs work in
  * parallel without being handed a pool (hash, io walker) and for callers
  * that do not want to manage one.
- * Made lazily on the first call, with default options: HONE_MAX_WORKERS
- * workers if that variable is set (1..1024), else one per online CPU. It
+ * Made lazily on the first call, with default options: exec.max_workers
+ * workers (HONE_MAX_WORKERS, the level...) if not 0, else one per online CPU. It
  * allocates (itself, its jobs, and scopes/groups made on it without their
  * own allocator) from libc's malloc directly, never through the switchable
  * default allocator, because it outlives any hone_allocator_set_default()
  * switch. Thread-safe: concurrent first calls make exactly one
  * pool and all get it; later calls cost one atomic load.
  * Returns the pool, or NULL only if creating it failed (out of memory,
- * threads could not be started, or HONE_MAX_WORKERS is invalid); a failure
+ * threads could not be started, or HONE_MAX_WORKERS is malformed); a failure
  * is not remembered, so a later call tries again.
  * Lifetime: the pool lives until the process exits and is never freed; its
  * workers are idle (blocked, using no CPU) when there is no work. The
@@ -341,6 +345,12 @@ typedef int (*hone_range_fn)(void *ctx, size_t lo, size_t hi);
  * Returns HONE_EINVAL (pool or fn NULL). Never fails for lack of memory or
  * a closed pool: helpers that cannot be made or queued leave their share
  * to the calling thread. At most 64 helpers join.
+ * The calling thread runs the whole loop alone (same chunks, no helper)
+ * when exec.parallel is off (HONE_PARALLEL) or the loop has fewer than
+ * exec.parallel_threshold indexes (HONE_PARALLEL_THRESHOLD, or the pool's
+ * component value; 1 at level moderate, 4096 at basic). Both are read
+ * when the pool first runs a loop and again after any settings layer
+ * changes (hone_settings_generation), not at every loop.
  * Callable from inside tasks (nested loops help instead of blocking). */
 HONE_API int hone_parallel_for(hone_pool *pool, size_t begin, size_t end, size_t grain,
                                hone_range_fn fn, void *ctx);
@@ -362,16 +372,24 @@ HONE_API int hone_parallel_map(hone_pool *pool, const void *in, size_t in_size, 
 typedef void (*hone_batch_fn)(void *ctx, void **items, size_t n);
 
 typedef struct hone_batcher_opts {
-    /* Flush when this many items wait. 0: HONE_BATCH_SIZE, else 64. */
+    /* Flush when this many items wait. 0: batch.size (HONE_BATCH_SIZE, or
+     * the component's batch_size; 64 at level moderate), see
+     * hone-optimize(1); read again at a flush decision after a settings
+     * layer changed (hone_settings_generation), and kept within capacity. */
     size_t batch_size;
-    /* Flush when the oldest item has waited this long. 0:
-     * HONE_BATCH_MAX_WAIT_MS milliseconds, else 10 ms. */
+    /* Flush when the oldest item has waited this long. 0: batch.max_wait
+     * (HONE_BATCH_MAX_WAIT_MS; a bare number is milliseconds; 10 ms at
+     * level moderate), read again as batch_size is. */
     uint64_t max_wait_ns;
-    /* Items that may wait at once (backpressure bound). 0: 16 batches. */
+    /* Items that may wait at once (backpressure bound). 0: 16 batches of
+     * the batch size at creation. */
     size_t capacity;
     hone_clock_fn clock; /* NULL: hone_now_ns() */
     void *clock_ctx;
     const hone_allocator *alloc;
+    /* The batcher's name in the settings' [component.NAME] sections, for
+     * its batch_size; NULL: the global batch.size only. Copied. */
+    const char *component;
 } hone_batcher_opts;
 
 typedef struct hone_batcher hone_batcher;

@@ -241,8 +241,12 @@ HONE_API int hone_retry_budget_withdraw(hone_retry_budget *b);
 /* ------------------------------------------------------------------ */
 
 typedef struct hone_retry_opts {
-    unsigned max_attempts;       /* 0: 3 (1 means never retry) */
-    hone_backoff_opts backoff;   /* zero: full jitter, 100 ms base, 10 s cap */
+    /* Attempts in all (1 means never retry). 0: flow.retry_attempts
+     * (HONE_RETRY_ATTEMPTS; 3 at level moderate), see hone-optimize(1). */
+    unsigned max_attempts;
+    /* zero: full jitter, 100 ms base, and a cap of flow.retry_max_backoff
+     * (HONE_RETRY_MAX_BACKOFF; 10 s at level moderate). */
+    hone_backoff_opts backoff;
     uint64_t attempt_timeout_ns; /* each attempt's own timeout; 0: none (only the deadline) */
     uint64_t min_attempt_ns;     /* never start an attempt with less than this left; 0: 1 ms */
     hone_retry_budget *budget;   /* NULL: none; borrowed, must outlive the call */

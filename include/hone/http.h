@@ -65,28 +65,35 @@ typedef struct hone_http_opts {
     uint64_t connect_timeout_ns;
     /* Time allowed for one attempt, start to last byte, never more than
      * what is left of the deadline (CURLOPT_TIMEOUT_MS). It includes time a
-     * transfer queues for a connection slot. 0: 30 s. */
+     * transfer queues for a connection slot. 0: http.timeout
+     * (HONE_HTTP_TIMEOUT, or the component's timeout; 30 s at level
+     * moderate), see hone-optimize(1). */
     uint64_t timeout_ns;
     /* Time allowed for one logical call (every attempt and wait), counted
-     * from submission; a request may set its own. 0: 60 s. */
+     * from submission; a request may set its own. 0: http.deadline
+     * (HONE_HTTP_DEADLINE; 60 s at level moderate). */
     uint64_t deadline_ns;
     /* Largest response body accepted. A response announcing a larger
      * Content-Length is refused before any of its body is read, and a
      * chunked one as soon as it crosses the cap; either fails with
-     * HONE_ERANGE and is never retried. 0: 64 MiB. */
+     * HONE_ERANGE and is never retried. 0: http.max_input_size
+     * (HONE_HTTP_MAX_INPUT_SIZE, or the component's max_input_size; 64 MiB
+     * at level moderate). */
     size_t max_body;
     /* Borrowed, NULL: none. Every attempt takes one permit; a request that
      * has to wait does so as a timer in the loop, and fails with
      * HONE_ETIMEDOUT at once when the wait would pass its deadline. The
-     * limiter must outlive the client. NULL with HONE_RATE_LIMIT set (say
-     * "100/s"; read when the client is made) limits each host (the URL's
+     * limiter must outlive the client. NULL with flow.rate_limit set
+     * (HONE_RATE_LIMIT, the config file or a preset; say "100/s"; read
+     * when the client is made) limits each host (the URL's
      * host and port) to that rate, requests spaced evenly (burst 1), in a
      * keyed limiter the client owns (hone_limiter_map, at most 10000
      * hosts); "0" sends nothing, "off" or unset limits nothing. */
     hone_limiter *limiter;
-    /* Retry policy. max_attempts 0 means 3; attempt_timeout_ns 0 means
-     * timeout_ns above; backoff zeroes mean hone_backoff_opts' defaults
-     * (100 ms base, 10 s cap, full jitter). budget is borrowed and must
+    /* Retry policy. max_attempts 0 means flow.retry_attempts (3 at level
+     * moderate); attempt_timeout_ns 0 means timeout_ns above; backoff
+     * zeroes mean 100 ms base, full jitter, and a cap of
+     * flow.retry_max_backoff (10 s at level moderate). budget is borrowed and must
      * outlive the client. clock must be NULL: the client waits on real
      * sockets, so it measures on hone_now_ns() (HONE_EINVAL otherwise). */
     hone_retry_opts retry;
@@ -114,6 +121,9 @@ typedef struct hone_http_opts {
      * tests and benchmarks on loopback want). Otherwise a proxy URL. Copied. */
     const char *proxy;
     const hone_allocator *alloc; /* NULL: the default allocator */
+    /* The client's name in the settings' [component.NAME] sections, for
+     * its timeout and max_input_size; NULL: the global values only. */
+    const char *component;
 } hone_http_opts;
 
 /* Makes a client: the multi handle, its loop thread, and copies of the

@@ -51,11 +51,15 @@ typedef enum hone_cache_durability {
 } hone_cache_durability;
 
 /* The cache's tiers: one settings struct, which the optimizer sets. Zero
- * everywhere means memory only, or what the environment says. */
+ * everywhere means what the settings table says (hone-optimize(1)):
+ * memory only at level moderate. */
 typedef struct hone_tier_options {
-    int strategy; /* hone_cache_strategy */
+    /* hone_cache_strategy; DEFAULT: cache.strategy (HONE_CACHE_STRATEGY;
+     * memory at levels basic and moderate, hybrid at aggressive). */
+    int strategy;
     /* Disk (DISK and HYBRID). dir: the directory of the file; NULL:
-     * HONE_CACHE_DIR, else $XDG_CACHE_HOME/hone, else ~/.cache/hone.
+     * cache.dir (HONE_CACHE_DIR), else $XDG_CACHE_HOME/hone, else
+     * ~/.cache/hone.
      * name: the file's name in it; NULL: "cache.mdb" (two caches open at
      * once need two names). The file is made on first use. */
     const char *dir;
@@ -64,7 +68,8 @@ typedef struct hone_tier_options {
      * disk at most; the oldest entries not read since their last write
      * are evicted first (see docs/design/tiers.md). The file itself can be
      * up to about twice this (LMDB's pages are never full and it writes
-     * copies). 0: HONE_CACHE_DISK_SIZE, else 1 GiB. */
+     * copies). 0: cache.disk_size (HONE_CACHE_DISK_SIZE; 1 GiB at level
+     * moderate). */
     uint64_t disk_bytes;
     int durability;            /* hone_cache_durability; 0: SYNC */
     unsigned group_max;        /* puts per disk transaction at most; 0: 512 */
@@ -87,16 +92,23 @@ typedef struct hone_tier_options {
      * CLOCK_REALTIME. Tests set it to expire entries without waiting. */
     hone_cache_clock_fn wall_clock;
     void *wall_clock_ctx;
-    /* Nonzero: read no HONE_CACHE_* variable; zero fields take the
-     * built-in defaults. For programs whose caches must not change with
-     * their users' environment. */
+    /* Nonzero: read no HONE_CACHE_* variable nor any other layer of the
+     * settings table; zero fields take the built-in defaults (memory, 1
+     * GiB on disk, 64 MiB in memory, no TTL). For programs whose caches
+     * must not change with their users' environment. */
     int ignore_env;
+    /* The cache's name in the settings' [component.NAME] sections, for its
+     * cache.size and cache.ttl; NULL: the global values only. */
+    const char *component;
 } hone_tier_options;
 
 /* Opens a cache with tiers. memory: the memory tier's options (capacity,
  * TTL, clock, allocator), as for hone_cache_new; NULL or no capacity in
- * it: 64 MiB of entries (unused by DISK, which keeps nothing in memory but
- * the policy's reference bits). tiers: NULL is all defaults.
+ * it: cache.size bytes of entries (HONE_CACHE_SIZE or the component's
+ * size; 64 MiB at level moderate; unused by DISK, which keeps nothing in
+ * memory but the policy's reference bits); ttl_ns 0: cache.ttl
+ * (HONE_CACHE_TTL or the component's ttl; none at level moderate).
+ * tiers: NULL is all defaults.
  *
  * On every tier the one cache API holds: a get returns the newest value
  * put (or nothing), never a stale or a damaged one. A get that misses
@@ -132,8 +144,10 @@ HONE_API int hone_cache_open(hone_cache **out, const hone_cache_options *memory,
 HONE_API int hone_cache_get_many(hone_cache *c, size_t n, const void *const *keys,
                                  const size_t *klens, hone_buf *vals, int *found);
 
-/* Fills the zero fields of o from HONE_CACHE_STRATEGY, HONE_CACHE_DISK_SIZE
- * and HONE_CACHE_REDIS (hone_cache_open does this unless ignore_env).
+/* Fills the zero fields of o from the settings cache.strategy and
+ * cache.disk_size (their variables HONE_CACHE_STRATEGY and
+ * HONE_CACHE_DISK_SIZE, the config file, the level...) and from
+ * HONE_CACHE_REDIS (hone_cache_open does this unless ignore_env).
  * Returns HONE_OK or HONE_EINVAL naming the variable and its value. */
 HONE_API int hone_tier_options_env(hone_tier_options *o, hone_error *err);
 

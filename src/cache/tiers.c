@@ -25,17 +25,17 @@ int hone_cache_strategy_parse(const char *name, int *out, hone_error *err) {
 }
 
 int hone_tier_options_env(hone_tier_options *o, hone_error *err) {
+    /* The settings table: cache.strategy and cache.disk_size from their
+     * variables, the config file, a level, a strategy or a preset. */
     int rc;
+    hone_setting_state st;
     if (o->strategy == HONE_CACHE_STRATEGY_DEFAULT) {
-        int i;
-        rc = hone_env_enum("HONE_CACHE_STRATEGY", strategy_names, 0, &i, err);
-        if (rc) return rc;
-        o->strategy = i + 1;
+        if ((rc = hone_setting_get(HONE_SET_CACHE_STRATEGY, NULL, &st, err))) return rc;
+        o->strategy = (int)st.value.u + 1;
     }
     if (!o->disk_bytes) {
-        rc = hone_env_size("HONE_CACHE_DISK_SIZE", (uint64_t)1 << 20, (uint64_t)1 << 40, 0,
-                           &o->disk_bytes, err);
-        if (rc) return rc;
+        if ((rc = hone_setting_get(HONE_SET_CACHE_DISK_SIZE, NULL, &st, err))) return rc;
+        o->disk_bytes = st.value.u;
     }
     if (!o->redis) {
         const char *v = getenv("HONE_CACHE_REDIS");
@@ -119,6 +119,18 @@ int hone_cache_open(hone_cache **out, const hone_cache_options *memory,
                               "cache durability %d: expected sync (0) or nosync (1)",
                               to.durability);
     if (!to.disk_bytes) to.disk_bytes = (uint64_t)1 << 30;
+    /* The memory tier's capacity and TTL, when the options leave them:
+     * cache.size and cache.ttl of the cache's component (ignore_env: 64 MiB
+     * and no TTL, the built-in defaults). */
+    hone_setting_state st;
+    if (!mo.max_entries && !mo.max_bytes && !to.ignore_env) {
+        if ((rc = hone_setting_get(HONE_SET_CACHE_SIZE, to.component, &st, err))) return rc;
+        mo.max_bytes = st.value.u;
+    }
+    if (!mo.ttl_ns && !to.ignore_env) {
+        if ((rc = hone_setting_get(HONE_SET_CACHE_TTL, to.component, &st, err))) return rc;
+        mo.ttl_ns = st.value.u;
+    }
     int mem_off = to.strategy == HONE_CACHE_DISK;
     if (mem_off) {
         /* DISK keeps nothing in memory; the memory tier's structures exist

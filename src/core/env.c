@@ -245,17 +245,16 @@ int hone_env_size(const char *name, uint64_t min, uint64_t max, uint64_t def, ui
 
 int hone_cache_dir(char **out, const hone_allocator *alloc, hone_error *err) {
     *out = NULL;
-    /* HONE_CACHE_DIR must be absolute (a DIR variable in env_vars.def): a
-     * relative one, or a quoted "~/x" no shell expanded, would put caches
-     * under whatever directory the program runs in. */
-    const char *v = getenv("HONE_CACHE_DIR");
+    /* cache.dir (HONE_CACHE_DIR, or the config file, or the API) must be
+     * absolute: a relative one, or a quoted "~/x" no shell expanded, would
+     * put caches under whatever directory the program runs in. */
+    hone_setting_state st;
+    int rc = hone_setting_get(HONE_SET_CACHE_DIR, NULL, &st, err);
+    if (rc) return rc;
+    const char *v = st.value.text;
     hone_buf b;
     hone_buf_init(&b, alloc);
-    int rc;
-    if (v && *v && *v != '/') {
-        return hone_error_set(err, HONE_EINVAL, "HONE_CACHE_DIR=%s: expected an absolute directory path%s",
-                              v, *v == '~' ? " ('~' is expanded by a shell, not in a quoted value)" : "");
-    } else if (v && *v) {
+    if (*v) {
         rc = hone_buf_puts(&b, v);
     } else if ((v = getenv("XDG_CACHE_HOME")) && *v == '/') {
         rc = hone_buf_printf(&b, "%s/hone", v);
@@ -315,8 +314,14 @@ static const struct env_row {
 };
 #define N_ENV (sizeof env_rows / sizeof env_rows[0])
 
-static hone_env_var env_public[N_ENV + 1];
+/* The settings' variables come after the rows of env_vars.def. */
+#define N_ALL (N_ENV + HONE_SETTING_COUNT)
+
+static hone_env_var env_public[N_ALL + 1];
 static char env_expected[N_ENV][160];
+static char env_setting_help[HONE_SETTING_COUNT][400];
+static const char *env_names[N_ALL];
+static size_t n_public, n_names;
 
 static void describe(const struct env_row *r, char *buf, size_t n) {
     switch (r->kind) {
@@ -345,12 +350,35 @@ static void describe(const struct env_row *r, char *buf, size_t n) {
 static pthread_once_t env_once = PTHREAD_ONCE_INIT;
 
 static void env_public_init(void) {
-    for (size_t i = 0; i < N_ENV; i++) {
+    size_t k = 0;
+    for (size_t i = 0; i < N_ENV; i++, k++) {
         describe(&env_rows[i], env_expected[i], sizeof env_expected[i]);
-        env_public[i].name = env_rows[i].name;
-        env_public[i].expected = env_expected[i];
-        env_public[i].help = env_rows[i].help;
+        env_public[k].name = env_rows[i].name;
+        env_public[k].expected = env_expected[i];
+        env_public[k].help = env_rows[i].help;
+        env_names[k] = env_rows[i].name;
     }
+    for (int id = 0; id < HONE_SETTING_COUNT; id++) {
+        const hone_setting_info *s = hone_setting_info_get(id);
+        if (!s->env) continue;
+        const char *const *lv = s->level_value;
+        if (id == HONE_SET_LEVEL)
+            snprintf(env_setting_help[id], sizeof env_setting_help[id], "%s; setting %s",
+                     s->help, s->name);
+        else if (!strcmp(lv[0], lv[1]) && !strcmp(lv[1], lv[2]))
+            snprintf(env_setting_help[id], sizeof env_setting_help[id],
+                     "%s; setting %s, default %s", s->help, s->name, *lv[1] ? lv[1] : "built-in");
+        else
+            snprintf(env_setting_help[id], sizeof env_setting_help[id],
+                     "%s; setting %s, default %s (basic %s, aggressive %s)", s->help, s->name,
+                     lv[1], lv[0], lv[2]);
+        env_public[k].name = s->env;
+        env_public[k].expected = s->expected;
+        env_public[k].help = env_setting_help[id];
+        env_names[k] = s->env;
+        k++;
+    }
+    n_public = n_names = k;
 }
 
 const hone_env_var *hone_env_vars(void) {
@@ -422,8 +450,7 @@ static int validate_row(const struct env_row *r, const char *v, hone_error *err)
 }
 
 int hone_env_validate(hone_error *err) {
-    const char *names[N_ENV];
-    for (size_t i = 0; i < N_ENV; i++) names[i] = env_rows[i].name;
+    pthread_once(&env_once, env_public_init);
     /* Bad values of known variables first: they change behaviour, while an
      * unknown name is only a likely typo. */
     for (size_t i = 0; i < N_ENV; i++) {
@@ -432,6 +459,17 @@ int hone_env_validate(hone_error *err) {
         int rc = validate_row(&env_rows[i], v, err);
         if (rc) return rc;
     }
+    for (int id = 0; id < HONE_SETTING_COUNT; id++) {
+        const hone_setting_info *s = hone_setting_info_get(id);
+        const char *v = s->env ? getenv(s->env) : NULL;
+        if (is_blank(v)) continue;
+        hone_setting_value val;
+        int rc = hone_setting_parse(id, s->env, v, &val, err);
+        if (rc) {
+            if (err) err->code = HONE_EINVAL;
+            return HONE_EINVAL;
+        }
+    }
     for (char **e = environ; e && *e; e++) {
         if (strncmp(*e, "HONE_", 5) != 0) continue;
         const char *eq = strchr(*e, '=');
@@ -439,10 +477,10 @@ int hone_env_validate(hone_error *err) {
         char name[128];
         snprintf(name, sizeof name, "%.*s", (int)(eq - *e), *e);
         size_t i;
-        for (i = 0; i < N_ENV; i++)
-            if (!strcmp(env_rows[i].name, name)) break;
-        if (i < N_ENV) continue;
-        const char *near = hone_nearest_name(name, names, N_ENV);
+        for (i = 0; i < n_names; i++)
+            if (!strcmp(env_names[i], name)) break;
+        if (i < n_names) continue;
+        const char *near = hone_nearest_name(name, env_names, n_names);
         if (near)
             return hone_error_set(err, HONE_ENOTFOUND,
                                   "%s: unknown environment variable; did you mean %s?", name, near);

@@ -4,6 +4,8 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -60,6 +62,12 @@ struct hone_batcher {
     void *ctx;
     size_t batch, cap;
     uint64_t max_wait;
+    /* Which of batch and max_wait come from the settings table (the
+     * options left them 0), the component name for batch.size, and the
+     * settings generation they were last read at. */
+    int batch_auto, wait_auto;
+    char component[64];
+    uint64_t set_gen;
     hone_clock_fn clock;
     void *clock_ctx;
 
@@ -91,12 +99,33 @@ static void b_timed_wait(hone_batcher *b, uint64_t ns) {
     pthread_cond_timedwait(&b->not_empty, &b->mu, &ts);
 }
 
+/* Re-reads batch.size and batch.max_wait when a settings layer changed
+ * since they were read (continuous tuning moves them), for the values the
+ * options left to the table. A batch never exceeds the queue's capacity,
+ * which stays as made. Under b->mu. */
+static void b_refresh(hone_batcher *b) {
+    if (!b->batch_auto && !b->wait_auto) return;
+    uint64_t gen = hone_settings_generation();
+    if (gen == b->set_gen) return;
+    b->set_gen = gen;
+    if (b->batch_auto) {
+        uint64_t v = hone_setting_u64(HONE_SET_BATCH_SIZE, b->component[0] ? b->component : NULL);
+        if (v < 1) v = 1;
+        b->batch = v > b->cap ? b->cap : (size_t)v;
+    }
+    if (b->wait_auto) {
+        uint64_t v = hone_setting_u64(HONE_SET_BATCH_MAX_WAIT, NULL);
+        if (v) b->max_wait = v;
+    }
+}
+
 static void *flusher(void *p) {
     hone_batcher *b = p;
     pthread_mutex_lock(&b->mu);
     for (;;) {
         int why = 0; /* 1 full, 2 timeout, 3 close */
         while (!why) {
+            b_refresh(b);
             if (b->count >= b->batch) why = 1;
             else if (b->closing && b->count) why = 3;
             else if (b->closing) break;
@@ -160,18 +189,27 @@ int hone_batcher_new(hone_batcher **out, hone_batch_fn handler, void *ctx,
     if (!handler) return hone_error_set(err, HONE_EINVAL, "hone_batcher_new: handler is NULL");
     hone_batcher_opts o = {0};
     if (opts) o = *opts;
-    if (!o.batch_size) {
-        uint64_t v;
-        int rc = hone_env_u64("HONE_BATCH_SIZE", 1, 1000000, 64, &v, err);
+    /* Zero fields come from the settings table; a malformed variable is
+     * refused here (later re-reads ignore it, see b_refresh). */
+    int batch_auto = !o.batch_size, wait_auto = !o.max_wait_ns;
+    uint64_t gen = hone_settings_generation();
+    if (o.component && strlen(o.component) >= sizeof ((hone_batcher *)0)->component)
+        return hone_error_set(err, HONE_EINVAL,
+                              "hone_batcher_new: component name '%.40s...' is too long", o.component);
+    if (batch_auto) {
+        hone_setting_state st;
+        int rc = hone_setting_get(HONE_SET_BATCH_SIZE, o.component, &st, err);
         if (rc) return rc;
-        o.batch_size = (size_t)v;
+        o.batch_size = st.value.u > SIZE_MAX / 16 ? SIZE_MAX / 16 : (size_t)st.value.u;
     }
-    if (!o.max_wait_ns) {
-        uint64_t v;
-        int rc = hone_env_u64("HONE_BATCH_MAX_WAIT_MS", 1, 3600000, 10, &v, err);
+    if (wait_auto) {
+        hone_setting_state st;
+        int rc = hone_setting_get(HONE_SET_BATCH_MAX_WAIT, NULL, &st, err);
         if (rc) return rc;
-        o.max_wait_ns = v * 1000000u;
+        o.max_wait_ns = st.value.u;
     }
+    /* A batch size the caller did not choose fits the capacity it did. */
+    if (batch_auto && o.capacity && o.capacity < o.batch_size) o.batch_size = o.capacity;
     if (!o.capacity) o.capacity = o.batch_size * 16;
     if (o.capacity < o.batch_size)
         return hone_error_set(err, HONE_EINVAL,
@@ -187,10 +225,16 @@ int hone_batcher_new(hone_batcher **out, hone_batch_fn handler, void *ctx,
     b->max_wait = o.max_wait_ns;
     b->clock = o.clock;
     b->clock_ctx = o.clock_ctx;
+    b->batch_auto = batch_auto;
+    b->wait_auto = wait_auto;
+    b->set_gen = gen;
+    if (o.component) snprintf(b->component, sizeof b->component, "%s", o.component);
+    /* A batch size the table may raise later can reach the capacity. */
+    size_t outn = batch_auto ? b->cap : b->batch;
     b->items = hone_calloc(o.alloc, b->cap, sizeof *b->items);
     b->added = hone_calloc(o.alloc, b->cap, sizeof *b->added);
-    b->out = hone_calloc(o.alloc, b->batch, sizeof *b->out);
-    b->out_added = hone_calloc(o.alloc, b->batch, sizeof *b->out_added);
+    b->out = hone_calloc(o.alloc, outn, sizeof *b->out);
+    b->out_added = hone_calloc(o.alloc, outn, sizeof *b->out_added);
     if (!b->items || !b->added || !b->out || !b->out_added) {
         b_destroy(b);
         return hone_error_set(err, HONE_ENOMEM, "hone_batcher_new: out of memory");
@@ -235,8 +279,11 @@ int hone_batcher_add(hone_batcher *b, void *item, int flags) {
     b->added[k] = b_now(b);
     b->count++;
     /* Wake the flusher for the first item (it starts the max-wait timer)
-     * and when a batch is full; items in between need no wake-up. */
-    if (b->count == 1 || b->count == b->batch) pthread_cond_signal(&b->not_empty);
+     * and when a batch is full; items in between need no wake-up. The
+     * batch size may have moved since the flusher last looked (b_refresh):
+     * a full batch is "at least batch items". */
+    b_refresh(b);
+    if (b->count == 1 || b->count >= b->batch) pthread_cond_signal(&b->not_empty);
     pthread_mutex_unlock(&b->mu);
     return HONE_OK;
 }

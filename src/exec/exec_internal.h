@@ -57,6 +57,10 @@ int hone__exec_spawn(struct hone_scope *s, hone_task_fn fn, void *arg);
 
 /* A new queued job holding one reference (the queue's). NULL on ENOMEM. */
 hone_task *hone__exec_job_new(hone_pool *pool, hone_task_fn fn, void *arg);
+/* Loops of fewer indexes than this run on the calling thread alone
+ * (exec.parallel_threshold of the pool's component; SIZE_MAX when
+ * exec.parallel is off). Cached per settings generation. */
+size_t hone__pool_serial_below(hone_pool *pool);
 /* Queues a job made by hone__exec_job_new. HONE_OK or HONE_ECLOSED (the
  * job is then settled as cancelled and its queue reference dropped). */
 int hone__exec_job_push(hone_pool *pool, hone_task *job);

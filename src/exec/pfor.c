@@ -68,6 +68,7 @@ int hone_parallel_for(hone_pool *pool, size_t begin, size_t end, size_t grain, h
     p.helpers = 0;
     size_t chunks = (n + grain - 1) / grain;
     size_t want = chunks - 1 < workers ? chunks - 1 : workers;
+    if (n < hone__pool_serial_below(pool)) want = 0;
     /* Helpers are counted before they are pushed, so the join predicate
      * never sees a complete count early. A helper that cannot be made
      * (out of memory) or pushed (pool closed) only means fewer hands: the

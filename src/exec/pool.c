@@ -132,6 +132,13 @@ struct hone_pool {
     pthread_cond_t sleep_cv;
     pthread_cond_t wait_cv;
     pthread_mutex_t shutdown_mu;
+
+    /* exec.parallel and exec.parallel_threshold as last resolved for the
+     * pool's component, and the settings generation they were resolved
+     * at (0: never); see hone__pool_serial_below. */
+    char component[64];
+    _Atomic uint64_t set_gen;
+    atomic_size_t serial_below;
 };
 
 /* initial-exec: a direct %fs-relative load, where the default model for
@@ -545,17 +552,24 @@ int hone_pool_new(hone_pool **out, const hone_pool_opts *opts, hone_error *err) 
     if (opts) o = *opts;
     unsigned n = o.workers;
     if (n == 0) {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        uint64_t v;
-        int rc = hone_env_u64("HONE_MAX_WORKERS", 1, 1024, cpus > 0 ? (uint64_t)cpus : 1, &v, err);
+        /* exec.max_workers: the settings table (its level, the config file,
+         * HONE_MAX_WORKERS, the API); 0 there means the online CPUs. A
+         * malformed HONE_MAX_WORKERS is refused, not ignored. */
+        hone_setting_state st;
+        int rc = hone_setting_get(HONE_SET_MAX_WORKERS, NULL, &st, err);
         if (rc) return rc;
-        n = (unsigned)v;
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        n = st.value.u ? (unsigned)st.value.u : cpus > 0 ? (unsigned)cpus : 1;
     }
+    if (o.component && strlen(o.component) >= sizeof ((hone_pool *)0)->component)
+        return hone_error_set(err, HONE_EINVAL, "hone_pool_new: component name '%.40s...' is too long",
+                              o.component);
     hone_pool *pool = hone_calloc(o.alloc, 1, sizeof *pool);
     if (!pool) return hone_error_set(err, HONE_ENOMEM, "hone_pool_new: out of memory");
     pool->alloc = o.alloc;
     pool->clock = o.clock;
     pool->clock_ctx = o.clock_ctx;
+    if (o.component) snprintf(pool->component, sizeof pool->component, "%s", o.component);
     pool->workers = hone_calloc(o.alloc, n, sizeof *pool->workers);
     if (!pool->workers) {
         hone_free(o.alloc, pool);
@@ -602,6 +616,24 @@ int hone_pool_new(hone_pool **out, const hone_pool_opts *opts, hone_error *err) 
 }
 
 unsigned hone_pool_workers(const hone_pool *pool) { return pool ? pool->nworkers : 0; }
+
+size_t hone__pool_serial_below(hone_pool *pool) {
+    uint64_t gen = hone_settings_generation();
+    if (atomic_load_explicit(&pool->set_gen, memory_order_acquire) != gen) {
+        const char *c = pool->component[0] ? pool->component : NULL;
+        size_t below;
+        if (!hone_setting_u64(HONE_SET_PARALLEL, NULL)) {
+            below = SIZE_MAX;
+        } else {
+            uint64_t t = hone_setting_u64(HONE_SET_PARALLEL_THRESHOLD, c);
+            below = t > SIZE_MAX ? SIZE_MAX : (size_t)t;
+        }
+        atomic_store_explicit(&pool->serial_below, below, memory_order_relaxed);
+        atomic_store_explicit(&pool->set_gen, gen, memory_order_release);
+        return below;
+    }
+    return atomic_load_explicit(&pool->serial_below, memory_order_relaxed);
+}
 
 /* The process-wide pool: made on first use under a mutex, published
  * through an atomic pointer so that later calls cost one acquire load. It

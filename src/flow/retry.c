@@ -48,7 +48,13 @@ uint64_t hone_backoff_next(hone_backoff *b, unsigned retry) {
 void hone_retry_begin(hone_retry *r, const hone_retry_opts *opts, uint64_t deadline) {
     memset(r, 0, sizeof *r);
     if (opts) r->o = *opts;
+    /* Zero fields come from the settings table (a malformed variable is
+     * ignored here; hone_env_validate reports it). */
+    if (!r->o.max_attempts)
+        r->o.max_attempts = (unsigned)hone_setting_u64(HONE_SET_RETRY_ATTEMPTS, NULL);
     if (!r->o.max_attempts) r->o.max_attempts = 3;
+    if (!r->o.backoff.cap_ns)
+        r->o.backoff.cap_ns = hone_setting_u64(HONE_SET_RETRY_MAX_BACKOFF, NULL);
     if (!r->o.min_attempt_ns) r->o.min_attempt_ns = RETRY_MIN_ATTEMPT_NS;
     hone_backoff_init(&r->backoff, &r->o.backoff, r->o.seed);
     r->o.backoff = r->backoff.o;

@@ -975,9 +975,16 @@ int hone_http_client_new(hone_http_client **out, const hone_http_opts *opts) {
     uint64_t idle = o.idle_ns ? o.idle_ns : 4 * SEC;
     c->maxage_s = (long)((idle + SEC - 1) / SEC);
     c->connect_timeout_ns = o.connect_timeout_ns ? o.connect_timeout_ns : 5 * SEC;
-    c->timeout_ns = o.timeout_ns ? o.timeout_ns : 30 * SEC;
-    c->deadline_ns = o.deadline_ns ? o.deadline_ns : 60 * SEC;
-    c->max_body = o.max_body ? o.max_body : (size_t)64 << 20;
+    /* Zero fields come from the settings table (a malformed variable is
+     * ignored here: hone_env_validate reports it). */
+    c->timeout_ns = o.timeout_ns ? o.timeout_ns : hone_setting_u64(HONE_SET_HTTP_TIMEOUT, o.component);
+    c->deadline_ns = o.deadline_ns ? o.deadline_ns : hone_setting_u64(HONE_SET_HTTP_DEADLINE, NULL);
+    if (o.max_body) {
+        c->max_body = o.max_body;
+    } else {
+        uint64_t mb = hone_setting_u64(HONE_SET_MAX_INPUT_SIZE, o.component);
+        c->max_body = mb > SIZE_MAX ? SIZE_MAX : (size_t)mb;
+    }
     c->limiter = o.limiter;
     c->retry = o.retry;
     c->breaker = o.breaker;
@@ -988,15 +995,18 @@ int hone_http_client_new(hone_http_client **out, const hone_http_opts *opts) {
         c->seed = mix64(hone_now_ns() ^ (uint64_t)(uintptr_t)c);
     int rc = HONE_ENOMEM;
     if (!c->limiter) {
-        /* HONE_RATE_LIMIT limits each host (scheme, user and path aside:
-         * the authority of the URL) of a client that brings no limiter of
-         * its own. A bad value was reported by hone_env_validate(); here it
-         * is logged and no limit applies, as with every HONE_* variable. */
-        double rate = INFINITY;
+        /* flow.rate_limit (HONE_RATE_LIMIT, the config file, a preset)
+         * limits each host (scheme, user and path aside: the authority of
+         * the URL) of a client that brings no limiter of its own. A bad
+         * variable was reported by hone_env_validate(); here it is logged
+         * and the layers below it apply (off unless one sets a rate). */
+        hone_setting_state st;
         hone_error err;
-        if (hone_env_rate("HONE_RATE_LIMIT", INFINITY, &rate, &err))
-            hone_log(HONE_LOG_WARN, "http", "%s; no rate limit", err.msg);
-        else if (!isinf(rate)) {
+        if (hone_setting_get(HONE_SET_RATE_LIMIT, NULL, &st, &err))
+            hone_log(HONE_LOG_WARN, "http", "%s; using %s from %s", err.msg, st.value.text,
+                     st.where);
+        double rate = st.value.d;
+        if (!isinf(rate)) {
             hone_limiter_map_opts mo = {.rate = rate, .burst = 1, .alloc = c->alloc};
             if (hone_limiter_map_new(&c->host_limits, &mo)) goto fail;
         }

@@ -14,7 +14,9 @@ for c in $cmds; do
   grep -q "hone-$c\*\?(1)" "$src/docs/hone.1.scd" || { echo "FAIL: hone(1) does not mention hone-$c(1)"; fail=1; }
 done
 [[ -f $src/docs/hone.1.scd ]] || { echo "FAIL: no docs/hone.1.scd"; fail=1; }
-for v in $(grep -o '^HONE_ENV(HONE_[A-Z0-9_]*' "$src/src/core/env_vars.def" | sed 's/HONE_ENV(//'); do
+# env_vars.def, and the variables of the settings table (settings.def).
+for v in $(grep -o '^HONE_ENV(HONE_[A-Z0-9_]*' "$src/src/core/env_vars.def" | sed 's/HONE_ENV(//') \
+         $(grep -o '"HONE_[A-Z0-9_]*"' "$src/src/core/settings.def" | tr -d '"'); do
   grep -q "^\*$v\*" "$src/docs/hone.1.scd" || { echo "FAIL: $v is not documented in hone(1) ENVIRONMENT"; fail=1; }
 done
 exit $fail

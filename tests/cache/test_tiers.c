@@ -665,6 +665,80 @@ static void test_oom(void **state) {
     failalloc_loop("hybrid cache", oom_calls, NULL);
 }
 
+/* A cache opened with no capacity and no TTL takes cache.size and
+ * cache.ttl from the settings table: the variables, a level, or the
+ * cache's component; options that give them win. */
+static uint64_t settings_now;
+static uint64_t settings_clock(void *ctx) {
+    (void)ctx;
+    return settings_now;
+}
+
+static void test_settings_size_and_ttl(void **state) {
+    (void)state;
+    hone_error err;
+    hone_cache *c = NULL;
+    hone_cache_stats st;
+    hone_cache_options mo = {.clock = settings_clock};
+    hone_tier_options to = {.strategy = HONE_CACHE_MEMORY};
+    setenv("HONE_CACHE_SIZE", "1M", 1);
+    setenv("HONE_CACHE_TTL", "30", 1); /* a bare number is seconds */
+    settings_now = 1000;
+    assert_int_equal(hone_cache_open(&c, &mo, &to, &err), HONE_OK);
+    hone_cache_stats_get(c, &st);
+    assert_int_equal(st.max_bytes, (uint64_t)1 << 20);
+    assert_int_equal(hone_cache_put(c, "k", 1, "v", 1), HONE_OK);
+    char buf[8];
+    size_t n;
+    settings_now += 29000000000ull;
+    assert_int_equal(hone_cache_get(c, "k", 1, buf, sizeof buf, &n), HONE_OK);
+    settings_now += 2000000000ull;
+    assert_int_equal(hone_cache_get(c, "k", 1, buf, sizeof buf, &n), HONE_ENOTFOUND);
+    hone_cache_free(c);
+
+    /* The options win. */
+    hone_cache_options given = {.clock = settings_clock, .max_entries = 10};
+    assert_int_equal(hone_cache_open(&c, &given, &to, &err), HONE_OK);
+    hone_cache_stats_get(c, &st);
+    assert_int_equal(st.max_entries, 10);
+    assert_int_equal(st.max_bytes, 0);
+    hone_cache_free(c);
+
+    /* A malformed variable is refused, naming it. */
+    setenv("HONE_CACHE_TTL", "soon", 1);
+    assert_int_equal(hone_cache_open(&c, &mo, &to, &err), HONE_EINVAL);
+    assert_null(c);
+    assert_non_null(strstr(err.msg, "HONE_CACHE_TTL=soon"));
+    unsetenv("HONE_CACHE_TTL");
+    unsetenv("HONE_CACHE_SIZE");
+
+    /* Level basic: 16M; the component "thumbs" has its own 2M. */
+    setenv("HONE_LEVEL", "basic", 1);
+    assert_int_equal(hone_cache_open(&c, &mo, &to, &err), HONE_OK);
+    hone_cache_stats_get(c, &st);
+    assert_int_equal(st.max_bytes, (uint64_t)16 << 20);
+    hone_cache_free(c);
+    assert_int_equal(hone_setting_set(HONE_SET_CACHE_SIZE, "thumbs", HONE_ORIGIN_API, "2M", "test",
+                                      &err),
+                     HONE_OK);
+    to.component = "thumbs";
+    assert_int_equal(hone_cache_open(&c, &mo, &to, &err), HONE_OK);
+    hone_cache_stats_get(c, &st);
+    assert_int_equal(st.max_bytes, (uint64_t)2 << 20);
+    hone_cache_free(c);
+    hone_setting_unset(HONE_SET_CACHE_SIZE, "thumbs", HONE_ORIGIN_API);
+    unsetenv("HONE_LEVEL");
+
+    /* ignore_env: the built-in 64 MiB and no TTL, whatever the table says. */
+    setenv("HONE_CACHE_SIZE", "1M", 1);
+    hone_tier_options fixed = {.strategy = HONE_CACHE_MEMORY, .ignore_env = 1};
+    assert_int_equal(hone_cache_open(&c, &mo, &fixed, &err), HONE_OK);
+    hone_cache_stats_get(c, &st);
+    assert_int_equal(st.max_bytes, (uint64_t)64 << 20);
+    hone_cache_free(c);
+    unsetenv("HONE_CACHE_SIZE");
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_hybrid_survives_restart),
     cmocka_unit_test(test_disk_api),
@@ -676,6 +750,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_promotion_never_stale),
     cmocka_unit_test(test_promotion_after_put),
     cmocka_unit_test(test_environment),
+    cmocka_unit_test(test_settings_size_and_ttl),
     cmocka_unit_test(test_foreign_file_refused),
     cmocka_unit_test(test_dir_is_a_file),
     cmocka_unit_test(test_memory_strategy),

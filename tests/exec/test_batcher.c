@@ -243,6 +243,73 @@ static void env_defaults(void **state) {
     latch_destroy(&each);
 }
 
+/* A batcher whose options leave the size to the settings table takes its
+ * component's batch.size, and follows a later change of it (continuous
+ * tuning moves it) without being made again; a size over the queue's
+ * capacity is clamped to it. */
+static void batch_size_from_settings_follows_changes(void **state) {
+    (void)state;
+    sink s;
+    sink_init(&s, 64);
+    latch each;
+    latch_init(&each, 1);
+    s.each = &each;
+    setenv("HONE_BATCH_MAX_WAIT_MS", "1h", 1); /* only full batches flush */
+    assert_int_equal(hone_setting_set(HONE_SET_BATCH_SIZE, "ingest", HONE_ORIGIN_API, "4", "test",
+                                      NULL),
+                     HONE_OK);
+    hone_batcher_opts o = {.component = "ingest"};
+    hone_batcher *b;
+    assert_int_equal(hone_batcher_new(&b, handler, &s, &o, NULL), HONE_OK);
+    for (int i = 0; i < 4; i++) hone_batcher_add(b, (void *)(intptr_t)i, HONE_BATCH_BLOCK);
+    latch_wait(&each);
+    hone_batcher_stats st;
+    hone_batcher_stats_get(b, &st);
+    assert_int_equal(st.full_flushes, 1);
+    assert_int_equal(st.items, 4);
+
+    /* batch.size 8 now: four more items wait, eight make a batch. */
+    assert_int_equal(hone_setting_set(HONE_SET_BATCH_SIZE, "ingest", HONE_ORIGIN_API, "8", "test",
+                                      NULL),
+                     HONE_OK);
+    latch_destroy(&each);
+    latch_init(&each, 1);
+    for (int i = 4; i < 12; i++) hone_batcher_add(b, (void *)(intptr_t)i, HONE_BATCH_BLOCK);
+    latch_wait(&each);
+    hone_batcher_stats_get(b, &st);
+    assert_int_equal(st.full_flushes, 2);
+    assert_int_equal(st.items, 12);
+    pthread_mutex_lock(&s.mu);
+    assert_int_equal(s.max_batch, 8);
+    pthread_mutex_unlock(&s.mu);
+
+    /* 1000 is over the capacity made for size 4 (64 items): 64 it is. */
+    assert_int_equal(hone_setting_set(HONE_SET_BATCH_SIZE, "ingest", HONE_ORIGIN_API, "1000",
+                                      "test", NULL),
+                     HONE_OK);
+    latch_destroy(&each);
+    latch_init(&each, 1);
+    for (int i = 0; i < 64; i++) hone_batcher_add(b, (void *)(intptr_t)i, HONE_BATCH_BLOCK);
+    latch_wait(&each);
+    hone_batcher_stats_get(b, &st);
+    assert_int_equal(st.full_flushes, 3);
+    pthread_mutex_lock(&s.mu);
+    assert_int_equal(s.max_batch, 64);
+    pthread_mutex_unlock(&s.mu);
+    hone_batcher_free(b);
+    hone_setting_unset(HONE_SET_BATCH_SIZE, "ingest", HONE_ORIGIN_API);
+    unsetenv("HONE_BATCH_MAX_WAIT_MS");
+
+    /* Level aggressive: batch.size 256 for a batcher with no component. */
+    setenv("HONE_LEVEL", "aggressive", 1);
+    hone_setting_state hs;
+    assert_int_equal(hone_setting_get(HONE_SET_BATCH_SIZE, NULL, &hs, NULL), HONE_OK);
+    assert_int_equal(hs.value.u, 256);
+    unsetenv("HONE_LEVEL");
+    latch_destroy(&each);
+    free(s.seen);
+}
+
 static const struct CMUnitTest tests[] = {
         cmocka_unit_test(many_producers_every_item),
         cmocka_unit_test(size_flush_and_close_flush),
@@ -250,5 +317,6 @@ static const struct CMUnitTest tests[] = {
         cmocka_unit_test(backpressure_nonblock),
         cmocka_unit_test(close_wakes_blocked_producer),
         cmocka_unit_test(env_defaults),
+        cmocka_unit_test(batch_size_from_settings_follows_changes),
 };
 HONE_TEST_MAIN(tests)

@@ -4,8 +4,11 @@
 #include "test.h"
 #include "util.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static atomic_int counter;
 
@@ -59,15 +62,88 @@ static void workers_from_env(void **state) {
     assert_int_equal(hone_pool_new(&p, &o, NULL), HONE_OK);
     assert_int_equal(hone_pool_workers(p), 2);
     hone_pool_free(p);
+    /* 0 is exec.max_workers' "one per online CPU". */
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     setenv("HONE_MAX_WORKERS", "0", 1);
+    assert_int_equal(hone_pool_new(&p, NULL, NULL), HONE_OK);
+    assert_int_equal(hone_pool_workers(p), cpus > 0 ? (unsigned)cpus : 1u);
+    hone_pool_free(p);
+    setenv("HONE_MAX_WORKERS", "abc", 1);
     hone_error err = {0};
     p = (hone_pool *)1;
     assert_int_equal(hone_pool_new(&p, NULL, &err), HONE_EINVAL);
     assert_null(p);
-    assert_non_null(strstr(err.msg, "HONE_MAX_WORKERS=0"));
+    assert_string_equal(err.msg, "HONE_MAX_WORKERS=abc: expected an integer from 0 to 1024");
+    setenv("HONE_MAX_WORKERS", "1025", 1);
+    assert_int_equal(hone_pool_new(&p, NULL, &err), HONE_EINVAL);
+    assert_non_null(strstr(err.msg, "HONE_MAX_WORKERS=1025"));
     unsetenv("HONE_MAX_WORKERS");
     assert_int_equal(hone_pool_new(&p, NULL, NULL), HONE_OK);
     assert_true(hone_pool_workers(p) >= 1);
+    hone_pool_free(p);
+}
+
+/* The settings table's levels reach the pool: at level basic a pool whose
+ * options leave workers at 0 has exec.max_workers = 2 workers, and loops
+ * of fewer than exec.parallel_threshold = 4096 indexes run on the calling
+ * thread alone; a component's own threshold applies to its pool. */
+typedef struct tid_probe {
+    pthread_t caller;
+    atomic_int other_thread;
+} tid_probe;
+
+static int note_thread(void *ctx, size_t lo, size_t hi) {
+    tid_probe *t = ctx;
+    (void)lo;
+    (void)hi;
+    if (!pthread_equal(pthread_self(), t->caller)) atomic_store(&t->other_thread, 1);
+    return HONE_OK;
+}
+
+static void level_sets_workers_and_parallel_threshold(void **state) {
+    (void)state;
+    unsetenv("HONE_MAX_WORKERS");
+    setenv("HONE_LEVEL", "basic", 1);
+    hone_pool *p = NULL;
+    assert_int_equal(hone_pool_new(&p, NULL, NULL), HONE_OK);
+    assert_int_equal(hone_pool_workers(p), 2);
+    tid_probe t = {.caller = pthread_self()};
+    atomic_init(&t.other_thread, 0);
+    /* 4095 indexes in chunks of 1: below basic's threshold, all on the
+     * caller. */
+    for (int round = 0; round < 20; round++)
+        assert_int_equal(hone_parallel_for(p, 0, 4095, 1, note_thread, &t), HONE_OK);
+    assert_int_equal(atomic_load(&t.other_thread), 0);
+    hone_pool_free(p);
+
+    /* HONE_PARALLEL=off: every loop on the caller, whatever its size. */
+    unsetenv("HONE_LEVEL");
+    setenv("HONE_PARALLEL", "off", 1);
+    hone_pool_opts o = {.workers = 2};
+    assert_int_equal(hone_pool_new(&p, &o, NULL), HONE_OK);
+    for (int round = 0; round < 20; round++)
+        assert_int_equal(hone_parallel_for(p, 0, 100000, 1, note_thread, &t), HONE_OK);
+    assert_int_equal(atomic_load(&t.other_thread), 0);
+    hone_pool_free(p);
+    unsetenv("HONE_PARALLEL");
+
+    /* A component's threshold (api layer) applies to its pool only. */
+    assert_int_equal(hone_setting_set(HONE_SET_PARALLEL_THRESHOLD, "walker", HONE_ORIGIN_API,
+                                      "1000000", "test", NULL),
+                     HONE_OK);
+    o.component = "walker";
+    assert_int_equal(hone_pool_new(&p, &o, NULL), HONE_OK);
+    for (int round = 0; round < 20; round++)
+        assert_int_equal(hone_parallel_for(p, 0, 100000, 1, note_thread, &t), HONE_OK);
+    assert_int_equal(atomic_load(&t.other_thread), 0);
+    /* Removing it takes effect on the live pool: helpers join again. A
+     * helper blocked until it is seen on another thread would hang if the
+     * loop stayed serial, so wait with a bound instead: some round sees
+     * another thread. */
+    hone_setting_unset(HONE_SET_PARALLEL_THRESHOLD, "walker", HONE_ORIGIN_API);
+    for (int round = 0; round < 2000 && !atomic_load(&t.other_thread); round++)
+        assert_int_equal(hone_parallel_for(p, 0, 100000, 1, note_thread, &t), HONE_OK);
+    assert_int_equal(atomic_load(&t.other_thread), 1);
     hone_pool_free(p);
 }
 
@@ -543,6 +619,7 @@ static const struct CMUnitTest tests[] = {
         cmocka_unit_test(submit_and_wait_results),
         cmocka_unit_test(bad_arguments),
         cmocka_unit_test(workers_from_env),
+        cmocka_unit_test(level_sets_workers_and_parallel_threshold),
         cmocka_unit_test(nested_deep_one_worker),
         cmocka_unit_test(nested_fib),
         cmocka_unit_test(cancel_queued_never_runs),
