@@ -173,6 +173,11 @@ HONE_API int hone_buf_append(hone_buf *b, const void *data, size_t n);
 HONE_API int hone_buf_puts(hone_buf *b, const char *s);
 HONE_API int hone_buf_printf(hone_buf *b, const char *fmt, ...) HONE_PRINTF(2, 3);
 HONE_API int hone_buf_vprintf(hone_buf *b, const char *fmt, va_list ap);
+/* Appends s as a JSON string: quotes, backslashes, control characters and
+ * DEL escaped, and each byte that does not start valid UTF-8 written as
+ * U+FFFD, so the output always parses; NULL appends null. Returns HONE_OK
+ * or HONE_ENOMEM. */
+HONE_API int hone_buf_json_string(hone_buf *b, const char *s);
 /* Makes room for n more bytes without changing len. */
 HONE_API int hone_buf_reserve(hone_buf *b, size_t n);
 /* Empties the buffer but keeps its memory. */

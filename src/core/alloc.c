@@ -124,3 +124,42 @@ void hone_buf_free(hone_buf *b) {
     b->len = 0;
     b->cap = 0;
 }
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if none
+ * (overlong forms, surrogates and code points above U+10FFFF are not). */
+static size_t utf8_len(const unsigned char *s, size_t n) {
+    size_t k;
+    uint32_t c;
+    if (s[0] < 0x80) return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) k = 2, c = s[0] & 0x1f;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef) k = 3, c = s[0] & 0x0f;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4) k = 4, c = s[0] & 0x07;
+    else return 0;
+    if (k > n) return 0;
+    for (size_t i = 1; i < k; i++) {
+        if ((s[i] & 0xc0) != 0x80) return 0;
+        c = (c << 6) | (s[i] & 0x3f);
+    }
+    if ((k == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
+        (k == 4 && (c < 0x10000 || c > 0x10ffff)))
+        return 0;
+    return k;
+}
+
+int hone_buf_json_string(hone_buf *b, const char *str) {
+    if (!str) return hone_buf_puts(b, "null");
+    int rc = hone_buf_puts(b, "\"");
+    const unsigned char *p = (const unsigned char *)str;
+    size_t n = strlen(str);
+    while (n && !rc) {
+        size_t k = utf8_len(p, n);
+        if (*p == '"' || *p == '\\') rc = hone_buf_printf(b, "\\%c", *p);
+        else if (*p < 0x20 || *p == 0x7f) rc = hone_buf_printf(b, "\\u%04x", *p);
+        else if (k) rc = hone_buf_append(b, p, k);
+        else rc = hone_buf_puts(b, "\\ufffd");
+        if (!k) k = 1;
+        p += k;
+        n -= k;
+    }
+    return rc ? rc : hone_buf_puts(b, "\"");
+}

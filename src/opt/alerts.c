@@ -352,16 +352,6 @@ void hone_opt_alerts_observe_report(hone_opt_alerts *a, const hone_opt_report *r
 /* Formatting                                                          */
 /* ------------------------------------------------------------------ */
 
-static int json_str(hone_buf *b, const char *str) {
-    int rc = hone_buf_puts(b, "\"");
-    for (const unsigned char *p = (const unsigned char *)str; *p && !rc; p++) {
-        if (*p == '"' || *p == '\\') rc = hone_buf_printf(b, "\\%c", *p);
-        else if (*p < 0x20) rc = hone_buf_printf(b, "\\u%04x", *p);
-        else rc = hone_buf_append(b, p, 1);
-    }
-    return rc ? rc : hone_buf_puts(b, "\"");
-}
-
 int hone_opt_alerts_format(hone_opt_alerts *a, hone_buf *out, int json) {
     if (!a || !out) return HONE_EINVAL;
     size_t len0 = out->len;
@@ -372,9 +362,9 @@ int hone_opt_alerts_format(hone_opt_alerts *a, hone_buf *out, int json) {
         for (size_t i = 0; i < a->n && !rc; i++) {
             const arule *x = &a->r[i];
             rc = hone_buf_puts(out, i ? ",{\"name\":" : "{\"name\":");
-            if (!rc) rc = json_str(out, x->name);
+            if (!rc) rc = hone_buf_json_string(out, x->name);
             if (!rc) rc = hone_buf_puts(out, ",\"metric\":");
-            if (!rc) rc = json_str(out, x->metric);
+            if (!rc) rc = hone_buf_json_string(out, x->metric);
             if (!rc)
                 rc = hone_buf_printf(out,
                                      ",\"above\":%s,\"fire\":%.17g,\"clear\":%.17g,\"for_ns\":%llu,"

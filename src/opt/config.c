@@ -885,17 +885,6 @@ done:
 /* Status                                                              */
 /* ------------------------------------------------------------------ */
 
-static int json_str(hone_buf *b, const char *s) {
-    if (!s) return hone_buf_puts(b, "null");
-    int rc = hone_buf_puts(b, "\"");
-    for (const unsigned char *p = (const unsigned char *)s; *p && !rc; p++) {
-        if (*p == '"' || *p == '\\') rc = hone_buf_printf(b, "\\%c", *p);
-        else if (*p < 0x20) rc = hone_buf_printf(b, "\\u%04x", *p);
-        else rc = hone_buf_append(b, p, 1);
-    }
-    return rc ? rc : hone_buf_puts(b, "\"");
-}
-
 typedef struct status_row {
     const char *component; /* NULL global */
     int id;
@@ -965,9 +954,9 @@ int hone_opt_status(hone_buf *out, int json, hone_error *err) {
     int rc = HONE_OK;
     if (json) {
         rc |= hone_buf_puts(out, "{\"config\": ");
-        rc |= json_str(out, cfg_off ? NULL : cfg);
+        rc |= hone_buf_json_string(out, cfg_off ? NULL : cfg);
         rc |= hone_buf_puts(out, ", \"load_error\": ");
-        rc |= json_str(out, lrc ? le.msg : NULL);
+        rc |= hone_buf_json_string(out, lrc ? le.msg : NULL);
         rc |= hone_buf_puts(out, ", \"settings\": [");
         for (size_t i = 0; i < n; i++) {
             status_row *r = &rows[i];
@@ -977,31 +966,31 @@ int hone_opt_status(hone_buf *out, int json, hone_error *err) {
             rc |= hone_buf_puts(out, "{");
             if (r->component) {
                 rc |= hone_buf_puts(out, "\"component\": ");
-                rc |= json_str(out, r->component);
+                rc |= hone_buf_json_string(out, r->component);
                 rc |= hone_buf_puts(out, ", ");
             }
             rc |= hone_buf_puts(out, "\"name\": ");
-            rc |= json_str(out, in->name);
+            rc |= hone_buf_json_string(out, in->name);
             rc |= hone_buf_puts(out, ", \"value\": ");
-            rc |= json_str(out, r->st.value.text);
+            rc |= hone_buf_json_string(out, r->st.value.text);
             rc |= hone_buf_puts(out, ", \"origin\": ");
-            rc |= json_str(out, hone_origin_name(r->st.origin));
+            rc |= hone_buf_json_string(out, hone_origin_name(r->st.origin));
             rc |= hone_buf_puts(out, ", \"where\": ");
-            rc |= json_str(out, r->st.where);
+            rc |= hone_buf_json_string(out, r->st.where);
             if (!r->component) {
                 rc |= hone_buf_puts(out, ", \"variable\": ");
-                rc |= json_str(out, in->env);
+                rc |= hone_buf_json_string(out, in->env);
                 rc |= hone_buf_puts(out, ", \"levels\": {\"basic\": ");
-                rc |= json_str(out, in->level_value[0]);
+                rc |= hone_buf_json_string(out, in->level_value[0]);
                 rc |= hone_buf_puts(out, ", \"moderate\": ");
-                rc |= json_str(out, in->level_value[1]);
+                rc |= hone_buf_json_string(out, in->level_value[1]);
                 rc |= hone_buf_puts(out, ", \"aggressive\": ");
-                rc |= json_str(out, in->level_value[2]);
+                rc |= hone_buf_json_string(out, in->level_value[2]);
                 rc |= hone_buf_puts(out, "}");
             }
             if (r->rc) {
                 rc |= hone_buf_puts(out, ", \"error\": ");
-                rc |= json_str(out, r->err.msg);
+                rc |= hone_buf_json_string(out, r->err.msg);
             }
             rc |= hone_buf_puts(out, "}");
         }
@@ -1063,18 +1052,18 @@ int hone_opt_bundle_describe(int selector, const char *choice, hone_buf *out, in
     int bad = 0;
     if (json) {
         bad |= hone_buf_puts(out, "{\"selector\": ");
-        bad |= json_str(out, sel->name);
+        bad |= hone_buf_json_string(out, sel->name);
         bad |= hone_buf_puts(out, ", \"choice\": ");
-        bad |= json_str(out, v.text);
+        bad |= hone_buf_json_string(out, v.text);
         bad |= hone_buf_puts(out, ", \"help\": ");
-        bad |= json_str(out, help);
+        bad |= hone_buf_json_string(out, help);
         bad |= hone_buf_puts(out, ", \"settings\": [");
         for (size_t i = 0; i < n; i++) {
             const hone_setting_info *in = hone_setting_info_get(items[i].id);
             bad |= hone_buf_puts(out, i ? ", {\"name\": " : "{\"name\": ");
-            bad |= json_str(out, in ? in->name : "?");
+            bad |= hone_buf_json_string(out, in ? in->name : "?");
             bad |= hone_buf_puts(out, ", \"value\": ");
-            bad |= json_str(out, items[i].value);
+            bad |= hone_buf_json_string(out, items[i].value);
             bad |= hone_buf_puts(out, "}");
         }
         bad |= hone_buf_puts(out, "]}\n");

@@ -297,62 +297,23 @@ static void warn_torn(const jlog *j, const char *path) {
 
 /* ---- writing ------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if none. */
-static size_t utf8_len(const unsigned char *s, size_t n) {
-    size_t k;
-    uint32_t c;
-    if (s[0] < 0x80) return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf) k = 2, c = s[0] & 0x1f;
-    else if (s[0] >= 0xe0 && s[0] <= 0xef) k = 3, c = s[0] & 0x0f;
-    else if (s[0] >= 0xf0 && s[0] <= 0xf4) k = 4, c = s[0] & 0x07;
-    else return 0;
-    if (k > n) return 0;
-    for (size_t i = 1; i < k; i++) {
-        if ((s[i] & 0xc0) != 0x80) return 0;
-        c = (c << 6) | (s[i] & 0x3f);
-    }
-    if ((k == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) || (k == 4 && (c < 0x10000 || c > 0x10ffff)))
-        return 0;
-    return k;
-}
-
-/* A JSON string, or null for NULL. Bytes that are not UTF-8 become U+FFFD,
- * so every line the journal gets parses again. */
-static int put_json(hone_buf *b, const char *str) {
-    if (!str) return hone_buf_puts(b, "null");
-    int rc = hone_buf_puts(b, "\"");
-    const unsigned char *p = (const unsigned char *)str;
-    size_t n = strlen(str);
-    while (n && !rc) {
-        size_t k = utf8_len(p, n);
-        if (*p == '"' || *p == '\\') rc = hone_buf_printf(b, "\\%c", *p);
-        else if (*p < 0x20 || *p == 0x7f) rc = hone_buf_printf(b, "\\u%04x", *p);
-        else if (k) rc = hone_buf_append(b, p, k);
-        else rc = hone_buf_puts(b, "\\ufffd");
-        if (!k) k = 1;
-        p += k;
-        n -= k;
-    }
-    return rc ? rc : hone_buf_puts(b, "\"");
-}
-
 static int build_line(hone_buf *b, uint64_t seq, const hone__journal_entry *e) {
     char t[32];
     hone__journal_time(t, sizeof t);
     int rc = hone_buf_printf(b, "{\"seq\":%llu,\"time\":\"%s\",\"setting\":", (unsigned long long)seq, t);
-    if (!rc) rc = put_json(b, e->setting);
+    if (!rc) rc = hone_buf_json_string(b, e->setting);
     if (!rc) rc = hone_buf_puts(b, ",\"component\":");
-    if (!rc) rc = put_json(b, e->component);
+    if (!rc) rc = hone_buf_json_string(b, e->component);
     if (!rc) rc = hone_buf_puts(b, ",\"before\":");
-    if (!rc) rc = put_json(b, e->before);
+    if (!rc) rc = hone_buf_json_string(b, e->before);
     if (!rc) rc = hone_buf_puts(b, ",\"after\":");
-    if (!rc) rc = put_json(b, e->after);
+    if (!rc) rc = hone_buf_json_string(b, e->after);
     if (!rc && e->before_origin) rc = hone_buf_puts(b, ",\"before_origin\":");
-    if (!rc && e->before_origin) rc = put_json(b, e->before_origin);
+    if (!rc && e->before_origin) rc = hone_buf_json_string(b, e->before_origin);
     if (!rc) rc = hone_buf_puts(b, ",\"evidence\":");
-    if (!rc) rc = put_json(b, e->evidence ? e->evidence : "");
+    if (!rc) rc = hone_buf_json_string(b, e->evidence ? e->evidence : "");
     if (!rc) rc = hone_buf_puts(b, ",\"outcome\":");
-    if (!rc) rc = put_json(b, e->outcome);
+    if (!rc) rc = hone_buf_json_string(b, e->outcome);
     if (!rc && e->ref) rc = hone_buf_printf(b, ",\"ref\":%llu", (unsigned long long)e->ref);
     if (!rc) rc = hone_buf_puts(b, "}\n");
     return rc;

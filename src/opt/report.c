@@ -370,16 +370,6 @@ done:
 /* Formatting                                                          */
 /* ------------------------------------------------------------------ */
 
-static int json_str(hone_buf *b, const char *str) {
-    int rc = hone_buf_puts(b, "\"");
-    for (const unsigned char *p = (const unsigned char *)str; *p && !rc; p++) {
-        if (*p == '"' || *p == '\\') rc = hone_buf_printf(b, "\\%c", *p);
-        else if (*p < 0x20) rc = hone_buf_printf(b, "\\u%04x", *p);
-        else rc = hone_buf_append(b, p, 1);
-    }
-    return rc ? rc : hone_buf_puts(b, "\"");
-}
-
 /* A finite double in JSON (NaN and infinities are not JSON: 0). %.17g
  * reads back to the same double. */
 static int json_num(hone_buf *b, double v) {
@@ -494,7 +484,7 @@ static int format_json(const hone_opt_report *r, hone_buf *b) {
     for (size_t i = 0; i < r->nzones && !rc; i++) {
         const hone_opt_zone_stat *z = &r->zones[i];
         rc = hone_buf_puts(b, i ? ",{\"name\":" : "{\"name\":");
-        if (!rc) rc = json_str(b, z->name);
+        if (!rc) rc = hone_buf_json_string(b, z->name);
         if (!rc) rc = hone_buf_printf(b, ",\"count\":%llu,\"mean_ns\":", (ull)z->count);
         if (!rc) rc = json_num(b, z->mean_ns);
         if (!rc)
@@ -510,7 +500,7 @@ static int format_json(const hone_opt_report *r, hone_buf *b) {
     for (size_t i = 0; i < r->ncaches && !rc; i++) {
         const hone_opt_cache_stat *c = &r->caches[i];
         rc = hone_buf_puts(b, i ? ",{\"name\":" : "{\"name\":");
-        if (!rc) rc = json_str(b, c->name);
+        if (!rc) rc = hone_buf_json_string(b, c->name);
         if (!rc)
             rc = hone_buf_printf(b,
                                  ",\"hits\":%llu,\"misses\":%llu,\"hit_rate\":%.17g,"
@@ -531,7 +521,7 @@ static int format_json(const hone_opt_report *r, hone_buf *b) {
     for (size_t i = 0; i < r->nbatchers && !rc; i++) {
         const hone_opt_batcher_stat *x = &r->batchers[i];
         rc = hone_buf_puts(b, i ? ",{\"name\":" : "{\"name\":");
-        if (!rc) rc = json_str(b, x->name);
+        if (!rc) rc = hone_buf_json_string(b, x->name);
         if (!rc)
             rc = hone_buf_printf(b,
                                  ",\"items\":%llu,\"batches\":%llu,\"mean_batch\":%.17g,"
@@ -554,7 +544,7 @@ static int format_json(const hone_opt_report *r, hone_buf *b) {
     for (size_t i = 0; i < r->nhttps && !rc; i++) {
         const hone_http_stats *h = &r->https[i].st;
         rc = hone_buf_puts(b, i ? ",{\"name\":" : "{\"name\":");
-        if (!rc) rc = json_str(b, r->https[i].name);
+        if (!rc) rc = hone_buf_json_string(b, r->https[i].name);
         if (!rc)
             rc = hone_buf_printf(
                 b,

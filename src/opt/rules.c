@@ -755,16 +755,6 @@ int hone_opt_recommend(const hone_opt_report *r, hone_opt_finding **out, size_t 
 /* Formatting                                                          */
 /* ------------------------------------------------------------------ */
 
-static int json_str(hone_buf *b, const char *str) {
-    int rc = hone_buf_puts(b, "\"");
-    for (const unsigned char *p = (const unsigned char *)str; *p && !rc; p++) {
-        if (*p == '"' || *p == '\\') rc = hone_buf_printf(b, "\\%c", *p);
-        else if (*p < 0x20) rc = hone_buf_printf(b, "\\u%04x", *p);
-        else rc = hone_buf_append(b, p, 1);
-    }
-    return rc ? rc : hone_buf_puts(b, "\"");
-}
-
 static int fmt_json(const hone_opt_finding *f, size_t n, int all, hone_buf *b) {
     int rc = hone_buf_puts(b, "[");
     int first = 1;
@@ -773,26 +763,26 @@ static int fmt_json(const hone_opt_finding *f, size_t n, int all, hone_buf *b) {
         if (!all && x->verdict != HONE_OPT_FIRED) continue;
         rc = hone_buf_puts(b, first ? "{\"rule\":" : ",{\"rule\":");
         first = 0;
-        if (!rc) rc = json_str(b, x->rule ? x->rule : "");
+        if (!rc) rc = hone_buf_json_string(b, x->rule ? x->rule : "");
         if (!rc) rc = hone_buf_puts(b, ",\"subject\":");
-        if (!rc) rc = json_str(b, x->subject);
+        if (!rc) rc = hone_buf_json_string(b, x->subject);
         if (!rc) rc = hone_buf_puts(b, ",\"verdict\":");
-        if (!rc) rc = json_str(b, x->verdict == HONE_OPT_NO_DATA ? "no_data" : hone_opt_verdict_name(x->verdict));
+        if (!rc) rc = hone_buf_json_string(b, x->verdict == HONE_OPT_NO_DATA ? "no_data" : hone_opt_verdict_name(x->verdict));
         if (!rc) rc = hone_buf_puts(b, ",\"severity\":");
-        if (!rc && x->verdict == HONE_OPT_FIRED) rc = json_str(b, hone_opt_severity_name(x->severity));
+        if (!rc && x->verdict == HONE_OPT_FIRED) rc = hone_buf_json_string(b, hone_opt_severity_name(x->severity));
         else if (!rc) rc = hone_buf_puts(b, "null");
         if (!rc) rc = hone_buf_printf(b, ",\"confidence\":%.3f,\"evidence\":", isfinite(x->confidence) ? x->confidence : 0);
-        if (!rc) rc = json_str(b, x->evidence);
+        if (!rc) rc = hone_buf_json_string(b, x->evidence);
         if (!rc) rc = hone_buf_puts(b, ",\"effect\":");
-        if (!rc) rc = json_str(b, x->effect);
+        if (!rc) rc = hone_buf_json_string(b, x->effect);
         if (!rc) rc = hone_buf_puts(b, ",\"action\":");
-        if (!rc) rc = json_str(b, x->action);
+        if (!rc) rc = hone_buf_json_string(b, x->action);
         if (!rc) rc = hone_buf_puts(b, ",\"setting\":");
         const hone_setting_info *in = x->setting >= 0 ? hone_setting_info_get(x->setting) : NULL;
-        if (!rc && in) rc = json_str(b, in->name);
+        if (!rc && in) rc = hone_buf_json_string(b, in->name);
         else if (!rc) rc = hone_buf_puts(b, "null");
         if (!rc) rc = hone_buf_puts(b, ",\"value\":");
-        if (!rc && in) rc = json_str(b, x->value);
+        if (!rc && in) rc = hone_buf_json_string(b, x->value);
         else if (!rc) rc = hone_buf_puts(b, "null");
         if (!rc) rc = hone_buf_puts(b, "}");
     }

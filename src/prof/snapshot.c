@@ -831,20 +831,6 @@ static int folded_report(const hone_prof_snapshot *s, hone_buf *out) {
     return bad ? HONE_ENOMEM : HONE_OK;
 }
 
-/* A JSON string: quotes, backslashes and control characters escaped. */
-static int json_str(hone_buf *b, const char *s) {
-    int rc = hone_buf_puts(b, "\"");
-    for (const unsigned char *p = (const unsigned char *)s; *p && !rc; p++) {
-        if (*p == '"' || *p == '\\')
-            rc = hone_buf_printf(b, "\\%c", *p);
-        else if (*p < 0x20)
-            rc = hone_buf_printf(b, "\\u%04x", *p);
-        else
-            rc = hone_buf_append(b, (const char *)p, 1);
-    }
-    return rc | hone_buf_puts(b, "\"");
-}
-
 /* Microseconds with nanosecond digits, as trace viewers read ts and dur. */
 static int json_us(hone_buf *b, uint64_t ns) {
     return hone_buf_printf(b, "%llu.%03llu", (unsigned long long)(ns / 1000), (unsigned long long)(ns % 1000));
@@ -856,7 +842,7 @@ static int chrome_report(const hone_prof_snapshot *s, hone_buf *out) {
     unsigned long long pid = (unsigned long long)s->pid;
     int bad = hone_buf_printf(out, "{\"traceEvents\":[\n{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%llu,"
                                    "\"tid\":0,\"args\":{\"name\":", pid);
-    bad |= json_str(out, s->process && *s->process ? s->process : "hone");
+    bad |= hone_buf_json_string(out, s->process && *s->process ? s->process : "hone");
     bad |= hone_buf_puts(out, "}}");
     for (size_t t = 0; t < s->n_threads && !bad; t++) {
         const hone_prof_thread *th = &s->threads[t];
@@ -864,7 +850,7 @@ static int chrome_report(const hone_prof_snapshot *s, hone_buf *out) {
         snprintf(fallback, sizeof fallback, "thread %llu", (unsigned long long)th->tid);
         bad |= hone_buf_printf(out, ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":%llu,\"tid\":%llu,"
                                     "\"args\":{\"name\":", pid, (unsigned long long)th->tid);
-        bad |= json_str(out, th->name && *th->name ? th->name : fallback);
+        bad |= hone_buf_json_string(out, th->name && *th->name ? th->name : fallback);
         bad |= hone_buf_printf(out, ",\"dropped_events\":%llu}}", (unsigned long long)th->dropped);
     }
     for (size_t t = 0; t < s->n_threads && !bad; t++) {
@@ -873,14 +859,14 @@ static int chrome_report(const hone_prof_snapshot *s, hone_buf *out) {
             const hone_prof_event *e = &th->events[k];
             const hone_prof_zone *z = &s->nodes[e->node].z;
             bad |= hone_buf_puts(out, ",\n{\"name\":");
-            bad |= json_str(out, z->name);
+            bad |= hone_buf_json_string(out, z->name);
             bad |= hone_buf_printf(out, ",\"cat\":\"hone\",\"ph\":\"X\",\"pid\":%llu,\"tid\":%llu,\"ts\":", pid,
                                    (unsigned long long)th->tid);
             bad |= json_us(out, e->begin_ns);
             bad |= hone_buf_puts(out, ",\"dur\":");
             bad |= json_us(out, e->end_ns - e->begin_ns);
             bad |= hone_buf_puts(out, ",\"args\":{\"file\":");
-            bad |= json_str(out, z->file);
+            bad |= hone_buf_json_string(out, z->file);
             bad |= hone_buf_printf(out, ",\"line\":%d}}", z->line);
         }
     }

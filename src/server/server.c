@@ -398,23 +398,13 @@ static int build_metrics(hone_server *s, hone_buf *b) {
     return rc;
 }
 
-static int json_string(hone_buf *b, const char *str) {
-    int rc = hone_buf_puts(b, "\"");
-    for (const unsigned char *p = (const unsigned char *)str; *p && !rc; p++) {
-        if (*p == '"' || *p == '\\') rc = hone_buf_printf(b, "\\%c", *p);
-        else if (*p < 0x20) rc = hone_buf_printf(b, "\\u%04x", *p);
-        else rc = hone_buf_append(b, p, 1);
-    }
-    return rc ? rc : hone_buf_puts(b, "\"");
-}
-
 static int build_caches(hone_server *s, hone_buf *b) {
     pthread_mutex_lock(&s->scrape_mu);
     int rc = hone_buf_puts(b, "{\"caches\":[");
     for (size_t i = 0; i < s->ncaches && !rc; i++) {
         if (i) rc = hone_buf_puts(b, ",");
         if (!rc) rc = hone_buf_puts(b, "{\"name\":");
-        if (!rc) rc = json_string(b, s->caches[i].name);
+        if (!rc) rc = hone_buf_json_string(b, s->caches[i].name);
         if (!rc) rc = hone_buf_puts(b, ",\"stats\":");
         if (!rc) rc = hone_cache_stats_json(s->caches[i].cache, b);
         if (!rc) rc = hone_buf_puts(b, "}");
@@ -537,7 +527,7 @@ static int source_names(hone_buf *b, int live, const saved_list *l) {
     int rc = hone_buf_puts(b, live ? "[\"live\"" : "[");
     for (size_t i = 0; i < l->n && !rc; i++) {
         if (live || i) rc = hone_buf_puts(b, ",");
-        if (!rc) rc = json_string(b, l->v[i].name);
+        if (!rc) rc = hone_buf_json_string(b, l->v[i].name);
     }
     return rc ? rc : hone_buf_puts(b, "]");
 }
@@ -551,7 +541,7 @@ static int build_sources(hone_server *s, hone_buf *b) {
     if (!rc) rc = hone_buf_puts(b, ",\"caches\":[");
     for (size_t i = 0; i < s->ncaches && !rc; i++) {
         if (i) rc = hone_buf_puts(b, ",");
-        if (!rc) rc = json_string(b, s->caches[i].name);
+        if (!rc) rc = hone_buf_json_string(b, s->caches[i].name);
     }
     if (!rc) rc = hone_buf_puts(b, "]}\n");
     pthread_mutex_unlock(&s->scrape_mu);
@@ -635,7 +625,7 @@ static int do_clear(hone_server *s, struct MHD_Connection *conn, hone_buf *b, ou
         return refuse_with(o, HONE_SERVER_REFUSED_NOT_FOUND, MHD_HTTP_NOT_FOUND,
                            "404 no cache named '%.80s' (see /api/sources)\n", name);
     int rc = hone_buf_puts(b, "{\"cleared\":");
-    if (!rc) rc = json_string(b, name);
+    if (!rc) rc = hone_buf_json_string(b, name);
     return rc ? rc : hone_buf_puts(b, "}\n");
 }
 

@@ -113,6 +113,33 @@ static int core_calls(const hone_allocator *a, void *ctx) {
     return rc;
 }
 
+/* JSON strings: escapes, NULL, and bytes that are not UTF-8 each become
+ * U+FFFD (an overlong '/', a lone continuation byte, a surrogate, a
+ * truncated sequence), so the output always parses. */
+static void buf_json_string_always_parses(void **state) {
+    (void)state;
+    static const struct {
+        const char *in, *want;
+    } cases[] = {
+        {"plain", "\"plain\""},
+        {"q\"b\\n\nt\t\x7f", "\"q\\\"b\\\\n\\u000at\\u0009\\u007f\""},
+        {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\""},
+        {"a\xc0\xaf" "b", "\"a\\ufffd\\ufffdb\""},
+        {"\x80x", "\"\\ufffdx\""},
+        {"\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\""},
+        {"end\xe2\x82", "\"end\\ufffd\\ufffd\""},
+        {NULL, "null"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        hone_buf b;
+        hone_buf_init(&b, NULL);
+        assert_int_equal(hone_buf_json_string(&b, cases[i].in), HONE_OK);
+        assert_int_equal(hone_buf_puts(&b, ""), HONE_OK);
+        if (strcmp(b.data, cases[i].want)) fail_msg("case %zu: got %s, want %s", i, b.data, cases[i].want);
+        hone_buf_free(&b);
+    }
+}
+
 static void core_calls_survive_every_failed_allocation(void **state) {
     (void)state;
     long n = failalloc_loop("core", core_calls, NULL);
@@ -126,6 +153,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(failing_allocator_fails_exactly_the_nth),
     cmocka_unit_test(buf_builds_strings),
     cmocka_unit_test(buf_keeps_content_when_growth_fails),
+    cmocka_unit_test(buf_json_string_always_parses),
     cmocka_unit_test(core_calls_survive_every_failed_allocation),
 };
 HONE_TEST_MAIN(tests)
