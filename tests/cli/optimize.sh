@@ -159,5 +159,36 @@ while read -r v n; do
   grep -q "^\*$v\*" "$src/docs/hone.1.scd" || bad "$v is not in hone(1) ENVIRONMENT"
   grep -q "^|  $n$" "$src/docs/hone-optimize.1.scd" || bad "$n is not in hone-optimize(1)'s settings table"
 done <vars.txt
+
+# The values of hone-optimize(1)'s settings table (variable, default, basic,
+# moderate, aggressive) are the code's: the page cannot drift from the table.
+HONE_CONFIG=off "$hone" optimize status --json >status-levels.json
+python3 - status-levels.json "$src/docs/hone-optimize.1.scd" <<'PY' || bad "hone-optimize(1)'s settings table differs from the code"
+import json,sys,re
+settings=json.load(open(sys.argv[1]))["settings"]
+lines=open(sys.argv[2]).read().split('\n')
+rows={}
+for i,l in enumerate(lines):
+    m=re.match(r'^\|  (\S+)$',l)
+    if m:
+        cells=[]
+        for l2 in lines[i+1:i+8]:
+            if not l2.startswith(':  '): break
+            cells.append(l2[3:].strip())
+        rows[m.group(1)]=cells
+bad=0
+for s in settings:
+    if s["name"] in ("level",): continue
+    r=rows.get(s["name"])
+    if not r or len(r)<7:
+        print("no full row for",s["name"]); bad=1; continue
+    lv=s["levels"]
+    norm=lambda v: '""' if v=="" else v
+    want=[s["variable"],None,norm(lv["moderate"]),norm(lv["basic"]),norm(lv["moderate"]),norm(lv["aggressive"])]
+    for k,(w,g) in enumerate(zip(want,r)):
+        if w is not None and w!=g:
+            print("%s column %d: man page says %r, the code %r"%(s["name"],k,g,w)); bad=1
+sys.exit(bad)
+PY
 [[ $fail -eq 0 ]] && echo "ok: hone optimize"
 exit $fail
