@@ -97,10 +97,8 @@ static void ensure_autoload(void) {
  * "level". The key is what follows the dot. */
 static const char *setting_key(const hone_setting_info *in, char *sec, size_t cap) {
     const char *dot = strchr(in->name, '.');
-    size_t n = dot ? (size_t)(dot - in->name) : 0;
-    if (n >= cap) n = cap - 1;
-    memcpy(sec, in->name, n);
-    sec[n] = '\0';
+    int n = dot ? (int)(dot - in->name) : 0;
+    snprintf(sec, cap, "%.*s", n, in->name);
     return dot ? dot + 1 : in->name;
 }
 
