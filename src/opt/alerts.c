@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "hone/opt.h"
+#include "opt/opt_internal.h"
 
 #define NAME_MAX_LEN 63
 #define METRIC_MAX_LEN 159
@@ -420,14 +421,24 @@ static char *read_line(char *str, int num, void *stream) {
     lreader *lr = stream;
     char *s = fgets(str, num, lr->f);
     if (!s) return NULL;
-    if (lr->at_bol) {
+    size_t len = strlen(s);
+    int bol = lr->at_bol;
+    lr->at_bol = len > 0 && s[len - 1] == '\n';
+    if (bol) {
         lr->line++;
+        /* A whole line is normalised as the settings loader does (inline
+         * comments, CRLF, BOM), so one file reads the same to both. */
+        if ((lr->at_bol || feof(lr->f)) && len + 1 < (size_t)num) {
+            const char *p = s;
+            size_t n = hone__ini_trim(&p, lr->at_bol ? len - 1 : len, lr->line == 1);
+            memmove(s, p, n);
+            s[n] = '\n';
+            s[n + 1] = '\0';
+        }
         const char *p = s;
         while (*p == ' ' || *p == '\t') p++;
         if (*p == '[') lr->header_line = lr->line;
     }
-    size_t len = strlen(s);
-    lr->at_bol = len > 0 && s[len - 1] == '\n';
     return s;
 }
 

@@ -295,6 +295,22 @@ static int note_section(parse_ctx *c, const char *name, size_t n) {
     return (int)c->nsecs++;
 }
 
+size_t hone__ini_trim(const char **line, size_t len, int first) {
+    const char *p = *line;
+    if (len && p[len - 1] == '\r') len--;
+    if (first && len >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) p += 3, len -= 3;
+    while (len && (*p == ' ' || *p == '\t')) p++, len--;
+    if (len && *p != '#' && *p != ';')
+        for (size_t i = 1; i < len; i++)
+            if ((p[i] == '#' || p[i] == ';') && (p[i - 1] == ' ' || p[i - 1] == '\t')) {
+                len = i;
+                break;
+            }
+    while (len && (p[len - 1] == ' ' || p[len - 1] == '\t')) len--;
+    *line = p;
+    return len;
+}
+
 /* inih's reader: one physical line per call, normalised (see the top). */
 static char *line_reader(char *str, int num, void *stream) {
     parse_ctx *c = stream;
@@ -306,17 +322,7 @@ static char *line_reader(char *str, int num, void *stream) {
     size_t off = c->pos;
     c->pos += raw;
     c->line++;
-    size_t body = nl ? raw - 1 : raw;
-    if (body && p[body - 1] == '\r') body--;
-    if (c->line == 1 && body >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) p += 3, body -= 3;
-    while (body && (*p == ' ' || *p == '\t')) p++, body--;
-    if (body && *p != '#' && *p != ';')
-        for (size_t i = 1; i < body; i++)
-            if ((p[i] == '#' || p[i] == ';') && (p[i - 1] == ' ' || p[i - 1] == '\t')) {
-                body = i;
-                break;
-            }
-    while (body && (p[body - 1] == ' ' || p[body - 1] == '\t')) body--;
+    size_t body = hone__ini_trim(&p, nl ? raw - 1 : raw, c->line == 1);
     int kind = LN_OTHER;
     if (memchr(p, '\0', body)) {
         fail_at(c, c->line, HONE_EPARSE, "a NUL byte: not a text file");

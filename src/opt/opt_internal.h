@@ -17,4 +17,12 @@
 #define HONE_OPT_COMPONENTS 256
 int hone_opt__note_component(int id, const char *component);
 
+/* One physical line of hone.ini (without its newline), as both readers of
+ * the file (the settings loader and the alerts loader) hand it to inih: a
+ * CR before the newline, a UTF-8 BOM on the first line, leading blanks, an
+ * inline comment (# or ; after a blank) and trailing blanks dropped. *line
+ * moves past what is dropped at the front; returns the length kept. */
+#include <stddef.h>
+size_t hone__ini_trim(const char **line, size_t len, int first);
+
 #endif

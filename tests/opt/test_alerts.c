@@ -295,6 +295,37 @@ static int load_text(hone_opt_alerts *a, const char *dir, const char *text, hone
         hone_opt_alerts_free(x_);                                                             \
     } while (0)
 
+/* The file reads the same to the alerts loader as to the settings loader:
+ * a BOM, CRLF line ends, indented keys and inline "#" or ";" comments. */
+static void test_load_same_lines_as_settings(void **state) {
+    (void)state;
+    char dir[512];
+    assert_int_equal(hone_test_tmpdir(dir, sizeof dir, "alerts-lines"), 0);
+    hone_opt_alerts *a = make(NULL, NULL);
+    char path[600];
+    hone_error err;
+    const char *text = "\xEF\xBB\xBFlevel = basic   # the level\r\n"
+                       "[alert.slow]\r\n"
+                       "  metric = zone.parse.p99_ms\r\n"
+                       "  above = 50   # ms\r\n"
+                       "  clear = 40 ; ms\r\n"
+                       "  for = 30s   # half a minute\r\n";
+    int rc = load_text(a, dir, text, &err, path, sizeof path);
+    if (rc) fail_msg("alerts load: %s", err.msg);
+    hone_buf b = {0};
+    assert_int_equal(hone_opt_alerts_format(a, &b, 0), HONE_OK);
+    if (!strstr(b.data, ">= 50, clear < 40, for 30 s")) fail_msg("alerts: %s", b.data);
+    hone_buf_free(&b);
+    hone_opt_alerts_free(a);
+    /* The settings loader takes the same file. */
+    rc = hone_opt_load(path, &err);
+    if (rc) fail_msg("settings load: %s", err.msg);
+    hone_setting_state st;
+    assert_int_equal(hone_setting_get(HONE_SET_LEVEL, NULL, &st, NULL), HONE_OK);
+    assert_string_equal(st.value.text, "basic");
+    hone_settings_clear(HONE_ORIGIN_FILE);
+}
+
 static void test_load(void **state) {
     (void)state;
     char dir[512];
@@ -485,7 +516,9 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_flapping),        cmocka_unit_test(test_for_duration_both_edges),
     cmocka_unit_test(test_below),           cmocka_unit_test(test_add_errors),
     cmocka_unit_test(test_metrics),         cmocka_unit_test(test_log),
-    cmocka_unit_test(test_load),            cmocka_unit_test(test_observe_report),
+    cmocka_unit_test(test_load),
+    cmocka_unit_test(test_load_same_lines_as_settings),
+    cmocka_unit_test(test_observe_report),
     cmocka_unit_test(test_concurrent_observe), cmocka_unit_test(test_alerts_oom),
 };
 
