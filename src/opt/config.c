@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "hone/opt.h"
+#include "cache/lmdb_check.h" /* hone__mkdir_p */
 #include "opt/opt_internal.h"
 
 /* inih's line buffer (INI_MAX_LINE, on its stack): the reader refuses a
@@ -690,14 +691,12 @@ static int make_parents(const char *path, hone_error *err) {
     char p[PATH_MAX];
     if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p)
         return hone_error_set(err, HONE_EINVAL, "%s: path too long", path);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/') continue;
-        *s = '\0';
-        if (mkdir(p, 0755) && errno != EEXIST) {
-            int e = errno;
-            return hone_error_set(err, hone_status_from_errno(e), "mkdir %s: %s", p, strerror(e));
-        }
-        *s = '/';
+    char *slash = strrchr(p, '/');
+    if (!slash || slash == p) return HONE_OK;
+    *slash = '\0';
+    if (hone__mkdir_p(p)) {
+        int e = errno;
+        return hone_error_set(err, hone_status_from_errno(e), "mkdir %s: %s", p, strerror(e));
     }
     return HONE_OK;
 }
