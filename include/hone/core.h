@@ -631,6 +631,13 @@ HONE_API const char *hone_setting_bundle_help(int selector, int choice);
 HONE_API int hone_file_write_atomic(const char *path, const void *data, size_t len,
                                     hone_error *err);
 
+/* mkdir -p: creates the directory `path` and its missing parents (mode 0755
+ * less the umask); an existing directory is fine. Returns HONE_OK, or the
+ * status of the failure (hone_status_from_errno) with errno set for the
+ * caller's message: ENOTDIR when path or a parent exists and is not a
+ * directory, ENAMETOOLONG for a path of PATH_MAX bytes or more. */
+HONE_API int hone_mkdir_p(const char *path);
+
 /* ------------------------------------------------------------------ */
 /* System information                                                  */
 /* ------------------------------------------------------------------ */

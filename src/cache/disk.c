@@ -1197,7 +1197,7 @@ int hone__disk_open(hone__disk **out, const hone__disk_options *o, int *recreate
     int mkrc = 0, mkerr = 0;
     if (slash && slash != dir) {
         *slash = '\0';
-        mkrc = hone__mkdir_p(dir);
+        mkrc = hone_mkdir_p(dir);
         mkerr = errno;
     }
     if (mkrc) {

@@ -352,7 +352,7 @@ static int open_store(hone_filecache *fc, int recreate, hone_error *err) {
     int mk = 0, mkerr = 0;
     if (slash && slash != dir) {
         *slash = '\0';
-        mk = hone__mkdir_p(dir);
+        mk = hone_mkdir_p(dir);
         mkerr = errno;
     }
     if (mk) {

@@ -259,22 +259,4 @@ int hone__lmdb_validate(MDB_env *env, const hone_allocator *a) {
     return ok ? HONE_OK : HONE_ECORRUPT;
 }
 
-int hone__mkdir_p(char *path) {
-    struct stat sb;
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        int r = mkdir(path, 0755);
-        *p = '/';
-        if (r && errno != EEXIST) return -1;
-    }
-    if (mkdir(path, 0755) && errno != EEXIST) return -1;
-    /* EEXIST is not enough: a file of that name is no directory. */
-    if (stat(path, &sb) != 0) return -1;
-    if (!S_ISDIR(sb.st_mode)) {
-        errno = ENOTDIR;
-        return -1;
-    }
-    return 0;
-}
 

@@ -31,9 +31,4 @@ int hone__lmdb_precheck(const char *path);
  * HONE_ECORRUPT or HONE_ENOMEM. */
 int hone__lmdb_validate(MDB_env *env, const hone_allocator *a);
 
-/* mkdir -p: creates path and its missing parents (mode 0755). path is
- * modified during the call and restored. Returns 0, or -1 with errno
- * (ENOTDIR when path exists and is not a directory). */
-int hone__mkdir_p(char *path);
-
 #endif

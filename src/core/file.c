@@ -152,3 +152,31 @@ int hone_file_write_atomic(const char *path, const void *data, size_t len, hone_
     }
     return rc;
 }
+
+int hone_mkdir_p(const char *path) {
+    char p[PATH_MAX];
+    struct stat sb;
+    if (!path || !*path) {
+        errno = ENOENT;
+        return hone_status_from_errno(errno);
+    }
+    if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p) {
+        errno = ENAMETOOLONG;
+        return hone_status_from_errno(errno);
+    }
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = '\0';
+        int r = mkdir(p, 0755);
+        *s = '/';
+        if (r && errno != EEXIST) return hone_status_from_errno(errno);
+    }
+    if (mkdir(p, 0755) && errno != EEXIST) return hone_status_from_errno(errno);
+    /* EEXIST is not enough: a file of that name is no directory. */
+    if (stat(p, &sb) != 0) return hone_status_from_errno(errno);
+    if (!S_ISDIR(sb.st_mode)) {
+        errno = ENOTDIR;
+        return hone_status_from_errno(errno);
+    }
+    return HONE_OK;
+}

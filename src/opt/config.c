@@ -27,7 +27,6 @@
 #include <unistd.h>
 
 #include "hone/opt.h"
-#include "cache/lmdb_check.h" /* hone__mkdir_p */
 #include "opt/opt_internal.h"
 
 /* inih's line buffer (INI_MAX_LINE, on its stack): the reader refuses a
@@ -694,7 +693,7 @@ static int make_parents(const char *path, hone_error *err) {
     char *slash = strrchr(p, '/');
     if (!slash || slash == p) return HONE_OK;
     *slash = '\0';
-    if (hone__mkdir_p(p)) {
+    if (hone_mkdir_p(p)) {
         int e = errno;
         return hone_error_set(err, hone_status_from_errno(e), "mkdir %s: %s", p, strerror(e));
     }

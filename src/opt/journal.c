@@ -32,7 +32,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cache/lmdb_check.h" /* hone__mkdir_p */
 #include "opt/journal_internal.h"
 
 enum { J_KEPT, J_REVERTED, J_SKIPPED, J_UNDONE, J_NOUTCOMES };
@@ -370,7 +369,7 @@ static int open_append(const char *path, int create, int *fd_out, const hone_all
     else if (slash) slash[1] = '\0';
     else strcpy(dir, ".");
     int rc = HONE_OK;
-    if (create && hone__mkdir_p(dir) != 0) {
+    if (create && hone_mkdir_p(dir) != 0) {
         rc = io_error(err, "cannot make the directory", dir, errno);
         hone_free(alloc, dir);
         return rc;

@@ -3,6 +3,7 @@
 #include "test.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -184,6 +185,29 @@ static void stale_temporary_files_are_removed(void **state) {
     unlink(live);
 }
 
+/* mkdir -p: nested directories made, an existing one is fine, a file in
+ * the way is ENOTDIR. */
+static void mkdir_p_makes_parents_and_refuses_files(void **state) {
+    (void)state;
+    char p[256], f[256];
+    snprintf(p, sizeof p, "%s/a/b/c", dir);
+    assert_int_equal(hone_mkdir_p(p), HONE_OK);
+    struct stat sb;
+    assert_int_equal(stat(p, &sb), 0);
+    assert_true(S_ISDIR(sb.st_mode));
+    assert_int_equal(hone_mkdir_p(p), HONE_OK);
+    snprintf(f, sizeof f, "%s/a/file", dir);
+    FILE *fp = fopen(f, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    errno = 0;
+    assert_int_not_equal(hone_mkdir_p(f), HONE_OK);
+    assert_int_equal(errno, ENOTDIR);
+    snprintf(p, sizeof p, "%s/a/file/sub", dir);
+    assert_int_not_equal(hone_mkdir_p(p), HONE_OK);
+    assert_int_equal(errno, ENOTDIR);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(writes_and_replaces_keeping_the_mode),
     cmocka_unit_test(failure_leaves_the_old_file_and_no_litter),
@@ -191,6 +215,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pipes_and_devices_are_written_not_replaced),
     cmocka_unit_test(new_files_follow_the_umask),
     cmocka_unit_test(stale_temporary_files_are_removed),
+    cmocka_unit_test(mkdir_p_makes_parents_and_refuses_files),
 };
 
 HONE_TEST_MAIN_FIXTURES(tests, setup, teardown)
