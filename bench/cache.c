@@ -834,11 +834,29 @@ static void memory(void) {
     hone_cache_free(c);
 }
 
-int main(void) {
-    hit_ratios();
-    workload_kinds();
-    throughput();
-    machine_ceiling();
-    memory();
+/* `cache` runs every section; `cache SECTION...` only those named (hits,
+ * kinds, throughput, ceiling, memory), so that one part can be measured
+ * again without the whole minute of the rest. */
+int main(int argc, char **argv) {
+    static const struct {
+        const char *name;
+        void (*run)(void);
+    } sections[] = {{"hits", hit_ratios},        {"kinds", workload_kinds},
+                    {"throughput", throughput},  {"ceiling", machine_ceiling},
+                    {"memory", memory}};
+    enum { NSEC = sizeof sections / sizeof sections[0] };
+    int want[NSEC] = {0};
+    for (int i = 1; i < argc; i++) {
+        int k = 0;
+        while (k < NSEC && strcmp(argv[i], sections[k].name)) k++;
+        if (k == NSEC) {
+            fprintf(stderr, "cache: unknown section '%s' (expected hits, kinds, throughput, "
+                            "ceiling or memory)\n", argv[i]);
+            return 2;
+        }
+        want[k] = 1;
+    }
+    for (int k = 0; k < NSEC; k++)
+        if (argc == 1 || want[k]) sections[k].run();
     return 0;
 }
