@@ -695,15 +695,20 @@ static int caffeine_run(caffeine_res *res) {
         goto done;
     }
     const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/hone-caffeine-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(dir)) {
+    if (snprintf(dir, sizeof dir, "%s/hone-caffeine-XXXXXX", tmp && *tmp ? tmp : "/tmp") >=
+            (int)sizeof dir
+            ? (errno = ENAMETOOLONG)
+            : !mkdtemp(dir)) {
         printf("# skipping Caffeine: cannot make a directory like %s: %s\n", dir, strerror(errno));
         dir[0] = 0;
         goto done;
     }
-    snprintf(keys, sizeof keys, "%s/keys.u32le", dir);
-    snprintf(out, sizeof out, "%s/results.txt", dir);
-    snprintf(cp, sizeof cp, "%s:%s", dir, CAFFEINE_JAR);
+    if (snprintf(keys, sizeof keys, "%s/keys.u32le", dir) >= (int)sizeof keys ||
+        snprintf(out, sizeof out, "%s/results.txt", dir) >= (int)sizeof out ||
+        snprintf(cp, sizeof cp, "%s:%s", dir, CAFFEINE_JAR) >= (int)sizeof cp) {
+        printf("# skipping Caffeine: the directory name %s is too long\n", dir);
+        goto done;
+    }
     if (caffeine_write_keys(keys)) {
         printf("# skipping Caffeine: cannot write %s: %s\n", keys, strerror(errno));
         goto done;

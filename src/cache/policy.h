@@ -91,6 +91,29 @@ uint64_t hone__pol_memory(const hone__pol *p);
  * 0 for other policies. */
 unsigned hone__pol_window_permille(const hone__pol *p);
 
+/* ------------------------------------------------------------------ */
+/* every policy kind (pol_table.c)                                     */
+
+struct hone__pol_ops;
+struct hone__simpol_ops;
+
+/* What runs a hone_cache_policy value; exactly one of live, sim and
+ * offline is set. live: a policy of hone__pol_new's (the cache's and the
+ * simulator's; pol_internal.h). sim: one of the simulator's reference
+ * policies (simpol.h). offline: a policy that needs the whole trace
+ * (Belady), which puts the hits of keys[0..n) in a cache of `capacity`
+ * objects in *hits and returns HONE_OK, HONE_EINVAL or HONE_ENOMEM. */
+typedef struct hone__policy_info {
+    const char *name; /* hone_cache_policy_name's */
+    const struct hone__pol_ops *live;
+    const struct hone__simpol_ops *sim;
+    int (*offline)(const uint64_t *keys, size_t n, uint64_t capacity, const hone_allocator *a,
+                   uint64_t *hits);
+} hone__policy_info;
+
+/* The entry of kind, or NULL when kind is no hone_cache_policy value. */
+const hone__policy_info *hone__policy_info_of(int kind);
+
 /* A strong 64-bit mix, used for sketch indexes. */
 static inline uint64_t hone__mix64(uint64_t x) {
     x ^= x >> 30;

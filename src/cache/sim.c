@@ -9,7 +9,8 @@
 #include "hone/tier.h"
 
 /* A simulator runs hone's policy code (pol) for the policies a cache can
- * use, or one of the simulator's reference policies (ops and its state). */
+ * use, or one of the simulator's reference policies (ops and its state),
+ * as the policy's entry in hone__policy_info_of says. */
 struct hone_cache_sim {
     const hone_allocator *alloc;
     hone__pol *pol;
@@ -18,41 +19,17 @@ struct hone_cache_sim {
     uint64_t hits, accesses;
 };
 
-/* Indexed by hone_cache_policy. */
-static const char *const policy_names[] = {"hone", "lru",   "arc",      "s3fifo",
-                                           "lirs", "sieve", "wtinylfu", "belady", NULL};
-
-const char *hone_cache_policy_name(int policy) {
-    if (policy < 0 || policy >= HONE_CACHE_POLICY_ALL_COUNT) return NULL;
-    return policy_names[policy];
-}
-
-int hone_cache_policy_parse(const char *name, int *out, hone_error *err) {
-    if (name && !strcmp(name, "s3-fifo")) name = "s3fifo";
-    if (name && !strcmp(name, "w-tinylfu")) name = "wtinylfu";
-    return hone_parse_enum("policy", name ? name : "", policy_names, out, err);
-}
-
-/* The simulator's own policies; NULL for hone__pol's and for BELADY. */
-static const hone__simpol_ops *simpol_of(int policy) {
-    switch (policy) {
-    case HONE_CACHE_POLICY_LIRS: return &hone__simpol_lirs;
-    case HONE_CACHE_POLICY_SIEVE: return &hone__simpol_sieve;
-    case HONE_CACHE_POLICY_WTINYLFU: return &hone__simpol_wtinylfu;
-    default: return NULL;
-    }
-}
-
 int hone_cache_sim_new(hone_cache_sim **out, int policy, uint64_t capacity,
                        const hone_allocator *alloc) {
     *out = NULL;
     hone_cache_sim *s = hone_calloc(alloc, 1, sizeof *s);
     if (!s) return HONE_ENOMEM;
     s->alloc = alloc;
-    s->ops = simpol_of(policy);
+    const hone__policy_info *info = hone__policy_info_of(policy);
+    s->ops = info ? info->sim : NULL;
     int rc;
-    if (policy == HONE_CACHE_POLICY_BELADY || !capacity)
-        rc = HONE_EINVAL; /* Belady is offline: hone_cache_sim_run only */
+    if (!info || info->offline || !capacity)
+        rc = HONE_EINVAL; /* an offline policy: hone_cache_sim_run only */
     else if (s->ops)
         rc = s->ops->create(&s->state, capacity, alloc);
     else
@@ -93,10 +70,11 @@ void hone_cache_sim_free(hone_cache_sim *s) {
 
 int hone_cache_sim_run(int policy, uint64_t capacity, const uint64_t *keys, size_t n,
                        const hone_allocator *alloc, double *hit_percent) {
-    if (policy == HONE_CACHE_POLICY_BELADY) {
+    const hone__policy_info *info = hone__policy_info_of(policy);
+    if (info && info->offline) {
         uint64_t hits;
         *hit_percent = 0.0;
-        int rc = hone__sim_belady(keys, n, capacity, alloc, &hits);
+        int rc = info->offline(keys, n, capacity, alloc, &hits);
         if (rc) return rc;
         if (n) *hit_percent = 100.0 * (double)hits / (double)n;
         return HONE_OK;

@@ -354,4 +354,4 @@ static int lirs_create(void **state, uint64_t capacity, const hone_allocator *a)
     return HONE_OK;
 }
 
-const hone__simpol_ops hone__simpol_lirs = {"lirs", lirs_create, lirs_access, lirs_destroy};
+const hone__simpol_ops hone__simpol_lirs = {lirs_create, lirs_access, lirs_destroy};

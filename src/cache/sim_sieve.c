@@ -104,7 +104,6 @@ static int sieve_access(void *state, uint64_t key) {
 }
 
 const hone__simpol_ops hone__simpol_sieve = {
-    .name = "sieve",
     .create = sieve_create,
     .access = sieve_access,
     .destroy = sieve_destroy,

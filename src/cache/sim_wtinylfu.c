@@ -301,7 +301,6 @@ static int wt_access(void *state, uint64_t key) {
 }
 
 const hone__simpol_ops hone__simpol_wtinylfu = {
-    .name = "wtinylfu",
     .create = wt_create,
     .access = wt_access,
     .destroy = wt_destroy,

@@ -11,9 +11,9 @@
 
 #include "hone/core.h"
 
-/* An online policy: new, one call per access, free. */
+/* An online policy: new, one call per access, free. Its name and kind are
+ * its entry's in hone__policy_info_of (policy.h). */
 typedef struct hone__simpol_ops {
-    const char *name;
     /* Makes the state for `capacity` objects (>= 1). HONE_OK, HONE_ENOMEM. */
     int (*create)(void **state, uint64_t capacity, const hone_allocator *a);
     /* One access: 1 hit, 0 miss, HONE_ENOMEM. */
