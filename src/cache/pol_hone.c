@@ -30,12 +30,24 @@ _Static_assert(Q_GM < HONE__POL_LISTS, "hone's lists fit hone__pol's");
 #define HONE_GHOST_SHARE 0.20
 #define HONE_GHOST_UNIT 1.0
 #define HONE_SKETCH_WIDTH 8
+/* A candidate enters main only if the sketch counts it more than
+ * HONE_ADMIT_MARGIN above the victim (see hone_admit). */
+#define HONE_ADMIT_MARGIN 1
+/* The ghost bypass keeps a running tally of what it won and lost (see
+ * hone_add); the tally is halved past HONE_BET_SPAN so that it follows
+ * the workload, and while it is losing, one ghost hit in HONE_BET_PROBE
+ * still bypasses, so that the tally can recover. */
+#define HONE_BET_SPAN 64
+#define HONE_BET_PROBE 8
 /* hone's node flags (in the node's freq byte): admitted on a ghost's word
  * and not hit since; and a key whose ghost admission failed (it left again
  * without a hit), whose ghost hits count for nothing until a hit proves
  * it. */
 #define FL_BYPASSED 1
 #define FL_FAILED 2
+/* A ghost flag: a key main let go to make room for a bypassing key; its
+ * return is a hit the bypass cost. */
+#define FL_DISPLACED 4
 
 /* Count-min sketch of 4-bit counters, 4 rows, halved ("aged") after
  * `sample` increments so that old popularity fades. */
@@ -55,6 +67,13 @@ typedef struct hpol {
     uint64_t rng;
     uint64_t sk_sized, sk_target; /* lazy sketch growth; 0: sized at once */
     int unit_weights;             /* no weight other than 1 seen yet */
+    /* Window hits not yet spent on ghost-driven window growth (capped at
+     * the window size): see hone_add. */
+    uint64_t win_credit;
+    /* The bypass's tally: hits of keys it let in, and returns of keys it
+     * displaced; bet_probe counts the ghost hits refused while losing. */
+    uint32_t bet_won, bet_lost, bet_probe;
+    int bypassing; /* hone_insert is making room for a bypassing key */
 } hpol;
 
 #define SKETCH_FIRST 4096
@@ -185,7 +204,19 @@ static void hone_climb(hone__pol *p, int hit) {
 static int hone_admit(hone__pol *p, uint64_t cand, uint64_t victim) {
     hpol *h = (hpol *)p;
     unsigned fc = sketch_freq(&h->sk, cand), fv = sketch_freq(&h->sk, victim);
-    if (fc > fv) return 1;
+    /* Hysteresis: a candidate must beat the victim by more than one
+     * count. Under a loop or a sweep every key is equally popular, yet the
+     * candidate always looks one count ahead: its count includes the
+     * access that just brought it in, while the victim (probation's
+     * oldest, so the next key the loop needs) has not had its coming
+     * access yet. Admitting on that one count replaces a key about to be
+     * reused with one that is not needed for a whole pass, which is how
+     * LRU gets nothing from a loop longer than the cache; rejecting it
+     * keeps main fixed and hits (capacity - window) / loop length, as
+     * LIRS does. One count is also the size of the sketch's own noise
+     * (halving truncates, conservative update rounds), so a real
+     * frequency difference still gets in one access later. */
+    if (fc > fv + HONE_ADMIT_MARGIN) return 1;
     /* A popular candidate losing to a more popular victim is still let in
      * now and then, so an attacker cannot pin the victim by flooding. */
     if (fc >= 6) {
@@ -205,6 +236,7 @@ static void evict_to_ghost(hone__pol *p, uint32_t id, int q, uint64_t limit,
     p->resident_count--;
     hone__pol_unlink(p, id);
     if (n->freq & FL_BYPASSED) n->freq = FL_FAILED; /* admitted on a ghost's word, never hit */
+    if (((hpol *)p)->bypassing) n->freq |= FL_DISPLACED;
     if (limit == 0) hone__pol_map_del(p, id);
     else {
         hone__pol_push_head(p, q, id);
@@ -235,11 +267,21 @@ static void hone_evict(hone__pol *p, uint32_t cand, hone__pol_evict_fn cb, void 
     }
 }
 
+static void hone_bet(hpol *h, int won) {
+    if (won) h->bet_won++;
+    else h->bet_lost++;
+    if (h->bet_won + h->bet_lost > HONE_BET_SPAN) h->bet_won /= 2, h->bet_lost /= 2;
+}
+
 static void hone_hit(hone__pol *p, uint32_t id) {
     hpol *h = (hpol *)p;
+    if (p->nodes[id].freq & FL_BYPASSED) hone_bet(h, 1);
     p->nodes[id].freq = 0; /* a hit proves the key, however it came in */
     switch (p->nodes[id].q) {
-    case Q_WINDOW: hone__pol_move(p, Q_WINDOW, id); break;
+    case Q_WINDOW:
+        hone__pol_move(p, Q_WINDOW, id);
+        if (h->win_credit < h->window_max) h->win_credit++;
+        break;
     case Q_PROB:
         hone__pol_move(p, Q_PROT, id);
         while (p->q[Q_PROT].weight > h->prot_max && p->q[Q_PROT].tail != NIL)
@@ -258,7 +300,9 @@ static void hone_insert(hone__pol *p, uint32_t id, int direct, hone__pol_evict_f
         hone__pol_push_head(p, direct, id);
         while (p->q[Q_PROT].weight > h->prot_max && p->q[Q_PROT].tail != NIL)
             hone__pol_move(p, Q_PROB, p->q[Q_PROT].tail);
+        h->bypassing = 1; /* whatever main lets go now, it lets go for id */
         hone_evict(p, NIL, cb, ctx);
+        h->bypassing = 0;
         return;
     }
     if (h->sk_target && p->resident_count > h->sk_sized && h->sk_sized < h->sk_target) {
@@ -334,16 +378,27 @@ static int hone_add(hone__pol *p, uint64_t key, uint32_t weight, hone__pol_evict
     int direct = HONE__POL_Q_NONE, failed = 0;
     if (ghost != NIL) {
         failed = p->nodes[ghost].freq & FL_FAILED;
+        if (p->nodes[ghost].q == Q_GM && (p->nodes[ghost].freq & FL_DISPLACED))
+            hone_bet(h, 0); /* a bypass cost this miss */
         /* ARC's lesson applied to TinyLFU's window: a key that comes
          * back soon after the window dropped it says the window is too
          * small; one that comes back after main dropped it says main
          * is. This adapts at once, where the hill climber needs whole
          * sample periods, so it helps most on short or shifting
-         * workloads; the climber keeps correcting the long run. */
+         * workloads; the climber keeps correcting the long run.
+         * The window grows on a ghost's word only as fast as it earns
+         * hits: one window hit buys one growth. A loop longer than the
+         * cache brings back every key the window let go (each looks like
+         * proof the window is too small), yet no window short of the
+         * whole loop hits anything, so growing it only shrinks main,
+         * which is what hits. Whatever recency the window serves (a
+         * zigzag, a hot new set) shows up as window hits, and then ghosts
+         * move it as before. */
         int q = p->nodes[ghost].q;
         uint64_t gw = p->q[Q_GW].weight, gm = p->q[Q_GM].weight;
         double unit = HONE_GHOST_UNIT * (double)weight;
-        if (q == Q_GW) {
+        if (q == Q_GW && h->win_credit > 0) {
+            h->win_credit--;
             double d = gw ? (double)gm / (double)gw : 1;
             if (d < 1) d = 1;
             hone_set_window(p, h->window_max + (uint64_t)(d * unit));
@@ -365,8 +420,17 @@ static int hone_add(hone__pol *p, uint64_t key, uint32_t weight, hone__pol_evict
          * miss is a ghost hit, and letting each in evicts the next key
          * the loop needs, so the cache does no better than LRU, which
          * hits nothing). Such a key takes the window and the duel like
-         * a new one until a hit proves it. */
-        direct = failed      ? HONE__POL_Q_NONE
+         * a new one until a hit proves it.
+         * Nor while the bypass is losing its bet: a bypassing key
+         * displaces main's victim, and when the displaced keys come back
+         * (a hit the bypass cost) more often than the bypassing keys are
+         * hit (a hit it won), the sketch alone judges, save one ghost hit
+         * in HONE_BET_PROBE that keeps the tally fresh. On a loop, whose
+         * keys tie in the sketch, each bypass evicts the next key the
+         * loop needs, which comes back as a main ghost and bypasses in
+         * turn: a chain that ends only here. */
+        int losing = h->bet_lost > h->bet_won && ++h->bet_probe % HONE_BET_PROBE != 0;
+        direct = failed || losing ? HONE__POL_Q_NONE
                  : q == Q_GW ? Q_PROB
                  : q == Q_GM ? Q_PROT
                              : HONE__POL_Q_NONE;
