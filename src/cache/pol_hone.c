@@ -12,18 +12,20 @@ _Static_assert(Q_GM < HONE__POL_LISTS, "hone's lists fit hone__pol's");
 
 /* The window starts at 1 % of the capacity (TinyLFU's default), the
  * protected segment holds 90 % of the main space, and the hill climber
- * samples the hit rate every 10 x capacity accesses, stepping 6.25 % of the
+ * samples the hit rate every 10 x capacity accesses, stepping 3 % of the
  * capacity, restarting its step after a 5 % change in hit rate and decaying
- * it by 2 % otherwise (Caffeine's constants). The ghost lists each remember
- * 20 % of the capacity; a ghost hit moves the window by the entry's
- * weight, scaled like ARC by the ratio of the ghost list sizes. The sketch
- * has 8 counters per row for each unit of capacity: narrower rows saturate
- * on traces with many more distinct keys than the cache holds (OLTP). The
- * values were chosen on the simulator over the SOURCES.md traces; see
+ * it by 2 % otherwise (Caffeine's constants, but for the step: Caffeine's
+ * 6.25 % overshoots on small caches, and the step also bounds the window
+ * under which admission keeps its margin, see hone_admit). The ghost
+ * lists each remember 20 % of the capacity; a ghost hit moves the window
+ * by the entry's weight, scaled like ARC by the ratio of the ghost list
+ * sizes. The sketch has 8 counters per row for each unit of capacity:
+ * narrower rows saturate on traces with many more distinct keys than the
+ * cache holds (OLTP). The values were chosen on the simulator over the SOURCES.md traces; see
  * docs/design/cache.md for what each changes. */
 #define HONE_WINDOW_START 0.01
 #define HONE_PROT_SHARE 0.90
-#define HONE_STEP 0.0625
+#define HONE_STEP 0.03
 #define HONE_RESTART 0.05
 #define HONE_DECAY 0.98
 #define HONE_SAMPLE 10
@@ -31,7 +33,8 @@ _Static_assert(Q_GM < HONE__POL_LISTS, "hone's lists fit hone__pol's");
 #define HONE_GHOST_UNIT 1.0
 #define HONE_SKETCH_WIDTH 8
 /* A candidate enters main only if the sketch counts it more than
- * HONE_ADMIT_MARGIN above the victim (see hone_admit). */
+ * HONE_ADMIT_MARGIN above the victim, while the window is no larger than
+ * one climber step (see hone_admit). */
 #define HONE_ADMIT_MARGIN 1
 /* The ghost bypass keeps a running tally of what it won and lost (see
  * hone_add); the tally is halved past HONE_BET_SPAN so that it follows
@@ -215,8 +218,20 @@ static int hone_admit(hone__pol *p, uint64_t cand, uint64_t victim) {
      * keeps main fixed and hits (capacity - window) / loop length, as
      * LIRS does. One count is also the size of the sketch's own noise
      * (halving truncates, conservative update rounds), so a real
-     * frequency difference still gets in one access later. */
-    if (fc > fv + HONE_ADMIT_MARGIN) return 1;
+     * frequency difference still gets in one access later.
+     * The margin holds only while the window is within one climber step
+     * (HONE_STEP of the capacity) of its floor. A window that the climber
+     * or the window's ghosts have grown past that says the workload pays
+     * for recency, and under recency the candidate's one extra count is
+     * no loop artefact but the recent access that predicts the next one
+     * (a web trace's freshly popular page). Under a loop the window
+     * stays at its floor: it earns no hits, so its ghosts cannot grow it
+     * (see hone_add), and growing it costs main hits, which the climber
+     * sees. */
+    unsigned margin = h->window_max <= (uint64_t)(HONE_STEP * (double)p->cap)
+                          ? HONE_ADMIT_MARGIN
+                          : 0;
+    if (fc > fv + margin) return 1;
     /* A popular candidate losing to a more popular victim is still let in
      * now and then, so an attacker cannot pin the victim by flooding. */
     if (fc >= 6) {
