@@ -39,7 +39,9 @@ _Static_assert(Q_GM < HONE__POL_LISTS, "hone's lists fit hone__pol's");
 /* The ghost bypass keeps a running tally of what it won and lost (see
  * hone_add); the tally is halved past HONE_BET_SPAN so that it follows
  * the workload, and while it is losing, one ghost hit in HONE_BET_PROBE
- * still bypasses, so that the tally can recover. */
+ * still bypasses, so that the tally can recover; one in HONE_BET_PROBE
+ * times the odds against (lost per won) while it loses by more, but at
+ * least one per HONE_BET_SPAN. */
 #define HONE_BET_SPAN 64
 #define HONE_BET_PROBE 8
 /* hone's node flags (in the node's freq byte): admitted on a ghost's word
@@ -443,8 +445,21 @@ static int hone_add(hone__pol *p, uint64_t key, uint32_t weight, hone__pol_evict
          * in HONE_BET_PROBE that keeps the tally fresh. On a loop, whose
          * keys tie in the sketch, each bypass evicts the next key the
          * loop needs, which comes back as a main ghost and bypasses in
-         * turn: a chain that ends only here. */
-        int losing = h->bet_lost > h->bet_won && ++h->bet_probe % HONE_BET_PROBE != 0;
+         * turn: a chain that ends only here.
+         * Each probe is itself a bet, and one the tally expects to lose,
+         * so probes thin out as the odds against the bypass grow: with
+         * odds L = lost / (won + 1) above 1, a probe comes once per L x
+         * HONE_BET_PROBE refusals. A zigzag (a sweep back and forth over
+         * more keys than the cache holds) is where this pays: its keys
+         * tie, main's fixed set already hits as LRU does, and every probe
+         * swaps a key main would hit this sweep for one that leaves
+         * probation before its next use. The interval stops at
+         * HONE_BET_SPAN, the tally's own memory, so that a workload whose
+         * bypass starts to pay still turns the tally within a span. */
+        uint32_t every = HONE_BET_PROBE, odds = h->bet_lost / (h->bet_won + 1);
+        if (odds > 1)
+            every = odds * HONE_BET_PROBE < HONE_BET_SPAN ? odds * HONE_BET_PROBE : HONE_BET_SPAN;
+        int losing = h->bet_lost > h->bet_won && ++h->bet_probe % every != 0;
         direct = failed || losing ? HONE__POL_Q_NONE
                  : q == Q_GW ? Q_PROB
                  : q == Q_GM ? Q_PROT
