@@ -132,9 +132,8 @@ static void sk_indexes(const sketch *s, uint64_t key, uint64_t idx[4]) {
     for (int r = 0; r < 4; r++) idx[r] = base + (uint64_t)r * 32 + ((x >> (r * 5)) & 31);
 }
 
-static unsigned sketch_freq(const sketch *s, uint64_t key) {
-    uint64_t idx[4];
-    sk_indexes(s, key, idx);
+/* The estimate: the least of a key's four counters. */
+static unsigned sk_min(const sketch *s, const uint64_t idx[4]) {
     unsigned m = 15;
     for (int r = 0; r < 4; r++) {
         unsigned v = sk_get(s, idx[r]);
@@ -143,16 +142,18 @@ static unsigned sketch_freq(const sketch *s, uint64_t key) {
     return m;
 }
 
+static unsigned sketch_freq(const sketch *s, uint64_t key) {
+    uint64_t idx[4];
+    sk_indexes(s, key, idx);
+    return sk_min(s, idx);
+}
+
 static void sketch_add(sketch *s, uint64_t key) {
     /* Conservative update: only the minimal counters grow, which keeps
      * collisions from inflating rarely seen keys. */
     uint64_t idx[4];
     sk_indexes(s, key, idx);
-    unsigned m = 15;
-    for (int r = 0; r < 4; r++) {
-        unsigned v = sk_get(s, idx[r]);
-        if (v < m) m = v;
-    }
+    unsigned m = sk_min(s, idx);
     if (m == 15) return;
     for (int r = 0; r < 4; r++)
         if (sk_get(s, idx[r]) == m) sk_inc_at(s, idx[r]);
