@@ -44,6 +44,11 @@ _Static_assert(Q_GM < HONE__POL_LISTS, "hone's lists fit hone__pol's");
  * least one per HONE_BET_SPAN. */
 #define HONE_BET_SPAN 64
 #define HONE_BET_PROBE 8
+/* Bets still open (keys let in on a ghost's word, not hit and not yet
+ * evicted) are capped at HONE_BET_OPEN of the capacity plus
+ * HONE_BET_OPEN_WON per bet the tally counts as won (see hone_add). */
+#define HONE_BET_OPEN 0.02
+#define HONE_BET_OPEN_WON 6
 /* hone's node flags (in the node's freq byte): admitted on a ghost's word
  * and not hit since; and a key whose ghost admission failed (it left again
  * without a hit), whose ghost hits count for nothing until a hit proves
@@ -76,8 +81,10 @@ typedef struct hpol {
      * the window size): see hone_add. */
     uint64_t win_credit;
     /* The bypass's tally: hits of keys it let in, and returns of keys it
-     * displaced; bet_probe counts the ghost hits refused while losing. */
-    uint32_t bet_won, bet_lost, bet_probe;
+     * displaced; bet_probe counts the ghost hits refused while losing;
+     * bet_open the bypassed keys neither hit nor evicted yet (halved with
+     * the tally, so that keys removed by the user do not hold it up). */
+    uint32_t bet_won, bet_lost, bet_probe, bet_open;
     int bypassing; /* hone_insert is making room for a bypassing key */
 } hpol;
 
@@ -244,6 +251,11 @@ static int hone_admit(hone__pol *p, uint64_t cand, uint64_t victim) {
     return 0;
 }
 
+/* A bypassed key was hit or left: its bet is no longer open. */
+static void hone_bet_close(hpol *h) {
+    if (h->bet_open) h->bet_open--;
+}
+
 /* Evicts a resident node but remembers its key on ghost list q, trimmed
  * to `limit` weight. */
 static void evict_to_ghost(hone__pol *p, uint32_t id, int q, uint64_t limit,
@@ -253,7 +265,10 @@ static void evict_to_ghost(hone__pol *p, uint32_t id, int q, uint64_t limit,
     p->resident_weight -= n->weight;
     p->resident_count--;
     hone__pol_unlink(p, id);
-    if (n->freq & FL_BYPASSED) n->freq = FL_FAILED; /* admitted on a ghost's word, never hit */
+    if (n->freq & FL_BYPASSED) { /* admitted on a ghost's word, never hit */
+        n->freq = FL_FAILED;
+        hone_bet_close((hpol *)p);
+    }
     if (((hpol *)p)->bypassing) n->freq |= FL_DISPLACED;
     if (limit == 0) hone__pol_map_del(p, id);
     else {
@@ -288,12 +303,16 @@ static void hone_evict(hone__pol *p, uint32_t cand, hone__pol_evict_fn cb, void 
 static void hone_bet(hpol *h, int won) {
     if (won) h->bet_won++;
     else h->bet_lost++;
-    if (h->bet_won + h->bet_lost > HONE_BET_SPAN) h->bet_won /= 2, h->bet_lost /= 2;
+    if (h->bet_won + h->bet_lost > HONE_BET_SPAN)
+        h->bet_won /= 2, h->bet_lost /= 2, h->bet_open /= 2;
 }
 
 static void hone_hit(hone__pol *p, uint32_t id) {
     hpol *h = (hpol *)p;
-    if (p->nodes[id].freq & FL_BYPASSED) hone_bet(h, 1);
+    if (p->nodes[id].freq & FL_BYPASSED) {
+        hone_bet(h, 1);
+        hone_bet_close(h);
+    }
     p->nodes[id].freq = 0; /* a hit proves the key, however it came in */
     switch (p->nodes[id].q) {
     case Q_WINDOW:
@@ -461,11 +480,28 @@ static int hone_add(hone__pol *p, uint64_t key, uint32_t weight, hone__pol_evict
         if (odds > 1)
             every = odds * HONE_BET_PROBE < HONE_BET_SPAN ? odds * HONE_BET_PROBE : HONE_BET_SPAN;
         int losing = h->bet_lost > h->bet_won && ++h->bet_probe % every != 0;
-        direct = failed || losing ? HONE__POL_Q_NONE
+        /* Nor while too many bets are open. The tally learns of a lost
+         * bet only when a displaced key comes back, and by then a burst of
+         * ghost hits may have bypassed wholesale: at a zigzag's reversal
+         * every key returns from a ghost list at once, and about a quarter
+         * of the capacity bypassed (each displacing a key main would hit
+         * this sweep) before the first loss was seen. So the bypass
+         * stakes only what it has shown it can win: HONE_BET_OPEN of the
+         * capacity on no evidence, HONE_BET_OPEN_WON more per bet won. A
+         * workload whose bypasses pay (OLTP) has them hit, which both
+         * closes them and raises the limit. Bets are keys, so the share
+         * is of the keys the cache holds: its capacity while every weight
+         * is 1, else the resident count (a capacity in bytes would leave
+         * no limit at all). */
+        double keys = h->unit_weights ? (double)p->cap : (double)p->resident_count;
+        int full = (double)h->bet_open >=
+                   HONE_BET_OPEN * keys + HONE_BET_OPEN_WON * (double)h->bet_won;
+        direct = failed || losing || full ? HONE__POL_Q_NONE
                  : q == Q_GW ? Q_PROB
                  : q == Q_GM ? Q_PROT
                              : HONE__POL_Q_NONE;
         hone__pol_drop(p, ghost);
+        if (direct != HONE__POL_Q_NONE) h->bet_open++;
     }
     uint32_t id = hone__pol_map_add(p, key);
     p->nodes[id].weight = weight;
