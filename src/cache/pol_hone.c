@@ -574,10 +574,6 @@ static uint64_t hone_memory(const hone__pol *p) {
     return h->sk.t ? h->sk.nblocks * 64 : 0;
 }
 
-static unsigned hone_window_permille(const hone__pol *p) {
-    return (unsigned)(((const hpol *)p)->window_max * 1000 / p->cap);
-}
-
 /* While every weight is 1, hone's nodes never outnumber the capacity plus
  * both ghost lists (and the one reserve_one takes). */
 static uint64_t hone_node_bound(const hone__pol *p) {
@@ -598,6 +594,5 @@ const hone__pol_ops hone__pol_hone_ops = {
     .reweigh = hone_reweigh,
     .resize = hone_resize,
     .memory = hone_memory,
-    .window_permille = hone_window_permille,
     .node_bound = hone_node_bound,
 };

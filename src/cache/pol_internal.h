@@ -94,8 +94,6 @@ struct hone__pol_ops {
     /* Optional: bytes the policy holds beyond its struct and the shared
      * arrays. */
     uint64_t (*memory)(const hone__pol *p);
-    /* Optional: hone__pol_window_permille (else 0). */
-    unsigned (*window_permille)(const hone__pol *p);
     /* Optional: the most nodes the policy will need now, which the node
      * array's growth may stop at; 0 for no bound. */
     uint64_t (*node_bound)(const hone__pol *p);

@@ -253,10 +253,6 @@ uint64_t hone__pol_memory(const hone__pol *p) {
     return m;
 }
 
-unsigned hone__pol_window_permille(const hone__pol *p) {
-    return p->ops->window_permille ? p->ops->window_permille(p) : 0;
-}
-
 void hone__pol_clear(hone__pol *p, hone__pol_evict_fn cb, void *ctx) {
     /* Reports every resident key first, then forgets all nodes at once:
      * the lists and the key map are rebuilt empty; what the policy learnt

@@ -87,10 +87,6 @@ uint64_t hone__pol_weight(const hone__pol *p);
 uint64_t hone__pol_capacity(const hone__pol *p);
 uint64_t hone__pol_memory(const hone__pol *p);
 
-/* The window share of the hone policy in per mille (for tests and docs);
- * 0 for other policies. */
-unsigned hone__pol_window_permille(const hone__pol *p);
-
 /* ------------------------------------------------------------------ */
 /* every policy kind (pol_table.c)                                     */
 
